@@ -1,0 +1,23 @@
+"""Small types shared by the request, plan and result models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Percentile = Literal["p50", "p90", "p95", "p99"]
+PERCENTILE_FRACTIONS: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+
+
+class LatencyPercentiles(BaseModel):
+    """Client-side latency percentiles in milliseconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    p50: float = Field(ge=0)
+    p90: float = Field(ge=0)
+    p95: float = Field(ge=0)
+    p99: float = Field(ge=0)
+
+    def at(self, percentile: Percentile) -> float:
+        return float(getattr(self, percentile))

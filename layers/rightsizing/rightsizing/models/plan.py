@@ -1,0 +1,61 @@
+"""What the plan step hands to each Map iteration (CandidatePlan) and to the load generator (LoadTestJob).
+
+Field names are read by JSONPath in ``statemachine/rightsizing.asl.json``; keep them in step. SageMaker API shapes
+(``container``, ``tags``) use the API's PascalCase so the state machine can pass them through unchanged.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rightsizing.models.common import Percentile
+from rightsizing.models.request import LoadSettings
+
+
+class LoadTestJob(BaseModel):
+    """Everything the load generator needs, stored as JSON; the container gets only its URI (override size limit)."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str
+    candidate_id: str
+    instance_type: str
+    endpoint_name: str
+    region: str
+    content_type: str
+    payloads_uri: str = Field(description="Store URI of a JSON list of request bodies.")
+    sla_percentile: Percentile
+    sla_ms: float
+    max_error_rate: float
+    load: LoadSettings
+    max_seconds: int
+    results_uri: str = Field(description="Store prefix where the load test writes its artefacts.")
+
+
+class CandidatePlan(BaseModel):
+    """One Map item: a candidate's resource names and settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str
+    candidate_id: str
+    instance_type: str
+    environment: dict[str, str]
+    model_name: str
+    endpoint_config_name: str
+    endpoint_name: str
+    variant_name: str = "AllTraffic"
+    container: dict = Field(description="CreateModel PrimaryContainer, API casing.")
+    tags: list[dict[str, str]] = Field(description="[{Key, Value}] for every created resource.")
+    job_uri: str
+    results_uri: str
+    poll_seconds: int
+    max_polls: int
+
+
+class RunPlan(BaseModel):
+    """Output of the plan step: the validated run and its Map items."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str
+    run_uri: str = Field(description="Store prefix of this run's artefacts (request, jobs, results, report).")
+    max_concurrency: int
+    candidates: list[CandidatePlan]

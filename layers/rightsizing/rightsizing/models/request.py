@@ -1,0 +1,261 @@
+"""The rightsizing request: the service's public input contract.
+
+Everything a run needs is validated here, before any resource is created. Field names are the JSON keys a user
+writes and the paths the state machine reads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from functools import cache
+from typing import Annotated, Literal
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from rightsizing.models.common import Percentile
+
+# ml.<family>.<size>, e.g. ml.c6i.xlarge, ml.g4dn.12xlarge, ml.inf2.xlarge, ml.m7i.large
+AWS_INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.(?:[0-9]*x?large|medium|small|metal(?:-\d+xl)?)$")
+# Local profiles are declared in the local catalog and always carry the "local." prefix, so they can never be
+# mistaken for an AWS instance type in a report.
+LOCAL_INSTANCE_TYPE = re.compile(r"^local\.[a-z0-9][a-z0-9-]*$")
+ENV_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
+MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w\-/]+(?:/\d+)?$")
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's real-time body limit
+
+StrictModel = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Regions where SageMaker exists, from botocore's bundled endpoint data (no network call)."""
+    import boto3
+
+    return frozenset(boto3.session.Session().get_available_regions("sagemaker"))
+
+
+class LocalModelSource(BaseModel):
+    """A model served on this machine by the bundled SageMaker-contract server."""
+
+    model_config = StrictModel
+    type: Literal["local"] = "local"
+    builtin: Literal["fraud-classifier"] = Field(
+        "fraud-classifier", description="Bundled model, trained on generated data at first use and cached."
+    )
+
+
+class ContainerModelSource(BaseModel):
+    """An inference container image plus optional model artefact (CreateModel PrimaryContainer)."""
+
+    model_config = StrictModel
+    type: Literal["container"] = "container"
+    image: str = Field(min_length=1, max_length=255, description="ECR image URI of the inference container.")
+    model_data_url: str | None = Field(None, pattern=r"^(s3|https)://\S+$", description="s3:// URI of model.tar.gz.")
+    environment: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelPackageSource(BaseModel):
+    """A versioned model package from the SageMaker Model Registry (or AWS Marketplace)."""
+
+    model_config = StrictModel
+    type: Literal["model_package"] = "model_package"
+    model_package_arn: str
+
+    @field_validator("model_package_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not MODEL_PACKAGE_ARN.match(value):
+            raise ValueError("must be a SageMaker model-package ARN (arn:aws:sagemaker:<region>:<acct>:model-package/…)")
+        return value
+
+
+ModelSource = Annotated[LocalModelSource | ContainerModelSource | ModelPackageSource, Field(discriminator="type")]
+
+
+class CandidateSpec(BaseModel):
+    """One instance type to benchmark, optionally with a grid of container environment settings."""
+
+    model_config = StrictModel
+    instance_type: str = Field(description="ml.<family>.<size> on AWS, local.<profile> in local mode.")
+    environment: dict[str, str] = Field(default_factory=dict, description="Fixed extra container environment.")
+    environment_grid: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Each combination becomes its own benchmark, e.g. {'OMP_NUM_THREADS': ['1', '2']}.",
+    )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not (AWS_INSTANCE_TYPE.match(value) or LOCAL_INSTANCE_TYPE.match(value)):
+            raise ValueError(
+                f"'{value}' is not an instance type name: expected ml.<family>.<size> (e.g. ml.c6i.xlarge) "
+                "or local.<profile> (e.g. local.small)"
+            )
+        return value
+
+    @field_validator("environment", "environment_grid")
+    @classmethod
+    def _env_names(cls, value: dict) -> dict:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"'{name}' is not a valid environment variable name")
+        return value
+
+    @field_validator("environment_grid")
+    @classmethod
+    def _grid_values(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, options in value.items():
+            if not options:
+                raise ValueError(f"grid entry '{name}' needs at least one value")
+            if len(set(options)) != len(options):
+                raise ValueError(f"grid entry '{name}' repeats a value")
+        return value
+
+    def variants(self) -> list[dict[str, str]]:
+        """The environments to benchmark: the fixed environment merged with every grid combination."""
+        names = sorted(self.environment_grid)
+        combos = itertools.product(*(self.environment_grid[n] for n in names))
+        return [{**self.environment, **dict(zip(names, combo, strict=True))} for combo in combos]
+
+    @property
+    def is_local(self) -> bool:
+        return self.instance_type.startswith("local.")
+
+
+class TrafficTarget(BaseModel):
+    model_config = StrictModel
+    min_rps: float = Field(gt=0, le=1_000_000, description="Requests per second the endpoint must sustain.")
+    max_rps: float | None = Field(None, gt=0, le=1_000_000, description="Peak of a range; enables autoscaling advice.")
+
+    @model_validator(mode="after")
+    def _range(self) -> TrafficTarget:
+        if self.max_rps is not None and self.max_rps < self.min_rps:
+            raise ValueError("max_rps must be at least min_rps")
+        return self
+
+
+class LatencySla(BaseModel):
+    model_config = StrictModel
+    percentile: Percentile = "p95"
+    milliseconds: float = Field(gt=0, le=60_000, description="Client-side latency bound at that percentile.")
+
+
+class Payloads(BaseModel):
+    """Sample request bodies; the load generator rotates through them."""
+
+    model_config = StrictModel
+    content_type: str = Field("text/csv", pattern=r"^[\w.+-]+/[\w.+-]+(;.*)?$")
+    samples: list[str] = Field(default_factory=list, description="Inline request bodies.")
+    files: list[str] = Field(default_factory=list, description="Paths (relative to the request file) of bodies.")
+
+    @field_validator("samples")
+    @classmethod
+    def _sample_size(cls, value: list[str]) -> list[str]:
+        for index, body in enumerate(value):
+            if len(body.encode()) > MAX_PAYLOAD_BYTES:
+                raise ValueError(f"samples[{index}] is larger than InvokeEndpoint's 6 MB body limit")
+        return value
+
+    @field_validator("files")
+    @classmethod
+    def _files_exist(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Checked (and made absolute) when the request is read from a file; see ``load_request_file``."""
+        base_dir = (info.context or {}).get("base_dir")
+        if base_dir is None:
+            return value
+        resolved = []
+        for name in value:
+            path = (Path(base_dir) / name).resolve()
+            if not path.is_file():
+                raise ValueError(f"payload file '{name}' not found (looked for {path})")
+            if path.stat().st_size > MAX_PAYLOAD_BYTES:
+                raise ValueError(f"payload file '{name}' is larger than InvokeEndpoint's 6 MB body limit")
+            resolved.append(str(path))
+        return resolved
+
+    @model_validator(mode="after")
+    def _some(self) -> Payloads:
+        if not self.samples and not self.files:
+            raise ValueError("give at least one payload in 'samples' or 'files'")
+        return self
+
+
+class LoadSettings(BaseModel):
+    model_config = StrictModel
+    mode: Literal["stepped"] = Field(
+        "stepped",
+        description="'stepped': closed-loop user steps 1, 2, 4, … until the SLA or error limit breaks "
+        "or throughput stops growing. The adaptive, ramp and phases modes are being built.",
+    )
+    step_seconds: float = Field(4.0, ge=1, le=600, description="Measured seconds per load step.")
+    max_users: int = Field(256, ge=1, le=100_000)
+
+
+class Limits(BaseModel):
+    model_config = StrictModel
+    max_seconds_per_candidate: int = Field(600, ge=10, le=7200, description="Hard bound on one candidate's test.")
+    max_parallel_candidates: int = Field(4, ge=1, le=40, description="Map concurrency (inline Map caps at 40).")
+    poll_seconds: int | None = Field(
+        None, ge=1, le=300, description="Seconds between endpoint status polls; default 30 on AWS, 1 locally."
+    )
+    max_endpoint_wait_seconds: int = Field(3600, ge=60, le=14_400, description="Give up on InService after this.")
+
+
+class RightsizingRequest(BaseModel):
+    """What a team asks: serve this model at this rate within this latency, as cheaply as possible."""
+
+    model_config = StrictModel
+    name: str = Field("rightsizing", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}$", description="Label for the run.")
+    model: ModelSource = Field(default_factory=LocalModelSource)
+    candidates: list[CandidateSpec] = Field(min_length=1, max_length=40)
+    traffic: TrafficTarget
+    sla: LatencySla
+    max_error_rate: float = Field(0.01, ge=0, le=0.5, description="Largest failed-request share that still passes.")
+    payloads: Payloads
+    load: LoadSettings = Field(default_factory=LoadSettings)
+    limits: Limits = Field(default_factory=Limits)
+    region: str = "us-east-1"
+    budget_usd: float | None = Field(None, gt=0, description="Refuse to start when the benchmark could cost more.")
+    tags: dict[str, str] = Field(default_factory=dict, max_length=40)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in known_regions():
+            raise ValueError(f"unknown region '{value}' (SageMaker regions: {', '.join(sorted(known_regions()))})")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key '{key}' must be 1-128 characters and not start with 'aws:'")
+            if len(tag_value) > 256:
+                raise ValueError(f"tag '{key}' value is longer than 256 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RightsizingRequest:
+        seen: set[tuple[str, tuple]] = set()
+        for index, candidate in enumerate(self.candidates):
+            key = (candidate.instance_type, tuple(sorted(candidate.environment.items())), str(candidate.environment_grid))
+            if key in seen:
+                raise ValueError(f"candidates[{index}] duplicates an earlier candidate ({candidate.instance_type})")
+            seen.add(key)
+        local = {c.is_local for c in self.candidates}
+        if len(local) > 1:
+            raise ValueError("candidates mix local profiles and AWS instance types; use one kind per run")
+        if self.is_local != isinstance(self.model, LocalModelSource):
+            raise ValueError("local.* candidates need model.type 'local', and ml.* candidates an AWS model source")
+        if sum(len(c.variants()) for c in self.candidates) > 40:
+            raise ValueError("candidates expand (with their environment grids) to more than 40 benchmarks")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.candidates[0].is_local

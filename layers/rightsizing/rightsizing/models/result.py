@@ -1,0 +1,134 @@
+"""Results: one load test, one candidate, the recommendation and the whole run (the output contract)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rightsizing.models.common import LatencyPercentiles, Percentile
+
+RESULT_SCHEMA_VERSION = "1.0"
+
+
+class ProbeRecord(BaseModel):
+    """One load step of a search: what was offered and what the endpoint did."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    users: int
+    seconds: float
+    requests: int
+    failures: int
+    rps: float = Field(description="Completed requests per second during the measured window.")
+    error_rate: float
+    latency_ms: LatencyPercentiles | None
+    generator_cpu_percent: float | None = None
+    passed: bool = Field(description="Met the latency SLA and the error limit.")
+    note: str = ""
+
+
+class LoadTestResult(BaseModel):
+    """What the load generator writes to ``<results_uri>/result.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidate_id: str
+    mode: str
+    sla_percentile: Percentile
+    sla_ms: float
+    sustainable_rps: float = Field(description="Highest measured rate with the SLA and error limit met (0 if none).")
+    saturation_rps: float = Field(description="Highest rate measured at all: the throughput ceiling seen.")
+    latency_at_sustainable: LatencyPercentiles | None
+    error_rate_at_sustainable: float | None
+    requests: int
+    failures: int
+    test_seconds: float
+    stop_reason: str
+    generator_limited: bool = Field(False, description="True when the load generator, not the endpoint, was the limit.")
+    probes: list[ProbeRecord]
+    artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
+
+
+class CandidateResult(BaseModel):
+    """One benchmarked candidate (instance type + environment), successful or not."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidate_id: str
+    instance_type: str
+    environment: dict[str, str] = Field(default_factory=dict)
+    status: Literal["succeeded", "failed"]
+    failure_reason: str | None = None
+    sustainable_rps: float | None = None
+    saturation_rps: float | None = None
+    latency_ms: LatencyPercentiles | None = None
+    error_rate: float | None = None
+    requests: int | None = None
+    test_seconds: float | None = None
+    generator_limited: bool = False
+    stop_reason: str | None = None
+    server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
+    artifacts: dict[str, str] = Field(default_factory=dict)
+
+
+class StepFailure(BaseModel):
+    """A caught state-machine error (Catch ResultPath), as Step Functions writes it."""
+
+    model_config = ConfigDict(extra="allow")
+    Error: str
+    Cause: str | None = None
+
+
+class CandidateOutcome(BaseModel):
+    """One Map iteration's output: the plan item plus either measured metrics or the caught failure."""
+
+    model_config = ConfigDict(extra="ignore")
+    candidate: dict
+    outcome: CandidateResult | StepFailure
+
+
+class Alternative(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    candidate_id: str
+    instance_type: str
+    environment: dict[str, str] = Field(default_factory=dict)
+    instance_count: int | None
+    usd_per_hour: float | None
+    reason: str
+
+
+class Recommendation(BaseModel):
+    """The answer: N x instance type, what it costs, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidate_id: str
+    instance_type: str
+    environment: dict[str, str] = Field(default_factory=dict)
+    instance_count: int
+    usd_per_hour: float
+    usd_per_hour_per_instance: float
+    usd_per_million_inferences: float
+    sustainable_rps_per_instance: float
+    capacity_rps: float
+    headroom_percent: float
+    price_source: str
+    rationale: str
+    alternatives: list[Alternative] = Field(default_factory=list)
+
+
+class RunResult(BaseModel):
+    """The run's output document (``result.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: str = RESULT_SCHEMA_VERSION
+    run_id: str
+    mode: Literal["local", "aws"]
+    region: str
+    target_rps: float
+    sla_percentile: Percentile
+    sla_ms: float
+    max_error_rate: float
+    candidates: list[CandidateResult]
+    recommendation: Recommendation | None
+    no_recommendation_reason: str | None = None
+    artifacts: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,80 @@
+"""Artefact store: where requests, jobs, load-test outputs and reports live, addressed by URI.
+
+``s3://bucket/prefix`` on AWS, ``file:///abs/dir`` locally. Both implement the same tiny protocol, so the plan,
+collect and recommend steps and the load generator never know which one they write to.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from rightsizing.exceptions import StoreError
+
+
+class ArtifactStore(Protocol):
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str: ...
+
+    def get_bytes(self, uri: str) -> bytes: ...
+
+    def exists(self, uri: str) -> bool: ...
+
+
+def join_uri(prefix: str, *parts: str) -> str:
+    return "/".join([prefix.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+class LocalStore:
+    """``file://`` URIs on this machine."""
+
+    @staticmethod
+    def path_of(uri: str) -> Path:
+        parsed = urlparse(uri)
+        if parsed.scheme != "file":
+            raise StoreError(f"not a file:// URI: {uri}")
+        return Path(unquote(parsed.path))
+
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        path = self.path_of(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # atomic: a reader never sees half a file
+        return uri
+
+    def get_bytes(self, uri: str) -> bytes:
+        path = self.path_of(uri)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as e:
+            raise StoreError(f"no artefact at {uri}") from e
+
+    def exists(self, uri: str) -> bool:
+        return self.path_of(uri).is_file()
+
+
+def local_uri(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+def store_for(uri: str, s3_client: Any = None) -> ArtifactStore:
+    """The store that serves ``uri``'s scheme."""
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        return LocalStore()
+    if scheme == "s3":
+        from rightsizing.adapters.s3 import S3Store
+
+        return S3Store(client=s3_client)
+    raise StoreError(f"unsupported artefact URI scheme '{scheme}' in {uri} (use s3:// or file://)")
+
+
+def put_json(uri: str, document: Any, store: ArtifactStore | None = None) -> str:
+    body = json.dumps(document, indent=2, sort_keys=False, default=str).encode()
+    return (store or store_for(uri)).put_bytes(uri, body, "application/json")
+
+
+def get_json(uri: str, store: ArtifactStore | None = None) -> Any:
+    return json.loads((store or store_for(uri)).get_bytes(uri))
