@@ -49,6 +49,7 @@ class CandidatePlan(BaseModel):
     results_uri: str
     poll_seconds: int
     max_polls: int
+    load_test_timeout_seconds: int = Field(description="Task timeout: the test bound plus container start-up.")
 
 
 class RunPlan(BaseModel):

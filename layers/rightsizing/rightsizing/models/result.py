@@ -43,6 +43,7 @@ class LoadTestResult(BaseModel):
     requests: int
     failures: int
     test_seconds: float
+    started_epoch: float | None = Field(None, description="Unix time the test started (metrics window).")
     stop_reason: str
     generator_limited: bool = Field(False, description="True when the load generator, not the endpoint, was the limit.")
     probes: list[ProbeRecord]

@@ -1,0 +1,1 @@
+"""The ``rightsize`` command-line interface."""

@@ -1,0 +1,64 @@
+"""Tables printed at the end of a run and after validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from rightsizing.models.request import RightsizingRequest
+from rightsizing.models.result import RunResult
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
+    table = Table(title=f"Candidates ({result.mode} mode, SLA {result.sla_percentile} ≤ {result.sla_ms:g} ms)")
+    for column in ("candidate", "instance type", "status", "RPS in SLA", "max RPS", "p50 ms", "p95 ms", "p99 ms",
+                   "errors %", "test s"):
+        table.add_column(column, justify="right" if column not in {"candidate", "instance type", "status"} else "left")
+    for c in result.candidates:
+        lat = c.latency_ms
+        table.add_row(
+            c.candidate_id,
+            c.instance_type,
+            c.status if c.status == "succeeded" else f"[red]failed[/]: {c.failure_reason}",
+            _num(c.sustainable_rps),
+            _num(c.saturation_rps),
+            _num(lat.p50 if lat else None),
+            _num(lat.p95 if lat else None),
+            _num(lat.p99 if lat else None),
+            _num(100 * c.error_rate if c.error_rate is not None else None, 2),
+            _num(c.test_seconds, 0),
+        )
+    console.print(table)
+    rec = result.recommendation
+    if rec:
+        console.print(
+            f"[bold green]Recommendation:[/] {rec.instance_count} × {rec.instance_type} at ${rec.usd_per_hour:.4f}/h "
+            f"serves {result.target_rps:g} RPS at {result.sla_percentile} ≤ {result.sla_ms:g} ms "
+            f"(capacity {rec.capacity_rps:.1f} RPS, headroom {rec.headroom_percent:.0f} %, "
+            f"${rec.usd_per_million_inferences:.4f} per 1M inferences)"
+        )
+        console.print(f"  why: {rec.rationale}")
+        for alt in rec.alternatives:
+            console.print(f"  not {alt.candidate_id} ({alt.instance_type}): {alt.reason}")
+        console.print(f"  priced by: {rec.price_source}")
+    else:
+        console.print(f"[bold yellow]No recommendation:[/] {result.no_recommendation_reason}")
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]")
+    console.print(f"Artefacts: {run_dir} (result.json, results.csv, candidates/*/ Locust CSV + HTML)")
+
+
+def print_validated(console: Console, request: RightsizingRequest) -> None:
+    count = sum(len(c.variants()) for c in request.candidates)
+    kind = "local profiles" if request.is_local else f"AWS instance types in {request.region}"
+    console.print(
+        f"[green]valid[/]: {count} benchmark(s) over {len(request.candidates)} {kind}; target "
+        f"{request.traffic.min_rps:g} RPS at {request.sla.percentile} ≤ {request.sla.milliseconds:g} ms, "
+        f"errors ≤ {100 * request.max_error_rate:g} %, load mode {request.load.mode}"
+    )

@@ -1,0 +1,49 @@
+"""Progress lines per candidate, printed as the local run goes (thread-safe: called from interpreter threads)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from rich.console import Console
+from rich.markup import escape
+
+
+class ProgressPrinter:
+    def __init__(self, console: Console, labels: dict[str, str]) -> None:
+        self._console = console
+        self._labels = labels
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+
+    @property
+    def count(self) -> int:
+        return len(self._labels)
+
+    def __call__(self, key: str, stage: str, detail: str) -> None:
+        line = self._describe(stage, detail)
+        if line is None:
+            return
+        elapsed = time.monotonic() - self._started
+        with self._lock:
+            self._console.print(f"[dim]{elapsed:6.1f}s[/] [cyan]{escape(self._labels.get(key, key))}[/] {line}")
+
+    @staticmethod
+    def _describe(stage: str, detail: str) -> str | None:
+        if stage in {"creating", "in_service", "deleted", "load_test"}:
+            return {"creating": "deploying", "in_service": "in service", "deleted": "deleted",
+                    "load_test": "load test"}[stage] + f" [dim]{escape(detail)}[/]"
+        try:
+            event = json.loads(detail)
+        except ValueError:
+            return escape(detail)
+        if stage == "probe":
+            mark = "[green]✓[/]" if event.get("passed") else "[red]✗[/]"
+            return (
+                f"probe {event.get('index')}: {event.get('users')} users → {event.get('rps', 0):.1f} RPS, "
+                f"p95 {event.get('p95_ms') or 0:.1f} ms, errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
+            )
+        if stage == "done":
+            return f"measured: {event.get('sustainable_rps', 0):.1f} RPS within SLA — {escape(str(event.get('stop_reason')))}"
+        return None

@@ -1,0 +1,48 @@
+"""The seams between the pipeline's steps and the world: what differs between AWS and local mode.
+
+The plan, collect and recommend steps take a ``Backend``; ``rightsizing.adapters.aws_backend`` builds the AWS one and
+``rightsizing_local.backend`` the local one. Both implement these same small protocols.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from rightsizing.models.plan import CandidatePlan
+from rightsizing.models.request import RightsizingRequest
+from rightsizing.pricing.quote import PriceQuote
+
+
+class PriceSource(Protocol):
+    def hourly_price(self, instance_type: str, region: str) -> PriceQuote:
+        """On-demand USD/hour of one instance; raises PriceNotFound / AmbiguousPrice."""
+        ...
+
+
+class CapacityGuard(Protocol):
+    def check(self, request: RightsizingRequest) -> None:
+        """Raise before anything is created if a candidate cannot be deployed (unknown profile, quota 0)."""
+        ...
+
+
+class ModelContainers(Protocol):
+    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict:
+        """The CreateModel ``PrimaryContainer`` for this request's model source with extra environment."""
+        ...
+
+
+class EndpointMetrics(Protocol):
+    def collect(self, candidate: CandidatePlan, start_epoch: float, end_epoch: float) -> dict[str, float]:
+        """Server-side metrics over the load-test window (CloudWatch on AWS)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    mode: Literal["local", "aws"]
+    prices: PriceSource
+    guard: CapacityGuard
+    containers: ModelContainers
+    metrics: EndpointMetrics
+    default_poll_seconds: int

@@ -1,0 +1,44 @@
+"""Load search strategies: which load to offer next and when to stop (pure logic, importable without Locust)."""
+
+from __future__ import annotations
+
+from rightsizing.models.common import Percentile
+from rightsizing.models.request import LoadSettings
+from rightsizing.search.base import (
+    GENERATOR_CPU_LIMIT_PERCENT,
+    LoadProbe,
+    ProbeMeasurement,
+    SearchOutcome,
+    SearchStrategy,
+    SlaCheck,
+    summarize,
+    to_record,
+)
+from rightsizing.search.stepped import SteppedSearch
+
+
+def strategy_for(load: LoadSettings, sla_percentile: Percentile, sla_ms: float, max_error_rate: float) -> SearchStrategy:
+    """The one place that maps ``load.mode`` to a strategy; new modes (adaptive, …) plug in here."""
+    if load.mode == "stepped":
+        return SteppedSearch(
+            sla_percentile=sla_percentile,
+            sla_ms=sla_ms,
+            max_error_rate=max_error_rate,
+            step_seconds=load.step_seconds,
+            max_users=load.max_users,
+        )
+    raise ValueError(f"unsupported load mode '{load.mode}'")
+
+
+__all__ = [
+    "GENERATOR_CPU_LIMIT_PERCENT",
+    "LoadProbe",
+    "ProbeMeasurement",
+    "SearchOutcome",
+    "SearchStrategy",
+    "SlaCheck",
+    "SteppedSearch",
+    "strategy_for",
+    "summarize",
+    "to_record",
+]

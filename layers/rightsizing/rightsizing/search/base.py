@@ -1,0 +1,154 @@
+"""The seam between load *searches* (which user counts to try, when to stop) and load *probes* (how to measure one).
+
+Everything here is pure: no Locust, no boto3, no sleeping. A search drives any ``LoadProbe`` (Locust in the load
+generator, a simulated server in the tests) and reads time only through the ``clock`` it is given, so a search can be
+tested deterministically and the stepped search can later be swapped for an adaptive one without touching the driver.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rightsizing.models.common import LatencyPercentiles, Percentile
+from rightsizing.models.result import ProbeRecord
+
+# Above this share of one core, the single-process (gevent) generator itself is likely the bottleneck.
+GENERATOR_CPU_LIMIT_PERCENT = 90.0
+
+Clock = Callable[[], float]
+ProbeCallback = Callable[[ProbeRecord], None]
+
+
+@dataclass(frozen=True)
+class ProbeMeasurement:
+    """What one probe measured: requests that *completed* inside its measured window.
+
+    ``latencies`` summarises successful requests only (failures are counted by ``error_rate`` instead, so a fast
+    error page cannot make latency look good). ``rps`` is the successful-completion rate (goodput).
+    """
+
+    users: int
+    seconds: float
+    requests: int
+    failures: int
+    latencies: LatencyPercentiles | None
+    generator_cpu_percent: float | None = None
+
+    @property
+    def successes(self) -> int:
+        return self.requests - self.failures
+
+    @property
+    def rps(self) -> float:
+        return self.successes / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        # No completion at all is treated as total failure: nothing proves the endpoint answers.
+        return self.failures / self.requests if self.requests else 1.0
+
+
+class LoadProbe(Protocol):
+    """Closed loop: ``users`` concurrent users with no think time, measured for ``seconds`` after a short settle."""
+
+    def measure(self, users: int, seconds: float) -> ProbeMeasurement: ...
+
+
+@dataclass
+class SearchOutcome:
+    probes: list[ProbeRecord]
+    sustainable_rps: float
+    saturation_rps: float
+    latency_at_sustainable: LatencyPercentiles | None
+    error_rate_at_sustainable: float | None
+    stop_reason: str
+    generator_limited: bool = False
+
+
+class SearchStrategy(Protocol):
+    def run(
+        self,
+        probe: LoadProbe,
+        budget_seconds: float,
+        clock: Clock = time.monotonic,
+        on_probe: ProbeCallback | None = None,
+    ) -> SearchOutcome:
+        """Probe until the strategy's stop rule fires or ``budget_seconds`` (by ``clock``) would be exceeded.
+
+        ``on_probe`` sees each record as soon as it exists (progress output, and partial results if a hard
+        deadline interrupts the search).
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class SlaCheck:
+    """The pass rule every strategy shares: latency at the SLA percentile and error rate both within limits."""
+
+    percentile: Percentile
+    sla_ms: float
+    max_error_rate: float
+
+    def verdict(self, measurement: ProbeMeasurement) -> tuple[bool, str]:
+        """(passed, why it failed or '')."""
+        if measurement.requests == 0:
+            return False, f"no request completed in the {measurement.seconds:.1f} s window"
+        if measurement.error_rate > self.max_error_rate:
+            return False, (
+                f"error rate {measurement.error_rate:.1%} exceeded the {self.max_error_rate:.1%} limit "
+                f"({measurement.failures} of {measurement.requests} requests failed)"
+            )
+        if measurement.latencies is None:
+            return False, "no successful request to measure latency on"
+        observed = measurement.latencies.at(self.percentile)
+        if observed > self.sla_ms:
+            return False, f"{self.percentile} latency {observed:.1f} ms exceeded the {self.sla_ms:g} ms SLA"
+        return True, ""
+
+
+def to_record(index: int, measurement: ProbeMeasurement, passed: bool, note: str = "") -> ProbeRecord:
+    return ProbeRecord(
+        index=index,
+        users=measurement.users,
+        seconds=round(measurement.seconds, 3),
+        requests=measurement.requests,
+        failures=measurement.failures,
+        rps=round(measurement.rps, 3),
+        error_rate=round(measurement.error_rate, 6),
+        latency_ms=measurement.latencies,
+        generator_cpu_percent=(
+            None if measurement.generator_cpu_percent is None else round(measurement.generator_cpu_percent, 1)
+        ),
+        passed=passed,
+        note=note,
+    )
+
+
+def summarize(records: Sequence[ProbeRecord], stop_reason: str) -> SearchOutcome:
+    """Turn probe records into the outcome; shared by every strategy and by a deadline-interrupted search.
+
+    sustainable = best passing probe (0 without one); saturation = best probe at all (the ceiling seen). When the
+    generator's CPU was saturated in the last probe the outcome says so: the endpoint may have more to give.
+    """
+    passing = [r for r in records if r.passed]
+    best_passing = max(passing, key=lambda r: r.rps, default=None)
+    saturation = max((r.rps for r in records), default=0.0)
+    last_cpu = records[-1].generator_cpu_percent if records else None
+    generator_limited = last_cpu is not None and last_cpu > GENERATOR_CPU_LIMIT_PERCENT
+    if generator_limited:
+        stop_reason += (
+            f" The load generator's CPU was at {last_cpu:.0f}% in the last probe (limit "
+            f"{GENERATOR_CPU_LIMIT_PERCENT:.0f}%), so the generator, not the endpoint, may have been the limit."
+        )
+    return SearchOutcome(
+        probes=list(records),
+        sustainable_rps=best_passing.rps if best_passing else 0.0,
+        saturation_rps=saturation,
+        latency_at_sustainable=best_passing.latency_ms if best_passing else None,
+        error_rate_at_sustainable=best_passing.error_rate if best_passing else None,
+        stop_reason=stop_reason,
+        generator_limited=generator_limited,
+    )

@@ -1,0 +1,92 @@
+"""Stepped search: closed-loop user counts 1, 2, 4, 8, … until the SLA breaks or throughput stops growing.
+
+Simple and predictable, but coarse: the answer is the best passing *step*, so it can under-report the true
+SLA-bound rate by up to one doubling. The adaptive (open-loop, bracketing) search replaces it behind the same
+``SearchStrategy`` seam.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rightsizing.models.common import Percentile
+from rightsizing.models.result import ProbeRecord
+from rightsizing.search.base import (
+    Clock,
+    LoadProbe,
+    ProbeCallback,
+    SearchOutcome,
+    SlaCheck,
+    summarize,
+    to_record,
+)
+
+# Below this relative gain over the best throughput so far, more users only add queueing (Little's law).
+MIN_THROUGHPUT_GAIN = 0.05
+
+
+def _users_label(users: int) -> str:
+    return f"{users} user" if users == 1 else f"{users} users"
+
+
+class SteppedSearch:
+    def __init__(
+        self,
+        sla_percentile: Percentile,
+        sla_ms: float,
+        max_error_rate: float,
+        step_seconds: float,
+        max_users: int,
+    ) -> None:
+        if step_seconds <= 0 or max_users < 1:
+            raise ValueError("step_seconds must be positive and max_users at least 1")
+        self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
+        self.step_seconds = step_seconds
+        self.max_users = max_users
+
+    def run(
+        self,
+        probe: LoadProbe,
+        budget_seconds: float,
+        clock: Clock = time.monotonic,
+        on_probe: ProbeCallback | None = None,
+    ) -> SearchOutcome:
+        started = clock()
+        records: list[ProbeRecord] = []
+        users = 1
+        # Cost of the next step: the last probe's wall time (settle + window + ramp), or the bare window at first.
+        step_cost = self.step_seconds
+        best_rps = 0.0
+        while True:
+            remaining = budget_seconds - (clock() - started)
+            if step_cost > remaining:
+                reason = (
+                    f"Time budget exhausted: the next step ({_users_label(users)}, ~{step_cost:.1f} s) would not fit "
+                    f"in the remaining {max(remaining, 0.0):.1f} s."
+                )
+                break
+            probe_started = clock()
+            measurement = probe.measure(users, self.step_seconds)
+            step_cost = max(self.step_seconds, clock() - probe_started)
+            passed, why = self.check.verdict(measurement)
+            record = to_record(len(records), measurement, passed, why)
+            records.append(record)
+            if on_probe is not None:
+                on_probe(record)
+
+            if not passed:
+                reason = f"Stopped at {_users_label(users)}: {why}."
+                break
+            if records[:-1] and record.rps < best_rps * (1 + MIN_THROUGHPUT_GAIN):
+                reason = (
+                    f"Throughput saturated: {_users_label(users)} gave {record.rps:.1f} rps, less than "
+                    f"{MIN_THROUGHPUT_GAIN:.0%} above the best so far ({best_rps:.1f} rps); more users would only "
+                    "add queueing."
+                )
+                break
+            best_rps = max(best_rps, record.rps)
+            if users >= self.max_users:
+                reason = f"Reached max_users ({self.max_users}) with the SLA met and throughput still growing."
+                break
+            users = min(users * 2, self.max_users)
+        return summarize(records, reason)

@@ -1,0 +1,33 @@
+"""The state machine's Lambda steps as plain functions: parse the event into a model, do one thing, return a model.
+
+``functions/*/app.py`` (AWS) and ``rightsizing_local.lambdas`` (local mode) both call ``STEPS[name]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from rightsizing.backends import Backend
+from rightsizing.steps.collect import CollectInput, collect_metrics
+from rightsizing.steps.plan import PlanInput, plan_run
+from rightsizing.steps.recommend import RecommendInput, recommend_run
+
+
+@dataclass(frozen=True)
+class Step:
+    input_model: type[BaseModel]
+    run: Callable[[Any, Backend], BaseModel]
+
+    def handle(self, event: dict, backend: Backend) -> dict:
+        return self.run(self.input_model.model_validate(event), backend).model_dump(mode="json")
+
+
+STEPS: dict[str, Step] = {
+    "plan": Step(PlanInput, plan_run),
+    "collect-metrics": Step(CollectInput, collect_metrics),
+    "recommend": Step(RecommendInput, recommend_run),
+}

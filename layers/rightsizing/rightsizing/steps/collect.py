@@ -1,0 +1,54 @@
+"""Collect step: turn the load generator's result (and endpoint-side metrics) into a CandidateResult."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from rightsizing.backends import Backend
+from rightsizing.exceptions import LoadTestFailed
+from rightsizing.models.plan import CandidatePlan
+from rightsizing.models.result import CandidateResult, LoadTestResult
+from rightsizing.store import get_json, join_uri, put_json, store_for
+
+
+class CollectInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    candidate: CandidatePlan
+
+
+def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
+    candidate = event.candidate
+    result_uri = join_uri(candidate.results_uri, "result.json")
+    store = store_for(result_uri)
+    if not store.exists(result_uri):
+        raise LoadTestFailed(
+            f"the load test of {candidate.candidate_id} wrote no result at {result_uri}; see the load-test task logs"
+        )
+    load = LoadTestResult.model_validate(get_json(result_uri, store))
+    window = load_window(load)
+    server = backend.metrics.collect(candidate, *window) if window else {}
+    result = CandidateResult(
+        candidate_id=candidate.candidate_id,
+        instance_type=candidate.instance_type,
+        environment=candidate.environment,
+        status="succeeded",
+        sustainable_rps=load.sustainable_rps,
+        saturation_rps=load.saturation_rps,
+        latency_ms=load.latency_at_sustainable,
+        error_rate=load.error_rate_at_sustainable,
+        requests=load.requests,
+        test_seconds=load.test_seconds,
+        generator_limited=load.generator_limited,
+        stop_reason=load.stop_reason,
+        server_metrics=server,
+        artifacts={**load.artifacts, "result": result_uri},
+    )
+    put_json(join_uri(candidate.results_uri, "candidate.json"), result.model_dump(mode="json"), store)
+    return result
+
+
+def load_window(load: LoadTestResult) -> tuple[float, float] | None:
+    """Epoch seconds of the test, when the generator recorded them (CloudWatch needs a window)."""
+    if load.started_epoch is None:
+        return None
+    return load.started_epoch, load.started_epoch + load.test_seconds

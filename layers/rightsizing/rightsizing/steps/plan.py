@@ -1,0 +1,153 @@
+"""Plan step (first state): validate the request, check it can run, write the jobs, name every resource.
+
+Nothing is created in SageMaker before this step succeeds, so a bad request costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from rightsizing.backends import Backend
+from rightsizing.exceptions import BudgetExceeded, InvalidRequest
+from rightsizing.models.plan import CandidatePlan, LoadTestJob, RunPlan
+from rightsizing.models.request import RightsizingRequest
+from rightsizing.store import get_json, join_uri, put_json, store_for
+
+RUN_ID_TAG = "rightsizing:run-id"
+CANDIDATE_TAG = "rightsizing:candidate-id"
+TASK_START_MARGIN_SECONDS = 600  # Fargate image pull and start take 20-90 s; never cut a test short for it
+RESOURCE_PREFIX = "rightsize"  # IAM policies scope SageMaker create/delete to names with this prefix
+
+
+class PlanInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request: dict
+    run_id: str
+    artifacts_uri: str
+
+
+def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
+    request = parse_request(event.request)
+    backend.guard.check(request)
+    _check_budget(request, backend)
+
+    run_uri = join_uri(event.artifacts_uri, "runs", event.run_id)
+    store = store_for(run_uri)
+    put_json(join_uri(run_uri, "request.json"), request.model_dump(mode="json"), store)
+    payloads_uri = put_json(join_uri(run_uri, "payloads.json"), _payload_bodies(request), store)
+
+    poll_seconds = request.limits.poll_seconds or backend.default_poll_seconds
+    plans: list[CandidatePlan] = []
+    for index, (spec, environment) in enumerate(
+        ((spec, env) for spec in request.candidates for env in spec.variants()), start=1
+    ):
+        candidate_id = candidate_id_for(index, spec.instance_type, environment)
+        results_uri = join_uri(run_uri, "candidates", candidate_id)
+        base_name = resource_name(event.run_id, index)
+        job = LoadTestJob(
+            run_id=event.run_id,
+            candidate_id=candidate_id,
+            instance_type=spec.instance_type,
+            endpoint_name=base_name,
+            region=request.region,
+            content_type=request.payloads.content_type,
+            payloads_uri=payloads_uri,
+            sla_percentile=request.sla.percentile,
+            sla_ms=request.sla.milliseconds,
+            max_error_rate=request.max_error_rate,
+            load=request.load,
+            max_seconds=request.limits.max_seconds_per_candidate,
+            results_uri=results_uri,
+        )
+        job_uri = put_json(join_uri(results_uri, "job.json"), job.model_dump(mode="json"), store)
+        tags = {**request.tags, RUN_ID_TAG: event.run_id, CANDIDATE_TAG: candidate_id}
+        plans.append(
+            CandidatePlan(
+                run_id=event.run_id,
+                candidate_id=candidate_id,
+                instance_type=spec.instance_type,
+                environment=environment,
+                model_name=base_name,
+                endpoint_config_name=base_name,
+                endpoint_name=base_name,
+                container=backend.containers.primary_container(request, environment),
+                tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                job_uri=job_uri,
+                results_uri=results_uri,
+                poll_seconds=poll_seconds,
+                max_polls=math.ceil(request.limits.max_endpoint_wait_seconds / poll_seconds),
+                load_test_timeout_seconds=request.limits.max_seconds_per_candidate + TASK_START_MARGIN_SECONDS,
+            )
+        )
+    return RunPlan(
+        run_id=event.run_id,
+        run_uri=run_uri,
+        max_concurrency=request.limits.max_parallel_candidates,
+        candidates=plans,
+    )
+
+
+def parse_request(document: dict) -> RightsizingRequest:
+    try:
+        return RightsizingRequest.model_validate(document)
+    except ValidationError as e:
+        raise InvalidRequest(format_validation_error(e)) from e
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per problem, each naming the field (dotted path) and the rule it broke."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "(request)"
+        lines.append(f"{path}: {item['msg'].removeprefix('Value error, ')}")
+    return "invalid request: " + "; ".join(lines)
+
+
+def candidate_id_for(index: int, instance_type: str, environment: dict[str, str]) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", instance_type.lower()).strip("-")
+    if not environment:
+        return f"c{index:02d}-{slug}"
+    digest = hashlib.sha1(repr(sorted(environment.items())).encode()).hexdigest()[:6]
+    return f"c{index:02d}-{slug}-{digest}"
+
+
+def resource_name(run_id: str, index: int) -> str:
+    """SageMaker names: ≤ 63 chars of [a-zA-Z0-9-]; the run id's tail keeps them unique per run."""
+    tail = re.sub(r"[^a-zA-Z0-9]+", "-", run_id).strip("-")[-40:].strip("-")
+    return f"{RESOURCE_PREFIX}-{tail}-c{index:02d}"
+
+
+def _payload_bodies(request: RightsizingRequest) -> list[str]:
+    bodies = list(request.payloads.samples)
+    for name in request.payloads.files:
+        if name.startswith("s3://"):
+            bodies.append(store_for(name).get_bytes(name).decode())
+        else:
+            with open(name, encoding="utf-8") as handle:
+                bodies.append(handle.read())
+    return bodies
+
+
+def _check_budget(request: RightsizingRequest, backend: Backend) -> None:
+    """Worst case: every endpoint lives for its whole wait plus test bound."""
+    if request.budget_usd is None:
+        return
+    hours = (request.limits.max_endpoint_wait_seconds + request.limits.max_seconds_per_candidate) / 3600
+    worst = sum(
+        backend.prices.hourly_price(spec.instance_type, request.region).usd_per_hour * hours * len(spec.variants())
+        for spec in request.candidates
+    )
+    if worst > request.budget_usd:
+        raise BudgetExceeded(
+            f"the benchmark could cost up to ${worst:.2f} (endpoint wait + test bound per candidate), "
+            f"above budget_usd ${request.budget_usd:.2f}; lower limits or remove candidates"
+        )
+
+
+def load_plan_request(run_uri: str) -> RightsizingRequest:
+    """The validated request the plan step stored for this run."""
+    return RightsizingRequest.model_validate(get_json(join_uri(run_uri, "request.json")))

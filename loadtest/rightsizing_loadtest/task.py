@@ -1,0 +1,299 @@
+"""Load-generator entry point: ``python -m rightsizing_loadtest.task`` (ECS Fargate container command, local mode).
+
+Environment:
+  JOB_URI       required; store URI (file:// or s3://) of a ``LoadTestJob`` JSON document.
+  ENDPOINT_URL  base URL of a SageMaker-contract server (POST /invocations), e.g. http://127.0.0.1:8123. Only
+                loopback hosts are accepted. Without it the job would go SigV4-signed to SageMaker runtime, which
+                is not built yet.
+
+Exit codes: 0 measured (also when nothing passed: sustainable_rps 0 is a valid answer), 1 failed (one line on
+stderr: unreadable job or payloads, endpoint unreachable for every request, …), 2 refused (configuration).
+
+stdout carries one JSON object per line: ``start``, ``probe`` (one per load step), then ``done`` or ``error``.
+Writes to ``job.results_uri``: the Locust CSVs and HTML report, ``trace.json`` (probe records) and, last,
+``result.json`` (a ``LoadTestResult``) so that its presence means the test completed.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import ipaddress
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import gevent
+from pydantic import ValidationError
+
+from rightsizing.exceptions import StoreError
+from rightsizing.models.plan import LoadTestJob
+from rightsizing.models.result import LoadTestResult, ProbeRecord
+from rightsizing.search import SearchOutcome, strategy_for, summarize
+from rightsizing.store import ArtifactStore, get_json, join_uri, put_json, store_for
+from rightsizing_loadtest.driver import LocustProbe, RequestTotals
+from rightsizing_loadtest.users import make_invocations_user
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+
+LOOPBACK_NAMES = frozenset({"localhost"})
+CONTENT_TYPES = {".csv": "text/csv", ".html": "text/html", ".json": "application/json"}
+
+
+class TaskError(Exception):
+    def __init__(self, exit_code: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.message = message
+
+
+def emit(event: str, **fields: Any) -> None:
+    """One JSON line per event on stdout: the progress channel a caller (local runner, CloudWatch) can parse."""
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def one_line(error: BaseException) -> str:
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+
+
+def check_endpoint_url(url: str) -> str:
+    """The base URL, normalised; refuses anything that is not plain http(s) on a loopback host.
+
+    Safety: the generator must never be pointed at someone else's server by a typo or a forged job.
+    """
+    parsed = urlparse(url.strip())
+    try:
+        host = parsed.hostname
+        parsed.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as e:
+        raise TaskError(EXIT_REFUSED, f"ENDPOINT_URL '{url}' is not a valid URL: {e}") from e
+    if parsed.scheme not in ("http", "https") or not host:
+        raise TaskError(EXIT_REFUSED, f"ENDPOINT_URL '{url}' must be an http(s) base URL like http://127.0.0.1:8080")
+    if parsed.path.strip("/") or parsed.query or parsed.fragment:
+        raise TaskError(EXIT_REFUSED, f"ENDPOINT_URL '{url}' must be a base URL without path (/invocations is added)")
+    if host.lower() not in LOOPBACK_NAMES:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise TaskError(
+                EXIT_REFUSED,
+                f"refusing ENDPOINT_URL '{url}': host '{host}' is not loopback (127.0.0.0/8, localhost, ::1); "
+                "remote endpoints are only reached through SageMaker runtime",
+            )
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def read_config() -> tuple[str, str]:
+    """(job URI, endpoint base URL) from the environment; configuration problems are refusals (exit 2)."""
+    job_uri = os.environ.get("JOB_URI", "").strip()
+    if not job_uri:
+        raise TaskError(EXIT_REFUSED, "JOB_URI is not set: give the store URI of a LoadTestJob JSON document")
+    endpoint_url = os.environ.get("ENDPOINT_URL", "").strip()
+    if not endpoint_url:
+        raise TaskError(
+            EXIT_REFUSED,
+            "ENDPOINT_URL is not set: sending SigV4-signed requests to SageMaker runtime (InvokeEndpoint) is not "
+            "built yet; set ENDPOINT_URL to a loopback base URL such as http://127.0.0.1:8080",
+        )
+    return job_uri, check_endpoint_url(endpoint_url)
+
+
+def load_job(job_uri: str) -> LoadTestJob:
+    try:
+        return LoadTestJob.model_validate(get_json(job_uri))
+    except (StoreError, ValidationError, ValueError, OSError) as e:
+        raise TaskError(EXIT_FAILED, f"cannot read the load-test job at {job_uri}: {one_line(e)}") from e
+
+
+def load_payloads(uri: str) -> list[str]:
+    try:
+        payloads = get_json(uri)
+    except (StoreError, ValueError, OSError) as e:
+        raise TaskError(EXIT_FAILED, f"cannot read payloads at {uri}: {one_line(e)}") from e
+    if not isinstance(payloads, list) or not payloads or not all(isinstance(p, str) for p in payloads):
+        raise TaskError(EXIT_FAILED, f"payloads at {uri} must be a non-empty JSON list of strings")
+    return payloads
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How the job's ``max_seconds`` is split: search budget, hard deadline, and time kept to write results."""
+
+    search_budget: float
+    hard_deadline: float
+    request_timeout: float
+    settle_seconds: float
+
+    @classmethod
+    def for_job(cls, job: LoadTestJob, elapsed: float) -> Timing:
+        reserve = min(10.0, max(2.0, 0.1 * job.max_seconds))  # artefact upload + report after the search
+        budget = max(0.0, job.max_seconds - elapsed - reserve)
+        sla_seconds = job.sla_ms / 1000
+        return cls(
+            search_budget=budget,
+            # The search plans within its budget; this interrupts it if a step overruns (e.g. a slow ramp).
+            hard_deadline=budget + reserve / 2,
+            # Far past the SLA a request is a failure anyway; a bounded timeout keeps a hung endpoint from
+            # pinning users beyond the test.
+            request_timeout=min(60.0, max(2.0, 10 * sla_seconds)),
+            # Long enough for new users' first requests to finish and queues to form before measuring.
+            settle_seconds=min(5.0, max(0.5, job.load.step_seconds / 4, 2 * sla_seconds)),
+        )
+
+
+def probe_event(record: ProbeRecord) -> dict[str, Any]:
+    latency = record.latency_ms
+    return {
+        "index": record.index,
+        "users": record.users,
+        "seconds": record.seconds,
+        "requests": record.requests,
+        "rps": record.rps,
+        **{f"{p}_ms": (round(latency.at(p), 3) if latency else None) for p in ("p50", "p90", "p95", "p99")},
+        "error_rate": record.error_rate,
+        "generator_cpu_percent": record.generator_cpu_percent,
+        "passed": record.passed,
+        "note": record.note,
+    }
+
+
+def run_search(
+    job: LoadTestJob, endpoint_url: str, payloads: list[str], timing: Timing, workdir: Path
+) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
+    """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
+    user_class = make_invocations_user(payloads, job.content_type, timeout_seconds=timing.request_timeout)
+    probe = LocustProbe(user_class, endpoint_url, workdir, settle_seconds=timing.settle_seconds)
+    strategy = strategy_for(job.load, job.sla_percentile, job.sla_ms, job.max_error_rate)
+    records: list[ProbeRecord] = []
+
+    def on_probe(record: ProbeRecord) -> None:
+        records.append(record)
+        emit("probe", **probe_event(record))
+
+    started = time.monotonic()
+    deadline = gevent.Timeout(timing.hard_deadline)
+    deadline.start()
+    try:
+        outcome = strategy.run(probe, timing.search_budget, on_probe=on_probe)
+    except gevent.Timeout as timeout:
+        if timeout is not deadline:
+            raise
+        outcome = summarize(
+            records, f"Hard deadline: the search was cut off after {timing.hard_deadline:.0f} s (job max_seconds)."
+        )
+    finally:
+        deadline.close()
+        artifacts = probe.close()
+    return outcome, probe.totals, artifacts, time.monotonic() - started
+
+
+def upload(store: ArtifactStore, results_uri: str, files: dict[str, Path]) -> dict[str, str]:
+    uris = {}
+    for name, path in files.items():
+        if path.is_file():
+            uri = join_uri(results_uri, path.name)
+            store.put_bytes(uri, path.read_bytes(), CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
+            uris[name] = uri
+    return uris
+
+
+def check_reachable(totals: RequestTotals, endpoint_url: str) -> None:
+    """An endpoint that never produced an HTTP response is a failed test, not a measured capacity of zero."""
+    if totals.requests == 0:
+        raise TaskError(EXIT_FAILED, f"no request to {endpoint_url} completed: the endpoint never answered")
+    if totals.transport_errors == totals.requests:
+        raise TaskError(
+            EXIT_FAILED,
+            f"endpoint {endpoint_url} unreachable: all {totals.requests} requests failed without an HTTP response "
+            f"(last: {totals.last_transport_error})",
+        )
+
+
+def execute(job_uri: str, endpoint_url: str, started: float) -> LoadTestResult:
+    job = load_job(job_uri)
+    # Backstop for anything the graceful deadline cannot interrupt: dump stacks and exit 1 at max_seconds.
+    faulthandler.dump_traceback_later(max(1.0, job.max_seconds - (time.monotonic() - started)), exit=True)
+    payloads = load_payloads(job.payloads_uri)
+    timing = Timing.for_job(job, time.monotonic() - started)
+    emit(
+        "start",
+        candidate_id=job.candidate_id,
+        instance_type=job.instance_type,
+        endpoint_url=endpoint_url,
+        mode=job.load.mode,
+        budget_seconds=round(timing.search_budget, 1),
+        max_seconds=job.max_seconds,
+    )
+    with tempfile.TemporaryDirectory(prefix="rightsizing-loadtest-") as workdir:
+        outcome, totals, files, seconds = run_search(job, endpoint_url, payloads, timing, Path(workdir))
+        store = store_for(job.results_uri)
+        artifacts = upload(store, job.results_uri, files)
+    trace = [p.model_dump(mode="json") for p in outcome.probes]
+    trace_uri = put_json(join_uri(job.results_uri, "trace.json"), trace, store)
+    artifacts["trace"] = trace_uri
+    check_reachable(totals, endpoint_url)
+    result = LoadTestResult(
+        candidate_id=job.candidate_id,
+        mode=job.load.mode,
+        sla_percentile=job.sla_percentile,
+        sla_ms=job.sla_ms,
+        sustainable_rps=outcome.sustainable_rps,
+        saturation_rps=outcome.saturation_rps,
+        latency_at_sustainable=outcome.latency_at_sustainable,
+        error_rate_at_sustainable=outcome.error_rate_at_sustainable,
+        requests=totals.requests,
+        failures=totals.failures,
+        test_seconds=round(seconds, 3),
+        stop_reason=outcome.stop_reason,
+        generator_limited=outcome.generator_limited,
+        probes=outcome.probes,
+        artifacts=artifacts,
+    )
+    result_uri = put_json(join_uri(job.results_uri, "result.json"), result.model_dump(mode="json"), store)
+    emit(
+        "done",
+        sustainable_rps=result.sustainable_rps,
+        saturation_rps=result.saturation_rps,
+        generator_limited=result.generator_limited,
+        requests=result.requests,
+        failures=result.failures,
+        test_seconds=result.test_seconds,
+        stop_reason=result.stop_reason,
+        result_uri=result_uri,
+    )
+    return result
+
+
+def main() -> int:
+    started = time.monotonic()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        job_uri, endpoint_url = read_config()
+        execute(job_uri, endpoint_url, started)
+    except TaskError as e:
+        return fail(e.exit_code, e.message)
+    except Exception as e:  # any other failure must still end in one clear line and a non-zero exit
+        return fail(EXIT_FAILED, f"load test failed: {type(e).__name__}: {one_line(e)}")
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    return EXIT_OK
+
+
+def fail(exit_code: int, message: str) -> int:
+    emit("error", exit_code=exit_code, message=message)
+    print(f"rightsizing-loadtest: {message}", file=sys.stderr, flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

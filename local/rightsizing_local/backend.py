@@ -1,0 +1,68 @@
+"""The local implementation of the pipeline's seams (``rightsizing.backends``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rightsizing.backends import Backend
+from rightsizing.exceptions import InvalidRequest, PriceNotFound
+from rightsizing.models.plan import CandidatePlan
+from rightsizing.models.request import RightsizingRequest
+from rightsizing.pricing.quote import PriceQuote
+from rightsizing.store import local_uri
+from rightsizing_local.profiles import NOTIONAL_PRICE_LABEL, PROFILES
+
+if TYPE_CHECKING:
+    from rightsizing_local.fake_sagemaker import LocalSageMaker
+
+LOCAL_IMAGE = "rightsizing-local/sklearn-model-server:1"
+LOCAL_POLL_SECONDS = 1  # a local server is ready in ~2 s; AWS endpoints take minutes (30 s polls there)
+
+
+class LocalPrices:
+    def hourly_price(self, instance_type: str, region: str) -> PriceQuote:
+        profile = PROFILES.get(instance_type)
+        if profile is None:
+            raise PriceNotFound(f"{instance_type} is not a local profile")
+        return PriceQuote(
+            instance_type=instance_type, region="local", usd_per_hour=profile.usd_per_hour, source=NOTIONAL_PRICE_LABEL
+        )
+
+
+class LocalGuard:
+    def check(self, request: RightsizingRequest) -> None:
+        for index, candidate in enumerate(request.candidates):
+            if candidate.instance_type not in PROFILES:
+                raise InvalidRequest(
+                    f"invalid request: candidates.{index}.instance_type: unknown local profile "
+                    f"'{candidate.instance_type}' (known: {', '.join(PROFILES)})"
+                )
+
+
+class LocalContainers:
+    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict:
+        from rightsizing_local.model_server import ensure_builtin_model
+
+        model_path = ensure_builtin_model(request.model.builtin)  # type: ignore[union-attr]  # local source checked
+        return {"Image": LOCAL_IMAGE, "ModelDataUrl": local_uri(model_path), "Environment": dict(environment)}
+
+
+class LocalMetrics:
+    """Server-side figures of the local endpoint, standing in for CloudWatch's /aws/sagemaker/Endpoints."""
+
+    def __init__(self, sagemaker: LocalSageMaker) -> None:
+        self._sagemaker = sagemaker
+
+    def collect(self, candidate: CandidatePlan, start_epoch: float, end_epoch: float) -> dict[str, float]:
+        return self._sagemaker.server_metrics(candidate.endpoint_name, start_epoch, end_epoch)
+
+
+def local_backend(sagemaker: LocalSageMaker) -> Backend:
+    return Backend(
+        mode="local",
+        prices=LocalPrices(),
+        guard=LocalGuard(),
+        containers=LocalContainers(),
+        metrics=LocalMetrics(sagemaker),
+        default_poll_seconds=LOCAL_POLL_SECONDS,
+    )

@@ -1,0 +1,128 @@
+"""Local ECS: RunTask starts the load-generator container's entry point as a process on this machine.
+
+The process is the same ``python -m rightsizing_loadtest.task`` the Fargate image runs, with the same JOB_URI; the
+only addition is ENDPOINT_URL, the local endpoint's 127.0.0.1 address (on AWS the task signs requests to SageMaker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rightsizing_local.events import ProgressSink, no_progress
+from rightsizing_local.fake_sagemaker import ACCOUNT, REGION, LocalSageMaker, client_error
+
+
+@dataclass
+class LocalTask:
+    arn: str
+    cluster: str
+    endpoint_name: str
+    process: subprocess.Popen
+    log_path: Path
+    started: float = field(default_factory=time.time)
+    stopped_reason: str | None = None
+
+
+class LocalEcs:
+    def __init__(self, sagemaker: LocalSageMaker, workdir: Path, progress: ProgressSink = no_progress) -> None:
+        self._sagemaker = sagemaker
+        self._workdir = workdir
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._tasks: dict[str, LocalTask] = {}
+        self._stopping = False
+
+    def run_task(self, Cluster: str, Overrides: dict, **_: Any) -> dict:
+        environment = {
+            item["Name"]: item["Value"] for item in Overrides["ContainerOverrides"][0].get("Environment", [])
+        }
+        endpoint_name = environment["ENDPOINT_NAME"]
+        if self._stopping:
+            raise client_error("RunTask", "local run is shutting down", "ServerException", 500)
+        task_id = uuid.uuid4().hex
+        arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{Cluster.rsplit('/', 1)[-1]}/{task_id}"
+        log_path = self._workdir / "loadtests" / f"{endpoint_name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **environment, "ENDPOINT_URL": self._sagemaker.endpoint_url(endpoint_name)}
+        with open(log_path, "wb") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "rightsizing_loadtest.task"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,  # Ctrl-C goes to the CLI, which stops tasks in order
+            )
+        task = LocalTask(arn, Cluster, endpoint_name, process, log_path)
+        with self._lock:
+            self._tasks[arn] = task
+        threading.Thread(target=self._relay_progress, args=(task,), daemon=True).start()
+        self._progress(endpoint_name, "load_test", "load generator started")
+        return {"Tasks": [{"TaskArn": arn, "ClusterArn": Cluster, "LastStatus": "PROVISIONING"}], "Failures": []}
+
+    def describe_tasks(self, cluster: str | None = None, tasks: list[str] | None = None, **kwargs: Any) -> dict:
+        arns = tasks or kwargs.get("Tasks") or []
+        described = [self._describe(self._tasks[arn]) for arn in arns if arn in self._tasks]
+        # The interpreter reads both the API casing (tasks[0].lastStatus) and Step Functions' (Tasks[0]).
+        camel = [{"taskArn": d["TaskArn"], "lastStatus": d["LastStatus"]} for d in described]
+        return {"tasks": camel, "Tasks": described, "Failures": []}
+
+    def stop_all(self) -> None:
+        self._stopping = True
+        with self._lock:
+            tasks = list(self._tasks.values())
+        for task in tasks:
+            if task.process.poll() is None:
+                task.stopped_reason = "Task stopped by local run shutdown"
+                _terminate(task.process)
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return [t.arn for t in self._tasks.values() if t.process.poll() is None]
+
+    def _describe(self, task: LocalTask) -> dict:
+        code = task.process.poll()
+        status = "RUNNING" if code is None else "STOPPED"
+        container: dict[str, Any] = {"Name": "locust", "LastStatus": status}
+        description: dict[str, Any] = {
+            "TaskArn": task.arn,
+            "ClusterArn": task.cluster,
+            "LastStatus": status,
+            "Containers": [container],
+        }
+        if code is not None:
+            container["ExitCode"] = code
+            description["StopCode"] = "EssentialContainerExited"
+            description["StoppedReason"] = task.stopped_reason or "Essential container in task exited"
+        return description
+
+    def _relay_progress(self, task: LocalTask) -> None:
+        """Forward the generator's JSON progress lines (one per probe) to the progress sink."""
+        assert task.process.stdout is not None
+        for raw in task.process.stdout:
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                self._progress(task.endpoint_name, str(event.get("event", "load_test")), json.dumps(event))
+
+
+def _terminate(process: subprocess.Popen, timeout: float = 5.0) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

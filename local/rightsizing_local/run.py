@@ -1,0 +1,113 @@
+"""One local rightsizing run: the fakes wired together, the real state machine executed, everything cleaned up."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.request import RightsizingRequest
+from rightsizing.models.result import RunResult
+from rightsizing.store import get_json, local_uri
+from rightsizing_local.asl_runner import ExecutionOutcome, execute, render_definition
+from rightsizing_local.backend import local_backend
+from rightsizing_local.events import LocalEventBus, ProgressSink, no_progress
+from rightsizing_local.fake_ecs import LocalEcs
+from rightsizing_local.fake_sagemaker import LocalSageMaker
+from rightsizing_local.lambdas import LocalLambda, function_arn
+
+ClientWrapper = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def local_substitutions(artifacts_uri: str) -> dict[str, str]:
+    """The local values of the template's DefinitionSubstitutions (template.yaml supplies the AWS ones)."""
+    return {
+        "PlanFunctionArn": function_arn("plan"),
+        "CollectMetricsFunctionArn": function_arn("collect-metrics"),
+        "RecommendFunctionArn": function_arn("recommend"),
+        "ArtifactsUri": artifacts_uri,
+        "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/rightsizing-local-sagemaker",
+        "LoadTestClusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/rightsizing-local",
+        "LoadTestTaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/rightsizing-locust:1",
+        "LoadTestContainerName": "locust",
+        "LoadTestSubnetIds": "subnet-local",
+        "LoadTestSecurityGroupId": "sg-local",
+        "LoadTestAssignPublicIp": "DISABLED",
+        "EventBusName": "default",
+    }
+
+
+def new_run_id(name: str) -> str:
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class LocalRun:
+    run_id: str
+    run_dir: Path
+    execution: ExecutionOutcome
+    result: RunResult | None
+    events: list[dict] = field(default_factory=list)
+    sagemaker_calls: list[tuple[str, str]] = field(default_factory=list)
+    leftovers: dict[str, list[str]] = field(default_factory=dict)
+
+
+def run_local(
+    request: RightsizingRequest,
+    output_root: Path,
+    progress: ProgressSink = no_progress,
+    wrap_clients: ClientWrapper | None = None,
+    run_id: str | None = None,
+) -> LocalRun:
+    """Run the state machine locally. Servers and load generators are stopped on every path, Ctrl-C included."""
+    if not request.is_local:
+        raise InvalidRequest(
+            "invalid request: candidates: local runs need local.* profiles; ml.* instance types run on AWS "
+            "(deploy the SAM stack and start an execution there)"
+        )
+    run_id = run_id or new_run_id(request.name)
+    output_root = output_root.resolve()
+    run_dir = output_root / "runs" / run_id
+    workdir = run_dir / "local"
+    sagemaker = LocalSageMaker(workdir, progress)
+    ecs = LocalEcs(sagemaker, workdir, progress)
+    bus = LocalEventBus()
+    clients: dict[str, Any] = {
+        "sagemaker": sagemaker,
+        "ecs": ecs,
+        "lambda": LocalLambda(local_backend(sagemaker)),
+        "events": bus,
+    }
+    if wrap_clients:
+        clients = wrap_clients(clients)
+    # Bound the whole run: every candidate's test bound plus generous start-up, run one after another at worst.
+    limits = request.limits
+    bound = sum(len(c.variants()) for c in request.candidates) * (limits.max_seconds_per_candidate + 120) + 300
+    try:
+        execution = execute(
+            render_definition(local_substitutions(local_uri(output_root))),
+            request.model_dump(mode="json"),
+            name=run_id,
+            clients=clients,
+            timeout_seconds=bound,
+        )
+        leftovers = sagemaker.live_resources()  # what the state machine itself failed to delete
+    finally:
+        ecs.stop_all()
+        sagemaker.shutdown()
+    result = None
+    if execution.status == "SUCCEEDED" and execution.output:
+        result = RunResult.model_validate(get_json(execution.output["result_uri"]))
+    return LocalRun(
+        run_id=run_id,
+        run_dir=run_dir,
+        execution=execution,
+        result=result,
+        events=bus.entries,
+        sagemaker_calls=sagemaker.calls,
+        leftovers=leftovers,
+    )
