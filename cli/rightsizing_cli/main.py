@@ -20,6 +20,8 @@ from rightsizing_cli.progress import ProgressPrinter
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = Console(highlight=False)
+if not console.is_terminal:
+    console.width = 150  # logs and CI: don't squeeze the results table into 80 columns
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
 
 EXIT_INVALID = 2

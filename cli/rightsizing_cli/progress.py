@@ -45,5 +45,6 @@ class ProgressPrinter:
                 f"p95 {event.get('p95_ms') or 0:.1f} ms, errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
             )
         if stage == "done":
-            return f"measured: {event.get('sustainable_rps', 0):.1f} RPS within SLA — {escape(str(event.get('stop_reason')))}"
+            reason = escape(str(event.get("stop_reason")))
+            return f"measured: {event.get('sustainable_rps', 0):.1f} RPS within SLA — {reason}"
         return None

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import gevent
+import psutil
 from pydantic import ValidationError
 
 from rightsizing.exceptions import StoreError
@@ -189,7 +190,10 @@ def run_search(
         if timeout is not deadline:
             raise
         outcome = summarize(
-            records, f"Hard deadline: the search was cut off after {timing.hard_deadline:.0f} s (job max_seconds)."
+            records,
+            f"Hard deadline: a step overran the time budget, so the search was cut off after "
+            f"{time.monotonic() - started:.1f} s (the job allows {job.max_seconds} s in all); the step in progress "
+            "was discarded.",
         )
     finally:
         deadline.close()
@@ -235,12 +239,15 @@ def execute(job_uri: str, endpoint_url: str, started: float) -> LoadTestResult:
         max_seconds=job.max_seconds,
     )
     with tempfile.TemporaryDirectory(prefix="rightsizing-loadtest-") as workdir:
+        started_epoch = time.time()  # wall clock: the metrics window endpoint-side (CloudWatch) figures cover
         outcome, totals, files, seconds = run_search(job, endpoint_url, payloads, timing, Path(workdir))
         store = store_for(job.results_uri)
         artifacts = upload(store, job.results_uri, files)
     trace = [p.model_dump(mode="json") for p in outcome.probes]
     trace_uri = put_json(join_uri(job.results_uri, "trace.json"), trace, store)
     artifacts["trace"] = trace_uri
+    if not outcome.probes:  # nothing measured is a failed test, not a capacity of zero
+        raise TaskError(EXIT_FAILED, f"no load step was measured: {outcome.stop_reason}")
     check_reachable(totals, endpoint_url)
     result = LoadTestResult(
         candidate_id=job.candidate_id,
@@ -254,6 +261,7 @@ def execute(job_uri: str, endpoint_url: str, started: float) -> LoadTestResult:
         requests=totals.requests,
         failures=totals.failures,
         test_seconds=round(seconds, 3),
+        started_epoch=round(started_epoch, 3),
         stop_reason=outcome.stop_reason,
         generator_limited=outcome.generator_limited,
         probes=outcome.probes,
@@ -275,7 +283,9 @@ def execute(job_uri: str, endpoint_url: str, started: float) -> LoadTestResult:
 
 
 def main() -> int:
-    started = time.monotonic()
+    # max_seconds bounds the whole process, so count from its creation (importing Locust alone takes ~1 s).
+    # Clamped: a skewed wall clock must not eat the budget.
+    started = time.monotonic() - min(30.0, max(0.0, time.time() - psutil.Process().create_time()))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         job_uri, endpoint_url = read_config()

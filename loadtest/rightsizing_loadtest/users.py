@@ -42,12 +42,17 @@ def make_invocations_user(
                 INVOCATIONS_PATH, data=next(rotation), headers=headers, name=INVOCATIONS_PATH, catch_response=True
             ) as response:
                 status = response.status_code
-                if 200 <= status < 300:
-                    response.success()
-                elif status == 0:
+                if status == 0:
                     # No HTTP response (refused, reset, timed out): keep the transport exception as the reason.
                     error = getattr(response, "error", None)
                     response.failure(error if isinstance(error, Exception) else ConnectionError("no response"))
+                elif 200 <= status < 300:
+                    # A 2xx whose body could not be read (connection cut mid-body) is a transport failure.
+                    body_error = response.request_meta.get("exception")
+                    if isinstance(body_error, Exception):
+                        response.failure(body_error)
+                    else:
+                        response.success()
                 else:
                     # Decode only the head of the body: charset detection on a large body would cost generator CPU.
                     head = (response.content or b"")[: _REASON_CHARS * 4].decode("utf-8", errors="replace")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import pkgutil
 import re
 import sys
@@ -113,6 +114,8 @@ def execute(
     import boto3
     from moto import mock_aws
 
+    # moto warns on every optimised SageMaker integration it forwards; that is expected here, not news.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), routed_integrations(clients):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         machine = sfn.create_state_machine(

@@ -41,6 +41,7 @@ class LocalEcs:
         self._lock = threading.Lock()
         self._tasks: dict[str, LocalTask] = {}
         self._stopping = False
+        self.process_groups: list[int] = []  # every load generator started (own session each)
 
     def run_task(self, Cluster: str, Overrides: dict, **_: Any) -> dict:
         environment = {
@@ -63,6 +64,7 @@ class LocalEcs:
                 start_new_session=True,  # Ctrl-C goes to the CLI, which stops tasks in order
             )
         task = LocalTask(arn, Cluster, endpoint_name, process, log_path)
+        self.process_groups.append(process.pid)
         with self._lock:
             self._tasks[arn] = task
         threading.Thread(target=self._relay_progress, args=(task,), daemon=True).start()

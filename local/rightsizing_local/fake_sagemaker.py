@@ -7,6 +7,7 @@ CreateEndpoint starts a server for the endpoint config's local profile; Describe
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -63,13 +64,14 @@ class LocalSageMaker:
         self._endpoints: dict[str, LocalEndpoint] = {}
         self._stopped = threading.Event()
         self.calls: list[tuple[str, str]] = []  # (operation, resource name): the audit trail tests assert on
+        self.process_groups: list[int] = []  # every server started (each leads its own process group)
 
     # --- models and endpoint configs -------------------------------------------------------------------------
     def create_model(self, ModelName: str, PrimaryContainer: dict, **_: Any) -> dict:
         with self._lock:
             self.calls.append(("CreateModel", ModelName))
             if ModelName in self._models:
-                raise client_error("CreateModel", f"Cannot create already existing model \"{_arn('model', ModelName)}\".")
+                raise client_error("CreateModel", f"Cannot create already existing model {_arn('model', ModelName)}.")
             self._models[ModelName] = dict(PrimaryContainer)
         return {"ModelArn": _arn("model", ModelName)}
 
@@ -83,7 +85,7 @@ class LocalSageMaker:
                 raise client_error("CreateEndpointConfig", f"Could not find model \"{variant['ModelName']}\".")
             if variant["InstanceType"] not in PROFILES:
                 raise client_error(
-                    "CreateEndpointConfig", f"Value '{variant['InstanceType']}' at 'instanceType' is not a local profile."
+                    "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
                 )
             self._configs[EndpointConfigName] = dict(variant)
         return {"EndpointConfigArn": _arn("endpoint-config", EndpointConfigName)}
@@ -125,6 +127,7 @@ class LocalSageMaker:
                 log_path=self._workdir / "endpoints" / f"{EndpointName}.log",
             )
             self._endpoints[EndpointName] = LocalEndpoint(EndpointName, EndpointConfigName, profile.name, server)
+            self.process_groups.append(server.process.pid)
         self._progress(EndpointName, "creating", f"{profile.name}: {profile.description}")
         return {"EndpointArn": _arn("endpoint", EndpointName)}
 
@@ -165,7 +168,7 @@ class LocalSageMaker:
         if len(window) < 2:
             return {}
         rates = [
-            (b[1] - a[1]) / (b[0] - a[0]) * 100 for a, b in zip(window, window[1:], strict=False) if b[0] > a[0]
+            (b[1] - a[1]) / (b[0] - a[0]) * 100 for a, b in itertools.pairwise(window) if b[0] > a[0]
         ]
         total = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) * 100
         return {"CPUUtilization": round(total, 1), "CPUUtilizationMax": round(max(rates), 1)}
@@ -199,7 +202,9 @@ class LocalSageMaker:
         if code is not None:
             return "Failed", f"model server exited with code {code}: {_log_tail(endpoint.server.log_path)}"
         if endpoint.in_service_at is None:
-            if not endpoint.server.is_ready():
+            # /ping answers before gunicorn has forked every worker; a benchmark must not start on half a server.
+            server = endpoint.server
+            if not (server.is_ready() and len(server.worker_pids()) >= server.workers):
                 return "Creating", None
             endpoint.in_service_at = time.time()
             threading.Thread(target=self._sample_cpu, args=(endpoint,), daemon=True).start()

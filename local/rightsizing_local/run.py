@@ -54,6 +54,7 @@ class LocalRun:
     events: list[dict] = field(default_factory=list)
     sagemaker_calls: list[tuple[str, str]] = field(default_factory=list)
     leftovers: dict[str, list[str]] = field(default_factory=dict)
+    process_groups: list[int] = field(default_factory=list)
 
 
 def run_local(
@@ -110,4 +111,5 @@ def run_local(
         events=bus.entries,
         sagemaker_calls=sagemaker.calls,
         leftovers=leftovers,
+        process_groups=sagemaker.process_groups + ecs.process_groups,
     )

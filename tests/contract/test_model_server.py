@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from rightsizing_local.model_server import (
     N_FEATURES,
     ServerProcess,

@@ -112,13 +112,16 @@ def recommend(
 
 
 def _no_answer(results: list[CandidateResult], rejected: list[Alternative]) -> str:
+    reasons = "; ".join(f"{a.candidate_id}: {a.reason}" for a in rejected)
     measured = [r for r in results if r.status == "succeeded" and r.saturation_rps]
     if not measured:
-        return "no candidate could be benchmarked: " + "; ".join(f"{a.candidate_id}: {a.reason}" for a in rejected)
+        return f"no candidate could be benchmarked: {reasons}"
+    if any(r.sustainable_rps for r in measured):
+        return f"candidates met the SLA but none could be recommended: {reasons}"
     closest = max(measured, key=lambda r: r.saturation_rps or 0.0)
     return (
         f"no candidate met the latency SLA within the error limit; closest was {closest.instance_type} "
-        f"(throughput up to {closest.saturation_rps:.1f} RPS, p99 {closest.latency_ms.p99 if closest.latency_ms else 0:.1f} ms). "
+        f"(throughput up to {closest.saturation_rps:.1f} RPS). "
         "Try larger or compute-optimised instance types, more model server workers, or a looser SLA."
     )
 

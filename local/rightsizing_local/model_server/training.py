@@ -58,6 +58,7 @@ def ensure_builtin_model(name: str = "fraud-classifier", cache_dir: Path | None 
     try:
         with os.fdopen(fd, "wb") as fh:
             joblib.dump(model, fh)
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the cache may be shared (e.g. by a container user)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 import re
 from functools import cache
-from typing import Annotated, Literal
-
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -69,7 +68,7 @@ class ModelPackageSource(BaseModel):
     @classmethod
     def _arn(cls, value: str) -> str:
         if not MODEL_PACKAGE_ARN.match(value):
-            raise ValueError("must be a SageMaker model-package ARN (arn:aws:sagemaker:<region>:<acct>:model-package/…)")
+            raise ValueError("must be a model-package ARN (arn:aws:sagemaker:<region>:<account>:model-package/…)")
         return value
 
 
@@ -243,7 +242,8 @@ class RightsizingRequest(BaseModel):
     def _consistent(self) -> RightsizingRequest:
         seen: set[tuple[str, tuple]] = set()
         for index, candidate in enumerate(self.candidates):
-            key = (candidate.instance_type, tuple(sorted(candidate.environment.items())), str(candidate.environment_grid))
+            env = tuple(sorted(candidate.environment.items()))
+            key = (candidate.instance_type, env, repr(candidate.environment_grid))
             if key in seen:
                 raise ValueError(f"candidates[{index}] duplicates an earlier candidate ({candidate.instance_type})")
             seen.add(key)

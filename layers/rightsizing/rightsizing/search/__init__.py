@@ -17,7 +17,9 @@ from rightsizing.search.base import (
 from rightsizing.search.stepped import SteppedSearch
 
 
-def strategy_for(load: LoadSettings, sla_percentile: Percentile, sla_ms: float, max_error_rate: float) -> SearchStrategy:
+def strategy_for(
+    load: LoadSettings, sla_percentile: Percentile, sla_ms: float, max_error_rate: float
+) -> SearchStrategy:
     """The one place that maps ``load.mode`` to a strategy; new modes (adaptive, …) plug in here."""
     if load.mode == "stepped":
         return SteppedSearch(

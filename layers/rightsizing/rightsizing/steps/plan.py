@@ -42,9 +42,8 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
 
     poll_seconds = request.limits.poll_seconds or backend.default_poll_seconds
     plans: list[CandidatePlan] = []
-    for index, (spec, environment) in enumerate(
-        ((spec, env) for spec in request.candidates for env in spec.variants()), start=1
-    ):
+    variants = [(spec, env) for spec in request.candidates for env in spec.variants()]
+    for index, (spec, environment) in enumerate(variants, start=1):
         candidate_id = candidate_id_for(index, spec.instance_type, environment)
         results_uri = join_uri(run_uri, "candidates", candidate_id)
         base_name = resource_name(event.run_id, index)

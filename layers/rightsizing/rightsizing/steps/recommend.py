@@ -109,6 +109,9 @@ def failure_reason(failure: StepFailure) -> str:
             cause = str(parsed.get("errorMessage") or parsed.get("Message") or cause)
     except ValueError:
         pass
+    details = (failure.model_extra or {}).get("Details")
+    if isinstance(details, dict) and details.get("FailureReason"):
+        cause = f"{cause} ({details['FailureReason']})"  # e.g. DescribeEndpoint's reason for status Failed
     return f"{failure.Error}: {cause}" if cause else failure.Error
 
 

@@ -1,0 +1,79 @@
+"""Plan step: validates, names every resource within SageMaker's limits, writes jobs, creates nothing on error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rightsizing.exceptions import BudgetExceeded, InvalidRequest
+from rightsizing.models.plan import LoadTestJob
+from rightsizing.steps.plan import PlanInput, candidate_id_for, plan_run, resource_name
+from rightsizing.store import get_json, local_uri
+from rightsizing_local.backend import local_backend
+from rightsizing_local.fake_sagemaker import LocalSageMaker
+
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def _plan(tmp_path: Path, request: dict[str, Any], run_id: str = "local-demo-20261123-101010-abcd"):
+    backend = local_backend(LocalSageMaker(tmp_path / "local"))
+    event = PlanInput(request=request, run_id=run_id, artifacts_uri=local_uri(tmp_path))
+    return plan_run(event, backend)
+
+
+def test_plan_names_and_tags_every_candidate(tmp_path: Path, demo_request: dict) -> None:
+    plan = _plan(tmp_path, demo_request)
+    assert [c.candidate_id for c in plan.candidates] == ["c01-local-small", "c02-local-medium", "c03-local-large"]
+    for candidate in plan.candidates:
+        for name in (candidate.model_name, candidate.endpoint_config_name, candidate.endpoint_name):
+            assert SAGEMAKER_NAME.match(name) and name.startswith("rightsize-")
+        tags = {t["Key"]: t["Value"] for t in candidate.tags}
+        assert tags["rightsizing:run-id"] == plan.run_id
+        assert tags["rightsizing:candidate-id"] == candidate.candidate_id
+        assert tags["project"] == "rightsizing-demo"
+        assert candidate.poll_seconds == 1  # local default: no 30 s waits on this machine
+        assert candidate.container["ModelDataUrl"].startswith("file://")
+
+
+def test_plan_writes_request_payloads_and_jobs(tmp_path: Path, demo_request: dict) -> None:
+    plan = _plan(tmp_path, demo_request)
+    job = LoadTestJob.model_validate(get_json(plan.candidates[0].job_uri))
+    assert job.endpoint_name == plan.candidates[0].endpoint_name
+    assert job.sla_ms == 50 and job.sla_percentile == "p95"
+    bodies = get_json(job.payloads_uri)
+    assert len(bodies) == 4  # three inline samples + one file
+    assert bodies[-1].startswith("0.3121,")
+
+
+def test_invalid_request_creates_nothing(tmp_path: Path, demo_request: dict) -> None:
+    demo_request["traffic"] = {"min_rps": 0}
+    with pytest.raises(InvalidRequest, match=r"traffic\.min_rps"):
+        _plan(tmp_path, demo_request)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_local_profile_is_named(tmp_path: Path, demo_request: dict) -> None:
+    demo_request["candidates"] = [{"instance_type": "local.huge"}]
+    with pytest.raises(InvalidRequest, match=r"candidates\.0\.instance_type: unknown local profile 'local\.huge'"):
+        _plan(tmp_path, demo_request)
+
+
+def test_budget_is_checked_before_anything_is_written(tmp_path: Path, demo_request: dict) -> None:
+    demo_request["budget_usd"] = 0.01
+    with pytest.raises(BudgetExceeded, match="above budget_usd"):
+        _plan(tmp_path, demo_request)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resource_names_stay_within_63_chars_for_long_run_ids() -> None:
+    name = resource_name("x" * 80 + "-e3b0c442-98fc-1c14-9afb-f4c8996fb924", 40)
+    assert len(name) <= 63 and SAGEMAKER_NAME.match(name)
+
+
+def test_candidate_ids_distinguish_environment_variants() -> None:
+    a = candidate_id_for(1, "ml.c6i.xlarge", {"OMP_NUM_THREADS": "1"})
+    b = candidate_id_for(2, "ml.c6i.xlarge", {"OMP_NUM_THREADS": "2"})
+    assert a.startswith("c01-ml-c6i-xlarge-") and b.startswith("c02-ml-c6i-xlarge-") and a[4:] != b[4:]
