@@ -40,8 +40,17 @@ class ProgressPrinter:
             return escape(detail)
         if stage == "probe":
             mark = "[green]✓[/]" if event.get("passed") else "[red]✗[/]"
+            if event.get("kind") == "warmup":
+                mark = "[dim](warm-up)[/]"
+            elif not event.get("valid", True):
+                mark = "[yellow]invalid: generator limit[/]"
+            load = (
+                f"open loop {event.get('target_rps') or 0:.1f} RPS offered"
+                if event.get("kind") == "open"
+                else f"{event.get('users')} users"
+            )
             return (
-                f"probe {event.get('index')}: {event.get('users')} users → {event.get('rps', 0):.1f} RPS, "
+                f"probe {event.get('index')}: {load} → {event.get('rps', 0):.1f} RPS, "
                 f"p95 {event.get('p95_ms') or 0:.1f} ms, errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
             )
         if stage == "done":

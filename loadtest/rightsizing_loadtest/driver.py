@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,9 @@ from locust.html import get_html_report
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
 
 from rightsizing.search.base import ProbeMeasurement
+from rightsizing.search.ramp import RampMeasurement
 from rightsizing.stats import latency_percentiles
+from rightsizing_loadtest.openloop import OpenLoopPacer
 
 LOCUST_CSV_PREFIX = "locust"
 LOCUST_ARTIFACTS = {
@@ -92,8 +96,11 @@ class LocustProbe:
         *,
         settle_seconds: float = 1.0,
         spawn_timeout_seconds: float = 30.0,
+        open_loop: Callable[[Environment], OpenLoopPacer] | None = None,
+        drain_seconds: float = 2.0,
     ) -> None:
         self.settle_seconds = settle_seconds
+        self.drain_seconds = drain_seconds
         self.spawn_timeout_seconds = spawn_timeout_seconds
         self.artifacts_dir = artifacts_dir
         self.totals = RequestTotals()
@@ -101,6 +108,8 @@ class LocustProbe:
         self.runner = self.env.create_local_runner()
         self.env.events.request.add_listener(self._on_request)
         self._window: _Window | None = None
+        self._ramp_log: deque[tuple[float, float, bool]] | None = None  # (completed, ms, ok) during a ramp
+        self._pacer = open_loop(self.env) if open_loop else None
         self._process = psutil.Process()
         self._closed = False
         artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -126,6 +135,8 @@ class LocustProbe:
             if not isinstance(exception, CatchResponseError):  # the user reports HTTP statuses as CatchResponseError
                 totals.transport_errors += 1
                 totals.last_transport_error = f"{type(exception).__name__}: {exception}"
+        if self._ramp_log is not None:
+            self._ramp_log.append((time.monotonic(), response_time, exception is None))
         window = self._window
         if window is None:  # settle period or between probes
             return
@@ -172,6 +183,62 @@ class LocustProbe:
             latencies=latency_percentiles(window.latencies_ms),
             generator_cpu_percent=cpu_percent,
         )
+
+    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+        """Open loop at ``rate`` requests/s (see ``openloop``); closed-loop users are parked meanwhile."""
+        if self._pacer is None:
+            raise RuntimeError("this probe was built without an open-loop pacer")
+        if self.runner.user_count:
+            self._set_users(0)
+        cpu_before, started = self._cpu_seconds(), time.monotonic()
+        result = self._pacer.run(rate, self.settle_seconds, seconds, windows, late_ms, self.drain_seconds)
+        elapsed = time.monotonic() - started
+        return ProbeMeasurement(
+            users=0,
+            seconds=result.seconds,
+            requests=result.requests,
+            failures=result.failures,
+            latencies=result.latencies,
+            generator_cpu_percent=100.0 * (self._cpu_seconds() - cpu_before) / elapsed if elapsed > 0 else None,
+            offered_rps=rate,
+            late_share=result.late_share,
+            window_rps=result.window_rps,
+            window_latencies=result.window_latencies,
+        )
+
+    def ramp(
+        self, spawn_rate: float, max_users: int, stop_failure_ratio: float, budget_seconds: float, window: float
+    ) -> RampMeasurement:
+        """The classic method: Locust ramps users itself; stop on the *cumulative* failure ratio (as it did)."""
+        self._ramp_log = deque()
+        started = time.monotonic()
+        self.runner.start(max_users, spawn_rate=spawn_rate)
+        reason = f"time budget of {budget_seconds:.0f} s used up"
+        cpu_before = self._cpu_seconds()
+        while time.monotonic() - started < budget_seconds:
+            gevent.sleep(0.5)
+            total = self.env.stats.total
+            if total.num_requests >= 100 and total.fail_ratio >= stop_failure_ratio:
+                reason = f"cumulative failure ratio reached {total.fail_ratio:.1%} at {self.runner.user_count} users"
+                break
+            now = time.monotonic()
+            while self._ramp_log and self._ramp_log[0][0] < now - window:
+                self._ramp_log.popleft()
+        end = time.monotonic()
+        last = [entry for entry in self._ramp_log if entry[0] >= end - window]
+        self._ramp_log = None
+        span = min(window, end - started)
+        ok = [ms for _, ms, success in last if success]
+        measured = ProbeMeasurement(
+            users=self.runner.user_count,
+            seconds=span,
+            requests=len(last),
+            failures=len(last) - len(ok),
+            latencies=latency_percentiles(ok),
+            generator_cpu_percent=100.0 * (self._cpu_seconds() - cpu_before) / max(end - started, 1e-9),
+        )
+        return RampMeasurement(last_window=measured, users=self.runner.user_count, seconds=end - started,
+                               stop_reason=reason)
 
     def close(self) -> dict[str, Path]:
         """Stop users and greenlets, write the final CSVs and the HTML report; returns artefact name -> path."""

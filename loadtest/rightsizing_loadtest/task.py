@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import faulthandler
 import ipaddress
+import itertools
 import json
 import logging
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,14 +33,18 @@ from urllib.parse import urlparse
 
 import gevent
 import psutil
+from locust import User, between
+from locust.env import Environment
 from pydantic import ValidationError
 
 from rightsizing.exceptions import StoreError
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome, strategy_for, summarize
+from rightsizing.search.ramp import THINK_SECONDS
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json, store_for
 from rightsizing_loadtest.driver import LocustProbe, RequestTotals
+from rightsizing_loadtest.openloop import OpenLoopPacer
 from rightsizing_loadtest.users import make_invocations_user
 
 EXIT_OK = 0
@@ -126,6 +132,19 @@ def load_payloads(uri: str) -> list[str]:
     return payloads
 
 
+def with_think_time(user_class: type[User]) -> type[User]:
+    """The classic baseline's users wait 0.25-0.5 s between requests (and so measure offered load)."""
+    return type("ClassicRampUser", (user_class,), {"wait_time": between(*THINK_SECONDS)})
+
+
+def open_loop_factory(
+    endpoint_url: str, payloads: list[str], content_type: str, timeout: float
+) -> Callable[[Environment], OpenLoopPacer]:
+    bodies = itertools.cycle([p.encode() for p in payloads])
+    headers = {"Content-Type": content_type, "Accept": "*/*"}
+    return lambda env: OpenLoopPacer(env, endpoint_url, lambda: next(bodies), lambda _body: headers, timeout)
+
+
 @dataclass(frozen=True)
 class Timing:
     """How the job's ``max_seconds`` is split: search budget, hard deadline, and time kept to write results."""
@@ -134,6 +153,7 @@ class Timing:
     hard_deadline: float
     request_timeout: float
     settle_seconds: float
+    drain_seconds: float
 
     @classmethod
     def for_job(cls, job: LoadTestJob, elapsed: float) -> Timing:
@@ -149,6 +169,8 @@ class Timing:
             request_timeout=min(60.0, max(2.0, 10 * sla_seconds)),
             # Long enough for new users' first requests to finish and queues to form before measuring.
             settle_seconds=min(5.0, max(0.5, job.load.step_seconds / 4, 2 * sla_seconds)),
+            # After an open-loop probe, in-flight requests get this long; later ones have failed the SLA anyway.
+            drain_seconds=min(5.0, max(1.0, 5 * sla_seconds)),
         )
 
 
@@ -156,6 +178,10 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
     latency = record.latency_ms
     return {
         "index": record.index,
+        "kind": record.kind,
+        "target_rps": record.target_rps,
+        "late_share": record.late_share,
+        "valid": record.valid,
         "users": record.users,
         "seconds": record.seconds,
         "requests": record.requests,
@@ -173,7 +199,16 @@ def run_search(
 ) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
     """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
     user_class = make_invocations_user(payloads, job.content_type, timeout_seconds=timing.request_timeout)
-    probe = LocustProbe(user_class, endpoint_url, workdir, settle_seconds=timing.settle_seconds)
+    if job.load.mode == "ramp":
+        user_class = with_think_time(user_class)
+    probe = LocustProbe(
+        user_class,
+        endpoint_url,
+        workdir,
+        settle_seconds=timing.settle_seconds,
+        open_loop=open_loop_factory(endpoint_url, payloads, job.content_type, timing.request_timeout),
+        drain_seconds=timing.drain_seconds,
+    )
     strategy = strategy_for(job.load, job.sla_percentile, job.sla_ms, job.max_error_rate)
     records: list[ProbeRecord] = []
 

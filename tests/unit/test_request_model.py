@@ -37,7 +37,7 @@ def test_aws_request_defaults() -> None:
         }
     )
     assert request.max_error_rate == 0.01
-    assert request.load.mode == "stepped"
+    assert request.load.mode == "adaptive"
     assert request.region == "us-east-1"
     assert not request.is_local
 

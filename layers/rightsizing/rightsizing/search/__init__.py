@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rightsizing.models.common import Percentile
 from rightsizing.models.request import LoadSettings
+from rightsizing.search.adaptive import AdaptiveSearch
 from rightsizing.search.base import (
     GENERATOR_CPU_LIMIT_PERCENT,
     LoadProbe,
@@ -14,13 +15,28 @@ from rightsizing.search.base import (
     summarize,
     to_record,
 )
+from rightsizing.search.ramp import RampSearch
 from rightsizing.search.stepped import SteppedSearch
 
 
 def strategy_for(
     load: LoadSettings, sla_percentile: Percentile, sla_ms: float, max_error_rate: float
 ) -> SearchStrategy:
-    """The one place that maps ``load.mode`` to a strategy; new modes (adaptive, …) plug in here."""
+    """The one place that maps ``load.mode`` to a strategy."""
+    if load.mode == "adaptive":
+        return AdaptiveSearch(
+            sla_percentile,
+            sla_ms,
+            max_error_rate,
+            step_seconds=load.step_seconds,
+            max_users=load.max_users,
+            warmup_seconds=load.warmup_seconds,
+            precision=load.precision,
+            min_completions=load.min_completions,
+            max_probe_seconds=load.max_probe_seconds,
+        )
+    if load.mode == "ramp":
+        return RampSearch(sla_percentile, sla_ms, max_error_rate, load.max_users)  # type: ignore[return-value]
     if load.mode == "stepped":
         return SteppedSearch(
             sla_percentile=sla_percentile,

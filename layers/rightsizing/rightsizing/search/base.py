@@ -36,6 +36,12 @@ class ProbeMeasurement:
     failures: int
     latencies: LatencyPercentiles | None
     generator_cpu_percent: float | None = None
+    # Open loop only: the offered arrival rate, the share of sends that left late, and per-window figures
+    # (completions/s and latency percentiles) for the stability check.
+    offered_rps: float | None = None
+    late_share: float | None = None
+    window_rps: tuple[float, ...] = ()
+    window_latencies: tuple[LatencyPercentiles | None, ...] = ()
 
     @property
     def successes(self) -> int:
@@ -55,6 +61,14 @@ class LoadProbe(Protocol):
     """Closed loop: ``users`` concurrent users with no think time, measured for ``seconds`` after a short settle."""
 
     def measure(self, users: int, seconds: float) -> ProbeMeasurement: ...
+
+
+class RateProbe(LoadProbe, Protocol):
+    """Open loop as well: requests sent on a fixed schedule of ``rate`` per second whatever the endpoint does,
+    latency timed from each request's *scheduled* start (no coordinated omission), measured in ``windows`` equal
+    windows after a settle. ``late_ms``: a send leaving later than this counts as late (generator falling behind)."""
+
+    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement: ...
 
 
 @dataclass
@@ -109,7 +123,16 @@ class SlaCheck:
         return True, ""
 
 
-def to_record(index: int, measurement: ProbeMeasurement, passed: bool, note: str = "") -> ProbeRecord:
+def to_record(
+    index: int,
+    measurement: ProbeMeasurement,
+    passed: bool,
+    note: str = "",
+    *,
+    kind: str = "closed",
+    stable: bool | None = None,
+    valid: bool = True,
+) -> ProbeRecord:
     return ProbeRecord(
         index=index,
         users=measurement.users,
@@ -124,21 +147,34 @@ def to_record(index: int, measurement: ProbeMeasurement, passed: bool, note: str
         ),
         passed=passed,
         note=note,
+        kind=kind,  # type: ignore[arg-type]
+        target_rps=None if measurement.offered_rps is None else round(measurement.offered_rps, 3),
+        late_share=None if measurement.late_share is None else round(measurement.late_share, 6),
+        stable=stable,
+        valid=valid,
     )
 
 
-def summarize(records: Sequence[ProbeRecord], stop_reason: str) -> SearchOutcome:
+def summarize(
+    records: Sequence[ProbeRecord], stop_reason: str, answer_kinds: frozenset[str] | None = None
+) -> SearchOutcome:
     """Turn probe records into the outcome; shared by every strategy and by a deadline-interrupted search.
 
     sustainable = best passing probe (0 without one); saturation = best probe at all (the ceiling seen). When the
     generator's CPU was saturated in the last probe the outcome says so: the endpoint may have more to give.
     """
-    passing = [r for r in records if r.passed]
+    measured = [r for r in records if r.kind != "warmup" and r.valid]
+    # Once a probe that can certify the SLA ran, only those decide (the adaptive search's closed-loop ceiling
+    # probes under-report tail latency; its open-loop probes decide, and an invalid one certifies nothing).
+    attempted = [r for r in records if answer_kinds is not None and r.kind in answer_kinds]
+    deciding = [r for r in attempted if r.valid] if attempted else measured
+    passing = [r for r in deciding if r.passed]
     best_passing = max(passing, key=lambda r: r.rps, default=None)
-    saturation = max((r.rps for r in records), default=0.0)
+    saturation = max((r.rps for r in measured), default=0.0)
     last_cpu = records[-1].generator_cpu_percent if records else None
-    generator_limited = last_cpu is not None and last_cpu > GENERATOR_CPU_LIMIT_PERCENT
-    if generator_limited:
+    cpu_limited = last_cpu is not None and last_cpu > GENERATOR_CPU_LIMIT_PERCENT
+    generator_limited = cpu_limited or any(not r.valid for r in records)
+    if cpu_limited:
         stop_reason += (
             f" The load generator's CPU was at {last_cpu:.0f}% in the last probe (limit "
             f"{GENERATOR_CPU_LIMIT_PERCENT:.0f}%), so the generator, not the endpoint, may have been the limit."

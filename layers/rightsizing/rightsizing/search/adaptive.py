@@ -1,0 +1,255 @@
+"""Adaptive search: the highest *arrival rate* the endpoint serves within the SLA, to a stated precision.
+
+1. Warm-up at one user (discarded): caches, JIT, connection pools.
+2. Ceiling, closed loop: users 1, 2, 4, … until throughput grows < 5 % or errors pass the limit. Fast, and it
+   bounds the answer: no rate above the measured ceiling X_max can be served.
+3. SLA search, open loop: fixed-rate probes (latency timed from each request's scheduled start) inside
+   [0, X_max]. A probe passes when its latency at the SLA percentile and its error rate are within limits and it
+   kept up with the offered rate; it is *invalid* (not failed) when the generator sent > 1 % late. The next rate
+   interpolates the latency margin between the bracket's ends, falling back to bisection; the search stops when
+   (first failing - last passing) / last passing <= precision.
+
+Closed loop alone under-reports tail latency (users wait for each other); open loop is the honest test of
+"at λ RPS, p95 <= SLA". See shared measurement notes: stability = 3 windows within 10 %.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from rightsizing.models.common import Percentile
+from rightsizing.models.result import ProbeRecord
+from rightsizing.search.base import (
+    GENERATOR_CPU_LIMIT_PERCENT,
+    Clock,
+    ProbeCallback,
+    ProbeMeasurement,
+    RateProbe,
+    SearchOutcome,
+    SlaCheck,
+    summarize,
+    to_record,
+)
+
+MIN_THROUGHPUT_GAIN = 0.05  # ceiling: below this gain, more users only queue
+KEEP_UP_RATIO = 0.95  # an open-loop probe completing < 95 % of the offered rate is falling behind (overloaded)
+MAX_LATE_SHARE = 0.01  # more late sends than this and the generator, not the endpoint, set the pace
+STABILITY_TOLERANCE = 0.10  # windows within 10 % of each other (perf_analyzer's rule)
+WINDOWS = 3
+MAX_EXTENSIONS = 1  # an unstable passing probe is measured once more before it is believed
+CEILING_MARGIN = 1.02  # open loop never needs to go past the measured ceiling (plus noise)
+MIN_WINDOW_SECONDS = 1.0
+START_SHARE_OF_CEILING = 0.9
+MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
+
+
+@dataclass
+class Bracket:
+    """Highest passing and lowest failing open-loop rate, with the latency seen at each."""
+
+    lo: float = 0.0
+    lo_latency: float | None = None
+    hi: float = math.inf
+    hi_latency: float | None = None
+
+    def width(self) -> float:
+        return (self.hi - self.lo) / self.lo if self.lo > 0 else math.inf
+
+    def next_rate(self, sla_ms: float) -> float:
+        """Interpolate where latency crosses the SLA; bisection when the ends give no usable slope."""
+        lo_lat, hi_lat = self.lo_latency, self.hi_latency
+        share = 0.5
+        if lo_lat is not None and hi_lat is not None and hi_lat > lo_lat and hi_lat < 4 * sla_ms:
+            share = (sla_ms - lo_lat) / (hi_lat - lo_lat)
+        share = min(1 - MIN_INTERPOLATION_SHARE, max(MIN_INTERPOLATION_SHARE, share))
+        return self.lo + share * (self.hi - self.lo)
+
+
+class AdaptiveSearch:
+    def __init__(
+        self,
+        sla_percentile: Percentile,
+        sla_ms: float,
+        max_error_rate: float,
+        *,
+        step_seconds: float = 4.0,
+        max_users: int = 256,
+        warmup_seconds: float = 5.0,
+        precision: float = 0.05,
+        min_completions: int = 600,
+        max_probe_seconds: float = 30.0,
+    ) -> None:
+        self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
+        self.step_seconds = step_seconds
+        self.max_users = max_users
+        self.warmup_seconds = warmup_seconds
+        self.precision = precision
+        self.min_completions = min_completions
+        self.max_probe_seconds = max_probe_seconds
+        # A send delayed by a tenth of the SLA is late: that much generator lag already distorts the verdict.
+        self.late_ms = max(1.0, 0.1 * sla_ms)
+
+    def run(
+        self,
+        probe: RateProbe,
+        budget_seconds: float,
+        clock: Clock = time.monotonic,
+        on_probe: ProbeCallback | None = None,
+    ) -> SearchOutcome:
+        run = _Run(self, probe, clock() + budget_seconds, clock, on_probe)
+        return summarize(run.records, run.search(), answer_kinds=frozenset({"open"}))
+
+
+class _Run:
+    """One search's state; keeps ``AdaptiveSearch`` reusable and its methods short."""
+
+    def __init__(
+        self, cfg: AdaptiveSearch, probe: RateProbe, deadline: float, clock: Clock, on_probe: ProbeCallback | None
+    ) -> None:
+        self.cfg, self.probe, self.deadline, self.clock, self.on_probe = cfg, probe, deadline, clock, on_probe
+        self.records: list[ProbeRecord] = []
+
+    def search(self) -> str:
+        if self.cfg.warmup_seconds > 0 and self._fits(self.cfg.warmup_seconds):
+            self._record(self.probe.measure(1, self.cfg.warmup_seconds), False, "warm-up (discarded)", kind="warmup")
+        ceiling, verdict = self._ceiling()
+        if verdict:
+            return verdict
+        return self._sla_search(ceiling)
+
+    # --- phase 2: closed-loop ceiling ---------------------------------------------------------------------------
+    def _ceiling(self) -> tuple[ProbeRecord, str | None]:
+        best: ProbeRecord | None = None
+        users = 1
+        while True:
+            if not self._fits(self.cfg.step_seconds):
+                if best is None:
+                    return _none(), "Time budget exhausted before the ceiling probe could run."
+                return best, None
+            measurement = self.probe.measure(users, self.cfg.step_seconds)
+            passed, why = self.cfg.check.verdict(measurement)
+            record = self._record(measurement, passed, why or "ceiling probe")
+            if not record.valid:
+                return record, f"The load generator saturated at {users} users ({why}); the endpoint may do more."
+            if measurement.error_rate > self.cfg.check.max_error_rate and best is None:
+                return record, f"Errors at the lightest load: {why}."
+            if best is not None and record.rps < best.rps * (1 + MIN_THROUGHPUT_GAIN):
+                return best, None
+            if measurement.error_rate > self.cfg.check.max_error_rate:
+                return best or record, None
+            best = record if best is None or record.rps > best.rps else best
+            if users >= self.cfg.max_users:
+                return best, None
+            users = min(users * 2, self.cfg.max_users)
+
+    # --- phase 3: open-loop SLA search --------------------------------------------------------------------------
+    def _sla_search(self, ceiling: ProbeRecord) -> str:
+        cap = ceiling.rps * CEILING_MARGIN
+        one_user = next((r for r in self.records if r.kind == "closed" and r.users == 1), None)
+        bracket = Bracket(hi=cap)
+        if one_user is not None and one_user.latency_ms is not None:
+            bracket.lo_latency = one_user.latency_ms.at(self.cfg.check.percentile)  # latency with no queueing
+        # Start where closed loop last passed: usually just under the knee, so one or two probes bracket it.
+        closed_pass = [r.rps for r in self.records if r.kind == "closed" and r.passed]
+        # (never at the ceiling itself: open loop at full capacity only grows a queue)
+        rate = min(max(closed_pass), START_SHARE_OF_CEILING * cap) if closed_pass else cap / 2
+        while True:
+            seconds = self._probe_seconds(rate)
+            if not self._fits(seconds + 1):
+                return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
+            record = self._open_probe(rate, seconds)
+            if not record.valid:
+                return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
+            latency = record.latency_ms.at(self.cfg.check.percentile) if record.latency_ms else None
+            if record.passed:
+                bracket.lo, bracket.lo_latency = max(bracket.lo, record.rps), latency
+            else:
+                bracket.hi, bracket.hi_latency = min(bracket.hi, rate), latency
+            if bracket.lo > 0 and bracket.width() <= self.cfg.precision:
+                return (
+                    f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS "
+                    f"{'fails' if bracket.hi < cap else 'is the measured ceiling'} "
+                    f"(within {self.cfg.precision:.0%})."
+                )
+            if bracket.hi <= self._lowest_useful_rate():
+                return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
+            rate = bracket.next_rate(self.cfg.check.sla_ms)
+
+    def _open_probe(self, rate: float, seconds: float) -> ProbeRecord:
+        for attempt in range(MAX_EXTENSIONS + 1):
+            m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms)
+            passed, why = self.cfg.check.verdict(m)
+            valid, invalid_why = _generator_ok(m)
+            if passed and m.rps < KEEP_UP_RATIO * rate:
+                passed, why = False, f"completed {m.rps:.1f} of {rate:.1f} RPS offered: falling behind"
+            stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
+            last = attempt == MAX_EXTENSIONS
+            note = invalid_why or why or ("" if stable else "windows disagree; re-measured")
+            if not valid or not passed or stable or last:
+                return self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
+            self._record(m, False, "unstable windows: re-measuring", kind="open", stable=False)
+        raise AssertionError("unreachable")
+
+    def _probe_seconds(self, rate: float) -> float:
+        """Long enough for ``min_completions`` (tail statistics), at least one second per window, capped."""
+        wanted = self.cfg.min_completions / max(rate, 1e-9)
+        return min(self.cfg.max_probe_seconds, max(WINDOWS * MIN_WINDOW_SECONDS, wanted))
+
+    def _lowest_useful_rate(self) -> float:
+        return max(0.5, self.cfg.precision * max((r.rps for r in self.records), default=1.0))
+
+    def _fits(self, seconds: float) -> bool:
+        return self.clock() + seconds <= self.deadline
+
+    def _record(
+        self,
+        m: ProbeMeasurement,
+        passed: bool,
+        note: str,
+        *,
+        kind: str = "closed",
+        stable: bool | None = None,
+        valid: bool | None = None,
+    ) -> ProbeRecord:
+        if valid is None:
+            valid, why = _generator_ok(m)
+            note = why or note
+        record = to_record(len(self.records), m, passed and valid, note, kind=kind, stable=stable, valid=valid)
+        self.records.append(record)
+        if self.on_probe is not None:
+            self.on_probe(record)
+        return record
+
+
+def _generator_ok(m: ProbeMeasurement) -> tuple[bool, str]:
+    if m.generator_cpu_percent is not None and m.generator_cpu_percent > GENERATOR_CPU_LIMIT_PERCENT:
+        return False, f"generator CPU {m.generator_cpu_percent:.0f}% > {GENERATOR_CPU_LIMIT_PERCENT:.0f}%"
+    if m.late_share is not None and m.late_share > MAX_LATE_SHARE:
+        return False, f"{m.late_share:.1%} of sends left late (> {MAX_LATE_SHARE:.0%})"
+    return True, ""
+
+
+def _stable(m: ProbeMeasurement, percentile: Percentile, sla_ms: float) -> bool:
+    """Windows agree: throughput within 10 %, and latency within 10 % or every window clearly on one side of the
+    SLA (at light load a p95 of 5 vs 6 ms differs by 20 % yet says the same thing about a 50 ms SLA)."""
+    if len(m.window_rps) < 2:
+        return True
+    if _spread(m.window_rps) > STABILITY_TOLERANCE:
+        return False
+    latencies = [w.at(percentile) for w in m.window_latencies if w is not None]
+    if len(latencies) < 2 or _spread(latencies) <= STABILITY_TOLERANCE:
+        return True
+    return all(v <= 0.8 * sla_ms for v in latencies) or all(v > sla_ms for v in latencies)
+
+
+def _spread(values: tuple[float, ...] | list[float]) -> float:
+    mean = sum(values) / len(values)
+    return (max(values) - min(values)) / mean if mean > 0 else 0.0
+
+
+def _none() -> ProbeRecord:
+    return ProbeRecord(
+        index=-1, users=0, seconds=0, requests=0, failures=0, rps=0, error_rate=0, latency_ms=None, passed=False
+    )

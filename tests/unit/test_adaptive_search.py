@@ -1,0 +1,140 @@
+"""The adaptive search against a simulated server with a known answer: deterministic, fake clock, no sockets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from rightsizing.models.common import LatencyPercentiles
+from rightsizing.models.request import LoadSettings
+from rightsizing.search import AdaptiveSearch, ProbeMeasurement, strategy_for
+from rightsizing.search.adaptive import Bracket
+
+
+def _lat(ms: float) -> LatencyPercentiles:
+    return LatencyPercentiles(p50=ms * 0.6, p90=ms * 0.9, p95=ms, p99=ms * 1.3)
+
+
+@dataclass
+class SimulatedServer:
+    """c slots x service time S. Open loop at rate r: p95 = S / (1 - r/C) below capacity C = c/S, overload above.
+
+    With an SLA of L, the true answer is C * (1 - S/L).
+    """
+
+    slots: int = 4
+    service_ms: float = 10.0
+    now: float = 0.0
+    generator_cpu: float = 20.0
+    late_share: float = 0.0
+    calls: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def capacity(self) -> float:
+        return self.slots / (self.service_ms / 1000)
+
+    def clock(self) -> float:
+        return self.now
+
+    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+        self.now += seconds + 0.5
+        self.calls.append(("closed", users))
+        rps = min(users, self.slots) / (self.service_ms / 1000)
+        latency = self.service_ms * max(1.0, users / self.slots)
+        n = int(rps * seconds)
+        return ProbeMeasurement(users, seconds, n, 0, _lat(latency), self.generator_cpu)
+
+    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+        self.now += seconds + 1.0
+        self.calls.append(("open", rate))
+        if rate >= self.capacity:
+            done, latency = self.capacity, 50 * self.service_ms  # queue grows without bound
+        else:
+            done, latency = rate, self.service_ms / (1 - rate / self.capacity)
+        n = int(done * seconds)
+        return ProbeMeasurement(
+            0, seconds, n, 0, _lat(latency), self.generator_cpu, offered_rps=rate, late_share=self.late_share,
+            window_rps=(done,) * windows, window_latencies=(_lat(latency),) * windows,
+        )
+
+
+def _search(sla_ms: float = 50.0, **overrides: float) -> AdaptiveSearch:
+    settings = {"step_seconds": 2.0, "warmup_seconds": 1.0, "precision": 0.05, "min_completions": 400,
+                "max_probe_seconds": 6.0, **overrides}
+    return AdaptiveSearch("p95", sla_ms, 0.01, **settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("slots", "service_ms", "sla_ms"), [(4, 10.0, 50.0), (1, 20.0, 100.0), (16, 15.0, 30.0)])
+def test_adaptive_finds_the_true_sla_rate_within_precision(slots: int, service_ms: float, sla_ms: float) -> None:
+    server = SimulatedServer(slots=slots, service_ms=service_ms)
+    truth = server.capacity * (1 - service_ms / sla_ms)
+    outcome = _search(sla_ms).run(server, budget_seconds=300, clock=server.clock)
+    assert truth * 0.95 <= outcome.sustainable_rps <= truth * 1.001, (outcome.sustainable_rps, truth)
+    assert outcome.saturation_rps == pytest.approx(server.capacity, rel=0.01)
+    assert "bracketed" in outcome.stop_reason
+    assert not outcome.generator_limited
+
+
+def test_answer_comes_from_open_loop_probes_only() -> None:
+    server = SimulatedServer(slots=4, service_ms=10.0)
+    outcome = _search(50.0).run(server, budget_seconds=300, clock=server.clock)
+    best_open = max((p for p in outcome.probes if p.passed and p.kind == "open"), key=lambda p: p.rps)
+    best_closed = max((p for p in outcome.probes if p.passed and p.kind == "closed"), key=lambda p: p.rps)
+    assert best_closed.rps > best_open.rps  # closed loop looked better: it hides queueing in the tail
+    assert outcome.sustainable_rps == best_open.rps
+    assert outcome.probes[0].kind == "warmup" and not outcome.probes[0].passed
+
+
+def test_warm_up_then_ceiling_then_open_loop_order() -> None:
+    server = SimulatedServer()
+    _search().run(server, budget_seconds=300, clock=server.clock)
+    kinds = [kind for kind, _ in server.calls]
+    assert kinds[0] == "closed" and server.calls[0][1] == 1  # warm-up at one user
+    first_open = kinds.index("open")
+    assert all(k == "closed" for k in kinds[:first_open]) and all(k == "open" for k in kinds[first_open:])
+
+
+def test_saturated_generator_is_reported_not_taken_as_capacity() -> None:
+    server = SimulatedServer(generator_cpu=97.0)
+    outcome = _search().run(server, budget_seconds=300, clock=server.clock)
+    assert outcome.generator_limited
+    assert outcome.sustainable_rps == 0
+    assert "generator" in outcome.stop_reason
+
+
+def test_late_sends_make_an_open_probe_invalid() -> None:
+    server = SimulatedServer(late_share=0.05)
+    outcome = _search().run(server, budget_seconds=300, clock=server.clock)
+    open_probes = [p for p in outcome.probes if p.kind == "open"]
+    assert open_probes and not open_probes[0].valid and not open_probes[0].passed
+    assert outcome.generator_limited and outcome.sustainable_rps == 0
+    assert "could not keep" in outcome.stop_reason
+
+
+def test_search_stops_within_budget() -> None:
+    server = SimulatedServer()
+    outcome = _search(max_probe_seconds=6.0).run(server, budget_seconds=20, clock=server.clock)
+    assert server.now <= 20 + 7  # at most one probe's overrun beyond a decision made inside the budget
+    assert "budget" in outcome.stop_reason.lower() or "bracketed" in outcome.stop_reason
+
+
+def test_sla_below_service_time_gives_zero() -> None:
+    server = SimulatedServer(slots=2, service_ms=40.0)
+    outcome = _search(sla_ms=30.0).run(server, budget_seconds=300, clock=server.clock)
+    assert outcome.sustainable_rps == 0
+
+
+def test_bracket_interpolates_and_always_shrinks() -> None:
+    bracket = Bracket(lo=100, lo_latency=20, hi=200, hi_latency=80)
+    assert bracket.next_rate(50) == pytest.approx(150)  # halfway in latency -> halfway in rate
+    far = Bracket(lo=100, lo_latency=20, hi=200, hi_latency=5000)  # no usable slope: bisection
+    assert far.next_rate(50) == pytest.approx(150)
+    edge = Bracket(lo=100, lo_latency=49.9, hi=200, hi_latency=60)
+    assert 100 < edge.next_rate(50) <= 175  # clamped inside the middle of the bracket
+
+
+def test_strategy_for_maps_modes() -> None:
+    assert isinstance(strategy_for(LoadSettings(), "p95", 50, 0.01), AdaptiveSearch)
+    assert type(strategy_for(LoadSettings(mode="ramp"), "p95", 50, 0.01)).__name__ == "RampSearch"
+    assert type(strategy_for(LoadSettings(mode="stepped"), "p95", 50, 0.01)).__name__ == "SteppedSearch"
