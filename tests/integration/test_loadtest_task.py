@@ -211,7 +211,7 @@ def test_task_measures_capacity_of_ground_truth_server(tmp_path: Path, start_ser
 
 def test_task_writes_locust_artifacts_and_trace(tmp_path: Path, start_server: Callable) -> None:
     server = start_server()
-    job = write_job(tmp_path, max_seconds=12, load=LoadSettings(step_seconds=1, max_users=2))
+    job = write_job(tmp_path, max_seconds=12, load=LoadSettings(mode="stepped", step_seconds=1, max_users=2))
 
     run = run_task(job.uri, server.url)
 
@@ -234,7 +234,7 @@ def test_task_writes_locust_artifacts_and_trace(tmp_path: Path, start_server: Ca
 
 def test_task_prints_one_json_event_per_line(tmp_path: Path, start_server: Callable) -> None:
     server = start_server()
-    job = write_job(tmp_path, max_seconds=12, load=LoadSettings(step_seconds=1, max_users=2))
+    job = write_job(tmp_path, max_seconds=12, load=LoadSettings(mode="stepped", step_seconds=1, max_users=2))
 
     run = run_task(job.uri, server.url)
 
@@ -342,3 +342,40 @@ def test_task_fails_on_unreadable_job(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "cannot read the load-test job" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_adaptive_task_brackets_the_capacity_of_ground_truth_server(tmp_path: Path, start_server: Callable) -> None:
+    server = start_server()
+    load = LoadSettings(warmup_seconds=1, step_seconds=1, min_completions=200, max_probe_seconds=3)
+    job = write_job(tmp_path, load=load, max_seconds=45)
+
+    run = run_task(job.uri, server.url, timeout=45 + 30)
+
+    assert run.returncode == 0, run.stderr
+    result = read_result(job)
+    assert result.mode == "adaptive"
+    kinds = [p.kind for p in result.probes]
+    assert kinds[0] == "warmup" and "closed" in kinds and "open" in kinds
+    open_probes = [p for p in result.probes if p.kind == "open"]
+    assert all(p.target_rps and p.late_share is not None for p in open_probes)
+    # Fixed service time and constant-rate arrivals: no queueing below capacity, so the SLA-bound rate is the
+    # capacity. Threaded Python server on a shared 2-core machine: allow 20 % (the benchmark measures tightly).
+    assert 0.8 * TRUE_CAPACITY_RPS <= result.sustainable_rps <= 1.1 * TRUE_CAPACITY_RPS, result.stop_reason
+    best = max((p for p in open_probes if p.passed), key=lambda p: p.rps)
+    assert result.sustainable_rps == best.rps  # the answer is an open-loop, SLA-certified rate
+    assert not result.generator_limited, result.stop_reason
+
+
+def test_ramp_task_reports_the_classic_answer(tmp_path: Path, start_server: Callable) -> None:
+    server = start_server()
+    job = write_job(tmp_path, load=LoadSettings(mode="ramp", max_users=500), max_seconds=20)
+
+    run = run_task(job.uri, server.url, timeout=20 + 30)
+
+    assert run.returncode == 0, run.stderr
+    result = read_result(job)
+    assert result.mode == "ramp"
+    assert [p.kind for p in result.probes] == ["ramp"]
+    assert result.probes[0].users > 10  # users were ramped, 5 per second
+    assert 0 < result.sustainable_rps <= 1.1 * TRUE_CAPACITY_RPS
+    assert result.stop_reason.startswith("Classic ramp")

@@ -138,3 +138,10 @@ def test_strategy_for_maps_modes() -> None:
     assert isinstance(strategy_for(LoadSettings(), "p95", 50, 0.01), AdaptiveSearch)
     assert type(strategy_for(LoadSettings(mode="ramp"), "p95", 50, 0.01)).__name__ == "RampSearch"
     assert type(strategy_for(LoadSettings(mode="stepped"), "p95", 50, 0.01)).__name__ == "SteppedSearch"
+
+
+def test_budget_too_short_for_open_loop_says_the_answer_is_closed_loop() -> None:
+    server = SimulatedServer()
+    outcome = _search(max_probe_seconds=6.0).run(server, budget_seconds=12, clock=server.clock)
+    assert not any(p.kind == "open" for p in outcome.probes)
+    assert "before the open-loop SLA search" in outcome.stop_reason

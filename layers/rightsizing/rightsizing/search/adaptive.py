@@ -39,7 +39,7 @@ MAX_LATE_SHARE = 0.01  # more late sends than this and the generator, not the en
 STABILITY_TOLERANCE = 0.10  # windows within 10 % of each other (perf_analyzer's rule)
 WINDOWS = 3
 MAX_EXTENSIONS = 1  # an unstable passing probe is measured once more before it is believed
-CEILING_MARGIN = 1.02  # open loop never needs to go past the measured ceiling (plus noise)
+CEILING_MARGIN = 1.10  # open loop need not go past the measured ceiling, give or take its measurement noise
 MIN_WINDOW_SECONDS = 1.0
 START_SHARE_OF_CEILING = 0.9
 MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
@@ -158,8 +158,15 @@ class _Run:
         while True:
             seconds = self._probe_seconds(rate)
             if not self._fits(seconds + 1):
+                if not any(r.kind == "open" for r in self.records):
+                    return (
+                        "Time budget exhausted before the open-loop SLA search: the answer is the best closed-loop "
+                        "step, which under-reports tail latency. Allow more max_seconds_per_candidate."
+                    )
                 return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
             record = self._open_probe(rate, seconds)
+            if not record.valid:  # a passing hiccup (another process took the CPU) gets one more chance
+                record = self._open_probe(rate, seconds)
             if not record.valid:
                 return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
             latency = record.latency_ms.at(self.cfg.check.percentile) if record.latency_ms else None

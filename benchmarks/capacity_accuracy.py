@@ -1,0 +1,157 @@
+"""capacity_accuracy: the adaptive search vs the classic ramp against servers whose true answer is known.
+
+Run on demand (not part of the test suite):  .venv/bin/python benchmarks/capacity_accuracy.py [--quick] [--no-model]
+
+Cases: (a) c slots x fixed service time (truth = c / S), (b) the same with exponential service times and a p95 SLA
+(truth from simulating that queue under the same constant-rate arrivals), (c) the real local model server
+(truth from a long open-loop sweep). Both methods run through the real load-test task
+(``python -m rightsizing_loadtest.task``), one after the other against the same server, in one run; the server is
+pinned to CPU 1 and the generator to CPU 0. Traffic goes to 127.0.0.1 only; every test is bounded in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ground_truth import true_sla_rate
+
+from rightsizing.models.plan import LoadTestJob
+from rightsizing.models.request import LoadSettings
+from rightsizing.models.result import LoadTestResult
+from rightsizing.store import get_json, local_uri, put_json
+
+HERE = Path(__file__).resolve().parent
+SERVER_CPU, GENERATOR_CPU = 1, 0
+# Waiting room before 503s, in seconds of capacity: a server whose queue holds ~1 s of work starts refusing
+# soon after saturation; a deeper one lets latency grow first (how far past the knee the classic ramp runs).
+DEFAULT_QUEUE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    slots: int
+    service_ms: float
+    exponential: bool
+    sla_ms: float
+
+    def truth(self, observed_ms: list[float] | None = None) -> float:
+        return true_sla_rate(self.slots, self.service_ms, self.exponential, self.sla_ms, observed_ms=observed_ms)
+
+
+CASES = [
+    Case("(a) 1 slot x 20 ms", 1, 20.0, False, 100.0),
+    Case("(a) 4 slots x 10 ms", 4, 10.0, False, 100.0),
+    Case("(a) 10 slots x 10 ms", 10, 10.0, False, 100.0),
+    Case("(b) 2 slots x exp(10 ms), p95 50 ms", 2, 10.0, True, 50.0),
+    Case("(b) 8 slots x exp(10 ms), p95 50 ms", 8, 10.0, True, 50.0),
+]
+
+
+def start_server(case: Case, queue_seconds: float = DEFAULT_QUEUE_SECONDS) -> tuple[subprocess.Popen, str]:
+    queue = max(case.slots, int(queue_seconds * case.slots * 1000 / case.service_ms))
+    command = [sys.executable, str(HERE / "ground_truth.py"), "--slots", str(case.slots), "--service-ms",
+               str(case.service_ms), "--queue", str(queue), "--cpu", str(SERVER_CPU)]
+    if case.exponential:
+        command.append("--exponential")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline() if process.stdout else ""
+    if not line.startswith("ready"):
+        process.kill()
+        raise RuntimeError(f"ground-truth server did not start: {line!r}")
+    return process, f"http://127.0.0.1:{line.split()[1]}"
+
+
+def run_task(
+    url: str, load: LoadSettings, sla_ms: float, max_seconds: int, workdir: Path
+) -> tuple[LoadTestResult, float]:
+    """One search through the real load-generator entry point; returns its result and wall seconds."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    payloads = put_json(local_uri(workdir / "payloads.json"), ["1,2,3,4"])
+    job = LoadTestJob(
+        run_id="bench", candidate_id=load.mode, instance_type="local.bench", endpoint_name="bench", region="us-east-1",
+        content_type="text/csv", payloads_uri=payloads, sla_percentile="p95", sla_ms=sla_ms, max_error_rate=0.01,
+        load=load, max_seconds=max_seconds, results_uri=local_uri(workdir / "results"),
+    )
+    job_uri = put_json(local_uri(workdir / "job.json"), job.model_dump(mode="json"))
+    env = {**os.environ, "JOB_URI": job_uri, "ENDPOINT_URL": url}
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "rightsizing_loadtest.task"], env=env, check=True, stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, {GENERATOR_CPU}), timeout=max_seconds + 60,
+    )
+    wall = time.monotonic() - started
+    return LoadTestResult.model_validate(get_json(local_uri(workdir / "results" / "result.json"))), wall
+
+
+def measure_case(case: Case, adaptive: LoadSettings, workdir: Path, queue_seconds: float) -> dict:
+    server, url = start_server(case, queue_seconds)
+    try:
+        fast, fast_wall = run_task(url, adaptive, case.sla_ms, 600, workdir / "adaptive")
+        ramp, ramp_wall = run_task(url, LoadSettings(mode="ramp", max_users=5000), case.sla_ms, 600, workdir / "ramp")
+        with urllib.request.urlopen(f"{url}/stats", timeout=10) as response:
+            observed = json.load(response)["durations_ms"]
+    finally:
+        server.terminate()
+        server.wait(5)
+    return {
+        # Truth from the service times the server really delivered (its timer overshoots the nominal ones).
+        "case": case.name, "truth": case.truth(observed), "nominal_truth": case.truth(),
+        "service_ms_observed": sum(observed) / len(observed),
+        "adaptive": fast.sustainable_rps, "adaptive_s": fast.test_seconds, "adaptive_wall": fast_wall,
+        "ramp": ramp.sustainable_rps, "ramp_s": ramp.test_seconds, "ramp_wall": ramp_wall,
+        "generator_limited": fast.generator_limited,
+    }
+
+
+def error(answer: float, truth: float) -> str:
+    return f"{(answer / truth - 1) * 100:+.1f} %" if truth else "n/a"
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (
+        f"{'case':40} {'truth':>8} {'adaptive':>9} {'err':>8} {'s':>6} {'ramp':>8} {'err':>8} {'s':>6} "
+        f"{'time a/r':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['case']:40} {r['truth']:8.1f} {r['adaptive']:9.1f} {error(r['adaptive'], r['truth']):>8} "
+              f"{r['adaptive_s']:6.0f} {r['ramp']:8.1f} {error(r['ramp'], r['truth']):>8} {r['ramp_s']:6.0f} "
+              f"{r['adaptive_s'] / r['ramp_s']:9.2f}" + ("  (generator-limited)" if r["generator_limited"] else ""))
+    total_a, total_r = sum(r["adaptive_s"] for r in rows), sum(r["ramp_s"] for r in rows)
+    print(f"{'all cases: test seconds adaptive / ramp':40} {'':8} {'':9} {'':8} {total_a:6.0f} {'':8} {'':8} "
+          f"{total_r:6.0f} {total_a / total_r:9.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only the first (a) and (b) cases")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--queue-seconds", type=float, default=DEFAULT_QUEUE_SECONDS,
+                        help="server waiting room, in seconds of capacity, before it answers 503")
+    args = parser.parse_args()
+    cases = [CASES[1], CASES[3]] if args.quick else CASES
+    adaptive = LoadSettings()  # the defaults a user gets
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="capacity-accuracy-") as tmp:
+        for index, case in enumerate(cases):
+            print(f"[{index + 1}/{len(cases)}] {case.name} ...", file=sys.stderr, flush=True)
+            rows.append(measure_case(case, adaptive, Path(tmp) / str(index), args.queue_seconds))
+    print(f"server queue: {args.queue_seconds:g} s of capacity; adaptive settings: {adaptive.model_dump()}")
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
