@@ -85,6 +85,12 @@ class CandidateSpec(BaseModel):
         default_factory=dict,
         description="Each combination becomes its own benchmark, e.g. {'OMP_NUM_THREADS': ['1', '2']}.",
     )
+    endpoint_name: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        description="Benchmark this already deployed endpoint (running on instance_type) instead of deploying one: "
+        "nothing is created or deleted for this candidate.",
+    )
 
     @field_validator("instance_type")
     @classmethod
@@ -123,6 +129,12 @@ class CandidateSpec(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.instance_type.startswith("local.")
+
+    @model_validator(mode="after")
+    def _existing_endpoint(self) -> CandidateSpec:
+        if self.endpoint_name and (self.environment or self.environment_grid):
+            raise ValueError("an existing endpoint cannot be given an environment: it runs as it was deployed")
+        return self
 
 
 class TrafficTarget(BaseModel):
@@ -185,13 +197,21 @@ class Payloads(BaseModel):
 
 class LoadSettings(BaseModel):
     model_config = StrictModel
-    mode: Literal["stepped"] = Field(
-        "stepped",
-        description="'stepped': closed-loop user steps 1, 2, 4, … until the SLA or error limit breaks "
-        "or throughput stops growing. The adaptive, ramp and phases modes are being built.",
+    mode: Literal["adaptive", "ramp", "stepped"] = Field(
+        "adaptive",
+        description="'adaptive': warm-up, closed-loop ceiling probe, then an open-loop (fixed arrival rate) search "
+        "for the highest rate within the SLA, to `precision`. 'ramp': the classic baseline — users ramped linearly "
+        "(5/s, think time 0.25-0.5 s) until >= 1 % failures; ignores the SLA. 'stepped': closed-loop user steps "
+        "1, 2, 4, … until the SLA breaks or throughput stops growing.",
     )
-    step_seconds: float = Field(4.0, ge=1, le=600, description="Measured seconds per load step.")
+    step_seconds: float = Field(2.0, ge=1, le=600, description="Measured seconds per closed-loop step.")
     max_users: int = Field(256, ge=1, le=100_000)
+    warmup_seconds: float = Field(3.0, ge=0, le=600, description="Adaptive: discarded warm-up at one user.")
+    precision: float = Field(0.05, gt=0, le=0.5, description="Adaptive: stop when the pass/fail bracket is this tight.")
+    min_completions: int = Field(
+        600, ge=50, le=1_000_000, description="Adaptive: completions per open-loop probe (tail statistics need ~100)."
+    )
+    max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
 
 
 class Limits(BaseModel):
@@ -202,6 +222,24 @@ class Limits(BaseModel):
         None, ge=1, le=300, description="Seconds between endpoint status polls; default 30 on AWS, 1 locally."
     )
     max_endpoint_wait_seconds: int = Field(3600, ge=60, le=14_400, description="Give up on InService after this.")
+
+
+class SizingOptions(BaseModel):
+    """How measured per-instance rates become a fleet size and a price (the recommender's knobs)."""
+
+    model_config = StrictModel
+    # Below 1 by default: SageMaker routes requests across instances randomly unless RoutingStrategy is
+    # LEAST_OUTSTANDING_REQUESTS, so N instances saturate unevenly and serve less than N x one instance.
+    scaling_efficiency: float = Field(
+        0.9, gt=0, le=1, description="Share of N x the single-instance rate a fleet of N > 1 is assumed to sustain."
+    )
+    min_instances: int = Field(1, ge=1, le=100, description="Never recommend fewer (e.g. 2 for availability).")
+    autoscaling_safety_factor: float = Field(
+        0.5, gt=0, le=1, description="SageMakerVariantInvocationsPerInstance target = rate x this x 60 (AWS: 0.5)."
+    )
+    savings_plan_discount_percent: float = Field(
+        0, ge=0, lt=100, description="SageMaker Savings Plan discount applied to on-demand prices (both are reported)."
+    )
 
 
 class RightsizingRequest(BaseModel):
@@ -220,6 +258,7 @@ class RightsizingRequest(BaseModel):
     region: str = "us-east-1"
     budget_usd: float | None = Field(None, gt=0, description="Refuse to start when the benchmark could cost more.")
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
+    sizing: SizingOptions = Field(default_factory=SizingOptions)
 
     @field_validator("region")
     @classmethod
@@ -240,17 +279,18 @@ class RightsizingRequest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RightsizingRequest:
-        seen: set[tuple[str, tuple]] = set()
+        seen: set[tuple[str, tuple, str, str | None]] = set()
         for index, candidate in enumerate(self.candidates):
             env = tuple(sorted(candidate.environment.items()))
-            key = (candidate.instance_type, env, repr(candidate.environment_grid))
+            key = (candidate.instance_type, env, repr(candidate.environment_grid), candidate.endpoint_name)
             if key in seen:
                 raise ValueError(f"candidates[{index}] duplicates an earlier candidate ({candidate.instance_type})")
             seen.add(key)
         local = {c.is_local for c in self.candidates}
         if len(local) > 1:
             raise ValueError("candidates mix local profiles and AWS instance types; use one kind per run")
-        if self.is_local != isinstance(self.model, LocalModelSource):
+        deploys = any(c.endpoint_name is None for c in self.candidates)
+        if deploys and self.is_local != isinstance(self.model, LocalModelSource):
             raise ValueError("local.* candidates need model.type 'local', and ml.* candidates an AWS model source")
         if sum(len(c.variants()) for c in self.candidates) > 40:
             raise ValueError("candidates expand (with their environment grids) to more than 40 benchmarks")

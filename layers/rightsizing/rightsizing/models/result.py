@@ -7,8 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.models.common import LatencyPercentiles, Percentile
+from rightsizing.models.request import SizingOptions
+from rightsizing.pricing.quote import PriceQuote
 
-RESULT_SCHEMA_VERSION = "1.0"
+# Minor versions only add optional fields (1.1: sizing options, autoscaling, prices, Savings Plan, ranks).
+RESULT_SCHEMA_VERSION = "1.1"
 
 
 class ProbeRecord(BaseModel):
@@ -26,6 +29,13 @@ class ProbeRecord(BaseModel):
     generator_cpu_percent: float | None = None
     passed: bool = Field(description="Met the latency SLA and the error limit.")
     note: str = ""
+    kind: Literal["warmup", "closed", "open", "ramp"] = Field(
+        "closed", description="warmup (discarded), closed loop (users), open loop (fixed arrival rate), ramp (classic)"
+    )
+    target_rps: float | None = Field(None, description="Offered arrival rate of an open-loop probe.")
+    late_share: float | None = Field(None, description="Share of open-loop sends that left later than scheduled.")
+    stable: bool | None = Field(None, description="Windows agreed within tolerance (open loop).")
+    valid: bool = Field(True, description="False when the load generator, not the endpoint, was the limit.")
 
 
 class LoadTestResult(BaseModel):
@@ -46,6 +56,7 @@ class LoadTestResult(BaseModel):
     started_epoch: float | None = Field(None, description="Unix time the test started (metrics window).")
     stop_reason: str
     generator_limited: bool = Field(False, description="True when the load generator, not the endpoint, was the limit.")
+    late_share_at_sustainable: float | None = None
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
 
@@ -95,6 +106,24 @@ class Alternative(BaseModel):
     instance_count: int | None
     usd_per_hour: float | None
     reason: str
+    rank: int | None = Field(None, description="Place among the sized candidates (1 = recommended); None if unusable.")
+    capacity_rps: float | None = Field(None, description="What instance_count instances sustain within the SLA.")
+
+
+class AutoscalingSuggestion(BaseModel):
+    """Application Auto Scaling advice for the recommended type over the traffic range."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_instance_count: int
+    max_instance_count: int
+    min_rps: float
+    max_rps: float
+    invocations_per_instance_target: float = Field(
+        description="SageMakerVariantInvocationsPerInstance target (per minute) = rate x safety factor x 60."
+    )
+    safety_factor: float
+    usd_per_hour_at_min: float
+    usd_per_hour_at_max: float
 
 
 class Recommendation(BaseModel):
@@ -114,6 +143,11 @@ class Recommendation(BaseModel):
     price_source: str
     rationale: str
     alternatives: list[Alternative] = Field(default_factory=list)
+    usd_per_hour_on_demand: float | None = Field(None, description="The fleet at on-demand prices (no discount).")
+    savings_plan_discount_percent: float = 0.0
+    usd_per_inference_at_capacity: float | None = Field(None, description="Cost per inference at full capacity.")
+    latency_ms_at_sla_percentile: float | None = Field(None, description="Measured at the rate used for sizing.")
+    autoscaling: AutoscalingSuggestion | None = None
 
 
 class RunResult(BaseModel):
@@ -133,3 +167,7 @@ class RunResult(BaseModel):
     no_recommendation_reason: str | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    min_rps: float | None = Field(None, description="Bottom of the traffic range (target_rps is its top).")
+    sizing: SizingOptions | None = Field(None, description="The sizing assumptions the recommendation used.")
+    prices: dict[str, PriceQuote] = Field(default_factory=dict, description="Candidate id -> on-demand price quote.")
+    price_errors: dict[str, str] = Field(default_factory=dict, description="Candidate id -> why it has no price.")
