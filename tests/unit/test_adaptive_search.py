@@ -145,3 +145,19 @@ def test_budget_too_short_for_open_loop_says_the_answer_is_closed_loop() -> None
     outcome = _search(max_probe_seconds=6.0).run(server, budget_seconds=12, clock=server.clock)
     assert not any(p.kind == "open" for p in outcome.probes)
     assert "before the open-loop SLA search" in outcome.stop_reason
+
+
+def test_transient_late_sends_are_re_measured_not_reported() -> None:
+    server = SimulatedServer()
+    original = server.measure_rate
+    hiccups = iter([0.2])  # the first open-loop probe is disturbed (another process took the CPU), then fine
+
+    def flaky(rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+        server.late_share = next(hiccups, 0.0)
+        return original(rate, seconds, windows, late_ms)
+
+    server.measure_rate = flaky  # type: ignore[method-assign]
+    outcome = _search().run(server, budget_seconds=300, clock=server.clock)
+    assert not outcome.generator_limited
+    assert any(not p.valid for p in outcome.probes)  # the disturbed probe stays in the trace, marked invalid
+    assert outcome.sustainable_rps > 0 and "bracketed" in outcome.stop_reason

@@ -173,7 +173,8 @@ def summarize(
     saturation = max((r.rps for r in measured), default=0.0)
     last_cpu = records[-1].generator_cpu_percent if records else None
     cpu_limited = last_cpu is not None and last_cpu > GENERATOR_CPU_LIMIT_PERCENT
-    generator_limited = cpu_limited or any(not r.valid for r in records)
+    # The search's last word was the generator's: a transient invalid probe that was re-measured fine is not.
+    generator_limited = cpu_limited or bool(records and not records[-1].valid)
     if cpu_limited:
         stop_reason += (
             f" The load generator's CPU was at {last_cpu:.0f}% in the last probe (limit "

@@ -1,0 +1,125 @@
+"""``rightsize bench URL``: size a container before paying for endpoints.
+
+Runs the same load-test entry point (and search) the pipeline uses against any server on this machine that follows
+the SageMaker inference contract (``GET /ping``, ``POST /invocations``) — e.g. a model container started locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rightsizing.models.common import PERCENTILE_FRACTIONS
+from rightsizing.models.plan import LoadTestJob
+from rightsizing.models.request import LoadSettings
+from rightsizing.models.result import LoadTestResult
+from rightsizing.store import get_json, local_uri, put_json
+from rightsizing_cli.progress import ProgressPrinter
+
+SLA_FORMAT = re.compile(r"^(p50|p90|p95|p99):(\d+(?:\.\d+)?)ms$")
+
+
+def parse_sla(text: str) -> tuple[str, float]:
+    """'p95:100ms' -> ('p95', 100.0)."""
+    match = SLA_FORMAT.match(text.strip().lower())
+    if not match or float(match.group(2)) <= 0:
+        raise typer.BadParameter(f"'{text}': expected <percentile>:<milliseconds>ms, e.g. p95:100ms "
+                                 f"(percentiles: {', '.join(PERCENTILE_FRACTIONS)})")
+    return match.group(1), float(match.group(2))
+
+
+def bench(
+    url: Annotated[str, typer.Argument(help="Base URL of a local server, e.g. http://127.0.0.1:8080")],
+    sla: Annotated[str, typer.Option(help="Latency SLA as <percentile>:<ms>ms")] = "p95:100ms",
+    payload: Annotated[list[str], typer.Option(help="Request body (repeatable); @FILE reads a file")] = [],  # noqa: B006
+    content_type: Annotated[str, typer.Option(help="Content-Type of the bodies")] = "text/csv",
+    mode: Annotated[str, typer.Option(help="adaptive, ramp or stepped")] = "adaptive",
+    max_seconds: Annotated[int, typer.Option(help="Hard bound on the test")] = 180,
+    max_error_rate: Annotated[float, typer.Option(help="Largest failed share that still passes")] = 0.01,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Artefact folder")] = Path("rightsizing-runs/bench"),
+) -> None:
+    """Find the highest request rate a local SageMaker-contract server sustains within the SLA."""
+    console = Console(highlight=False)
+    percentile, sla_ms = parse_sla(sla)
+    bodies = [_read_body(p) for p in payload] or ["0"]
+    run_dir = (output / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    try:
+        load = LoadSettings(mode=mode)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--mode") from None
+    job = LoadTestJob(
+        run_id="bench", candidate_id="bench", instance_type="local.bench", endpoint_name="bench", region="us-east-1",
+        content_type=content_type, payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies),
+        sla_percentile=percentile, sla_ms=sla_ms, max_error_rate=max_error_rate,  # type: ignore[arg-type]
+        load=load, max_seconds=max_seconds, results_uri=local_uri(run_dir),
+    )
+    job_uri = put_json(local_uri(run_dir / "job.json"), job.model_dump(mode="json"))
+    console.print(f"[bold]bench[/] {url}: {mode} search, SLA {percentile} ≤ {sla_ms:g} ms, at most {max_seconds} s")
+    code = _run_task(job_uri, url, ProgressPrinter(console, {}))
+    result_path = run_dir / "result.json"
+    if code != 0 or not result_path.exists():
+        console.print(f"[red]error:[/] the load test failed (exit {code}); see the messages above")
+        raise typer.Exit(1)
+    _print_result(console, LoadTestResult.model_validate(get_json(local_uri(result_path))), run_dir)
+
+
+def _read_body(value: str) -> str:
+    if not value.startswith("@"):
+        return value
+    path = Path(value[1:])
+    if not path.is_file():
+        raise typer.BadParameter(f"payload file '{path}' not found", param_hint="--payload")
+    return path.read_text()
+
+
+def _run_task(job_uri: str, url: str, progress: ProgressPrinter) -> int:
+    """The load-test entry point in its own process (Locust patches its process with gevent)."""
+    env = {**os.environ, "JOB_URI": job_uri, "ENDPOINT_URL": url}
+    process = subprocess.Popen([sys.executable, "-m", "rightsizing_loadtest.task"], env=env, stdout=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            event = _json_line(line)
+            if event is not None:
+                progress("bench", str(event.get("event")), line)
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(10)
+        raise
+
+
+def _json_line(line: str) -> dict | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> None:
+    table = Table(title=f"bench result ({result.mode}, SLA {result.sla_percentile} ≤ {result.sla_ms:g} ms)")
+    for column in ("RPS within SLA", "max RPS", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "errors %", "test s"):
+        table.add_column(column, justify="right")
+    lat = result.latency_at_sustainable
+    table.add_row(
+        f"{result.sustainable_rps:.1f}", f"{result.saturation_rps:.1f}",
+        *(f"{getattr(lat, p):.1f}" if lat else "—" for p in ("p50", "p90", "p95", "p99")),
+        f"{100 * (result.error_rate_at_sustainable or 0):.2f}", f"{result.test_seconds:.0f}",
+    )
+    console.print(table)
+    console.print(f"why it stopped: {result.stop_reason}")
+    if result.generator_limited:
+        console.print("[yellow]The load generator was the limit: the server may sustain more than measured.[/]")
+    console.print(f"Artefacts: {run_dir} (result.json, trace.json, locust_*.csv, locust_report.html)")

@@ -1,0 +1,58 @@
+"""``rightsize bench URL``: the pipeline's load test against any local SageMaker-contract server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rightsizing.models.result import LoadTestResult
+from rightsizing_cli.bench import parse_sla
+from rightsizing_cli.main import app
+
+GROUND_TRUTH = Path(__file__).resolve().parents[2] / "benchmarks" / "ground_truth.py"
+
+
+@pytest.fixture
+def server_url() -> str:
+    process = subprocess.Popen(
+        [sys.executable, str(GROUND_TRUTH), "--slots", "2", "--service-ms", "10"], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("ready"), line
+    yield f"http://127.0.0.1:{line.split()[1]}"
+    process.terminate()
+    process.wait(5)
+
+
+def test_parse_sla_accepts_percentile_and_ms() -> None:
+    assert parse_sla("p95:100ms") == ("p95", 100.0)
+    assert parse_sla("P99:2.5ms") == ("p99", 2.5)
+    for bad in ("p97:100ms", "p95:100", "p95:0ms", "100ms"):
+        with pytest.raises(typer.BadParameter):
+            parse_sla(bad)
+
+
+def test_bench_measures_a_local_server_and_writes_artefacts(tmp_path: Path, server_url: str) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["bench", server_url, "--sla", "p95:50ms", "--mode", "stepped", "--max-seconds", "15", "-o", str(tmp_path),
+         "--payload", "1,2,3"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "RPS within" in result.output
+    (run_dir,) = list(tmp_path.iterdir())
+    measured = LoadTestResult.model_validate_json((run_dir / "result.json").read_text())
+    assert 0 < measured.sustainable_rps <= 200 * 1.05  # 2 slots x 10 ms: no more than 200 RPS exists
+    assert (run_dir / "locust_report.html").is_file() and (run_dir / "trace.json").is_file()
+
+
+def test_bench_refuses_a_non_loopback_url(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bench", "http://192.0.2.10:8080", "--max-seconds", "15", "-o", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "the load test failed (exit 2)" in result.output
