@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint schema clean
+.PHONY: demo test verify-aws lint schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,38 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+# Heavier offline checks of the AWS stack (see README "Offline verification"), each tool in its own environment
+# under .tools/ because they pin libraries the project also uses. cfn-lint and statelint run in `make test`.
+TOOLS := .tools
+# `sam build` packages the python3.12 Lambda runtime without Docker, so it needs a python3.12 on PATH.
+PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
+
+$(TOOLS)/checkov/.installed:
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install --quiet --disable-pip-version-check "checkov>=3.2,<4"
+	touch $@
+
+$(TOOLS)/sam/.installed:
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install --quiet --disable-pip-version-check "aws-sam-cli>=1.120,<2"
+	touch $@
+
+$(TOOLS)/npm/.installed:
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm asl-validator@4.0.0
+	touch $@
+
+$(TOOLS)/py312/python3.12:
+	@test -n "$(PYTHON312)" || { echo "sam build needs python3.12 (set PYTHON312=/path/to/python3.12)"; exit 1; }
+	mkdir -p $(TOOLS)/py312 && ln -sf "$(PYTHON312)" $@
+
+verify-aws: $(TOOLS)/checkov/.installed $(TOOLS)/sam/.installed $(TOOLS)/npm/.installed $(TOOLS)/py312/python3.12
+	$(TOOLS)/checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	for f in statemachine/*.asl.json; do $(TOOLS)/npm/node_modules/.bin/asl-validator --json-path $$f || exit 1; done
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam validate --lint --region us-east-1
+	PATH="$(CURDIR)/$(TOOLS)/py312:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam build --region us-east-1
+
 schema: $(STAMP)
 	$(BIN)/rightsize schema --write
 
 clean:
-	rm -rf $(VENV) rightsizing-runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .aws-sam rightsizing-runs .pytest_cache .ruff_cache

@@ -15,8 +15,11 @@ from rightsizing.exceptions import RightsizingError
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import RunResult
 from rightsizing.steps.plan import candidate_id_for, parse_request, resource_name
+from rightsizing_cli.bench import bench
 from rightsizing_cli.output import print_result, print_validated
+from rightsizing_cli.prices import prices_command
 from rightsizing_cli.progress import ProgressPrinter
+from rightsizing_cli.report import report_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = Console(highlight=False)
@@ -133,6 +136,11 @@ def _candidate_labels(request: RightsizingRequest, run_id: str) -> dict[str, str
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+app.command("prices")(prices_command)
+app.command("report")(report_command)
+app.command("bench")(bench)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
         console.print(f"[bold yellow]No recommendation:[/] {result.no_recommendation_reason}")
     for note in result.notes:
         console.print(f"[dim]note: {note}[/]")
-    console.print(f"Artefacts: {run_dir} (result.json, results.csv, candidates/*/ Locust CSV + HTML)")
+    console.print(f"Artefacts: {run_dir} (report.html, result.json, results.csv, endpoint-snippet.yaml, candidates/*/)")
 
 
 def print_validated(console: Console, request: RightsizingRequest) -> None:

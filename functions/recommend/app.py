@@ -20,5 +20,5 @@ metrics = Metrics()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     summary = STEPS["recommend"].handle(event, aws_backend())
     metrics.add_metric(name="RecommendationMade", unit=MetricUnit.Count, value=1 if summary["recommended"] else 0)
-    logger.info("run summarised", extra={"run_id": summary["run_id"], "message": summary["message"]})
+    logger.info("run summarised", extra={"run_id": summary["run_id"], "summary": summary["message"]})
     return summary

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rightsizing_local.aws_semantics import aws_error_semantics
+
 SUPPORTED_MOTO = "5.2.5"
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "rightsizing.asl.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
@@ -72,11 +74,29 @@ def _import_integrations() -> None:
         importlib.import_module(module.name)
 
 
+class _ScaledClock:
+    """Stands in for ``time`` in the interpreter's retrier: Retry back-off sleeps scaled (tests only)."""
+
+    def __init__(self, scale: float) -> None:
+        self._scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self._scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 @contextmanager
-def routed_integrations(clients: Mapping[str, Any]) -> Iterator[None]:
-    """Route the interpreter's AWS clients to ``clients[service_name]`` for the duration of the block."""
+def routed_integrations(clients: Mapping[str, Any], retry_time_scale: float = 1.0) -> Iterator[None]:
+    """Route the interpreter's AWS clients to ``clients[service_name]`` for the duration of the block.
+
+    The interpreter also fails like AWS there (``aws_semantics``); ``retry_time_scale`` < 1 shortens Retry
+    back-offs (IntervalSeconds are constants in the definition) so tests of retried errors stay fast.
+    """
     _check_moto()
     _import_integrations()
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     original = boto_client.boto_client_for
@@ -95,9 +115,12 @@ def routed_integrations(clients: Mapping[str, Any]) -> Iterator[None]:
         ]
         for module in patched:
             module.boto_client_for = local_client
+        retrier_decl.time = _ScaledClock(retry_time_scale)  # type: ignore[assignment]
         try:
-            yield
+            with aws_error_semantics():
+                yield
         finally:
+            retrier_decl.time = time  # type: ignore[assignment]
             for module in patched:
                 module.boto_client_for = original
 
@@ -109,6 +132,7 @@ def execute(
     clients: Mapping[str, Any],
     timeout_seconds: float,
     on_poll: Callable[[], None] | None = None,
+    retry_time_scale: float = 1.0,
 ) -> ExecutionOutcome:
     """Create the state machine in moto, start one execution, wait for it to end; Ctrl-C stops it."""
     import boto3
@@ -116,7 +140,8 @@ def execute(
 
     # moto warns on every optimised SageMaker integration it forwards; that is expected here, not news.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), routed_integrations(clients):
+    config: Any = {"stepfunctions": {"execute_state_machine": True}}
+    with mock_aws(config=config), routed_integrations(clients, retry_time_scale):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         machine = sfn.create_state_machine(
             name="rightsizing-local",
@@ -132,7 +157,8 @@ def execute(
         except BaseException:
             sfn.stop_execution(executionArn=arn, error="LocalRunInterrupted", cause="stopped by the local runner")
             raise
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        history = [e for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+                   for e in page["events"]]
         return ExecutionOutcome(
             status=description["status"],
             output=json.loads(description["output"]) if description.get("output") else None,

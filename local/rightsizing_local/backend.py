@@ -30,6 +30,9 @@ class LocalPrices:
 
 
 class LocalGuard:
+    def __init__(self, sagemaker: LocalSageMaker) -> None:
+        self._sagemaker = sagemaker
+
     def check(self, request: RightsizingRequest) -> None:
         for index, candidate in enumerate(request.candidates):
             if candidate.instance_type not in PROFILES:
@@ -37,6 +40,15 @@ class LocalGuard:
                     f"invalid request: candidates.{index}.instance_type: unknown local profile "
                     f"'{candidate.instance_type}' (known: {', '.join(PROFILES)})"
                 )
+            if candidate.endpoint_name is not None:
+                # Like AwsGuard: an existing endpoint must exist and run on the candidate's instance type.
+                running = self._sagemaker.endpoint_instance_type(candidate.endpoint_name)
+                if running != candidate.instance_type:
+                    where = f"runs on {running}" if running else "does not exist"
+                    raise InvalidRequest(
+                        f"invalid request: candidates.{index}.endpoint_name: endpoint '{candidate.endpoint_name}' "
+                        f"{where}, not {candidate.instance_type}"
+                    )
 
 
 class LocalContainers:
@@ -61,7 +73,7 @@ def local_backend(sagemaker: LocalSageMaker) -> Backend:
     return Backend(
         mode="local",
         prices=LocalPrices(),
-        guard=LocalGuard(),
+        guard=LocalGuard(sagemaker),
         containers=LocalContainers(),
         metrics=LocalMetrics(sagemaker),
         default_poll_seconds=LOCAL_POLL_SECONDS,

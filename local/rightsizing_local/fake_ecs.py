@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rightsizing_local.aws_errors import ACCOUNT, REGION, client_error
 from rightsizing_local.events import ProgressSink, no_progress
-from rightsizing_local.fake_sagemaker import ACCOUNT, REGION, LocalSageMaker, client_error
+from rightsizing_local.fake_sagemaker import LocalSageMaker
 
 
 @dataclass

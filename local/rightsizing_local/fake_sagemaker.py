@@ -1,44 +1,31 @@
 """Local SageMaker: the API calls the state machine makes, backed by real model servers on 127.0.0.1.
 
 CreateEndpoint starts a server for the endpoint config's local profile; DescribeEndpoint reports Creating until
-``/ping`` answers, InService after, Failed if the server died; DeleteEndpoint stops it. Errors are botocore
-``ClientError``s shaped like SageMaker's, so the state machine's Catch/Retry see what they would on AWS.
+``/ping`` answers, InService after, Failed if the server died; DeleteEndpoint stops it, and, as SageMaker may,
+refuses while the endpoint is still Creating. Errors are botocore ``ClientError``s shaped like SageMaker's
+(``aws_errors``), so the state machine's Catch/Retry see what they would on AWS.
+
+Test hooks: ``hold_in_creating`` keeps matching endpoints Creating for a while and then Failed (an instance that
+never comes up); ``start_existing_endpoint`` deploys an endpoint outside the state machine, as a team's production
+endpoint would be.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-from botocore.exceptions import ClientError
-
 from rightsizing.store import LocalStore
+from rightsizing_local.aws_errors import ACCOUNT, REGION, client_error, not_found, sagemaker_arn
+from rightsizing_local.cpu_samples import Sample, start_sampling, utilisation
 from rightsizing_local.events import ProgressSink, no_progress
 from rightsizing_local.model_server import ServerProcess, start_server
 from rightsizing_local.profiles import PROFILES
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-CPU_SAMPLE_SECONDS = 0.5
-
-
-def client_error(operation: str, message: str, code: str = "ValidationException", status: int = 400) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "local-request"},
-        },
-        operation,
-    )
-
-
-def _arn(kind: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name.lower()}"
+__all__ = ["ACCOUNT", "REGION", "LocalSageMaker", "client_error"]
 
 
 @dataclass
@@ -49,7 +36,9 @@ class LocalEndpoint:
     server: ServerProcess
     created: float = field(default_factory=time.time)
     in_service_at: float | None = None
-    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch, cumulative CPU seconds)
+    held_until: float | None = None  # stays Creating until then, Failed after (hold_in_creating)
+    external: bool = False  # deployed outside the state machine (start_existing_endpoint)
+    cpu_samples: list[Sample] = field(default_factory=list)
 
 
 class LocalSageMaker:
@@ -62,18 +51,38 @@ class LocalSageMaker:
         self._models: dict[str, dict] = {}
         self._configs: dict[str, dict] = {}
         self._endpoints: dict[str, LocalEndpoint] = {}
+        self._deleted_samples: dict[str, list[Sample]] = {}  # metrics are read after the endpoint is gone
+        self._holds: dict[str, float] = {}  # endpoint name suffix -> seconds to stay Creating
         self._stopped = threading.Event()
         self.calls: list[tuple[str, str]] = []  # (operation, resource name): the audit trail tests assert on
         self.process_groups: list[int] = []  # every server started (each leads its own process group)
+
+    # --- test hooks -------------------------------------------------------------------------------------------
+    def hold_in_creating(self, name_suffix: str, seconds: float) -> None:
+        """Endpoints named ``…<name_suffix>`` report Creating for ``seconds``, then Failed."""
+        self._holds[name_suffix] = seconds
+
+    def start_existing_endpoint(self, name: str, instance_type: str, model_uri: str) -> None:
+        """Deploy an endpoint outside the state machine (not in ``calls``), as a production endpoint would be."""
+        with self._lock:
+            self._models[name] = {"ModelDataUrl": model_uri, "Environment": {}}
+            self._configs[name] = {"ModelName": name, "InstanceType": instance_type, "VariantName": "AllTraffic"}
+        self._start_endpoint(name, name, external=True)
+
+    def endpoint_instance_type(self, name: str) -> str | None:
+        with self._lock:
+            endpoint = self._endpoints.get(name)
+            return endpoint.instance_type if endpoint else None
 
     # --- models and endpoint configs -------------------------------------------------------------------------
     def create_model(self, ModelName: str, PrimaryContainer: dict, **_: Any) -> dict:
         with self._lock:
             self.calls.append(("CreateModel", ModelName))
             if ModelName in self._models:
-                raise client_error("CreateModel", f"Cannot create already existing model {_arn('model', ModelName)}.")
+                arn = sagemaker_arn("model", ModelName)
+                raise client_error("CreateModel", f"Cannot create already existing model {arn}.")
             self._models[ModelName] = dict(PrimaryContainer)
-        return {"ModelArn": _arn("model", ModelName)}
+        return {"ModelArn": sagemaker_arn("model", ModelName)}
 
     def create_endpoint_config(self, EndpointConfigName: str, ProductionVariants: list[dict], **_: Any) -> dict:
         with self._lock:
@@ -88,22 +97,20 @@ class LocalSageMaker:
                     "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
                 )
             self._configs[EndpointConfigName] = dict(variant)
-        return {"EndpointConfigArn": _arn("endpoint-config", EndpointConfigName)}
+        return {"EndpointConfigArn": sagemaker_arn("endpoint-config", EndpointConfigName)}
 
     def delete_model(self, ModelName: str, **_: Any) -> dict:
         with self._lock:
             self.calls.append(("DeleteModel", ModelName))
             if self._models.pop(ModelName, None) is None:
-                raise client_error("DeleteModel", f"Could not find model \"{_arn('model', ModelName)}\".")
+                raise not_found("DeleteModel", "model", ModelName)
         return {}
 
     def delete_endpoint_config(self, EndpointConfigName: str, **_: Any) -> dict:
         with self._lock:
             self.calls.append(("DeleteEndpointConfig", EndpointConfigName))
             if self._configs.pop(EndpointConfigName, None) is None:
-                raise client_error(
-                    "DeleteEndpointConfig", f"Could not find endpoint configuration \"{EndpointConfigName}\"."
-                )
+                raise not_found("DeleteEndpointConfig", "endpoint-config", EndpointConfigName)
         return {}
 
     # --- endpoints ------------------------------------------------------------------------------------------
@@ -114,32 +121,21 @@ class LocalSageMaker:
                 raise client_error("CreateEndpoint", "local run is shutting down", "ServiceUnavailable", 503)
             if EndpointName in self._endpoints:
                 raise client_error("CreateEndpoint", f"Cannot create already existing endpoint \"{EndpointName}\".")
-            variant = self._configs.get(EndpointConfigName)
-            if variant is None:
-                raise client_error("CreateEndpoint", f"Could not find endpoint configuration \"{EndpointConfigName}\".")
-            container = self._models[variant["ModelName"]]
-            profile = PROFILES[variant["InstanceType"]]
-            server = start_server(
-                model_path=LocalStore.path_of(container["ModelDataUrl"]),
-                workers=profile.workers,
-                cpus=profile.usable_cpus(),
-                environment={**profile.environment, **container.get("Environment", {})},
-                log_path=self._workdir / "endpoints" / f"{EndpointName}.log",
-            )
-            self._endpoints[EndpointName] = LocalEndpoint(EndpointName, EndpointConfigName, profile.name, server)
-            self.process_groups.append(server.process.pid)
-        self._progress(EndpointName, "creating", f"{profile.name}: {profile.description}")
-        return {"EndpointArn": _arn("endpoint", EndpointName)}
+            if EndpointConfigName not in self._configs:
+                raise not_found("CreateEndpoint", "endpoint-config", EndpointConfigName)
+            self._start_endpoint(EndpointName, EndpointConfigName)
+        return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
     def describe_endpoint(self, EndpointName: str, **_: Any) -> dict:
         endpoint = self._endpoint("DescribeEndpoint", EndpointName)
         status, reason = self._status(endpoint)
-        description = {
+        description: dict[str, Any] = {
             "EndpointName": EndpointName,
-            "EndpointArn": _arn("endpoint", EndpointName),
+            "EndpointArn": sagemaker_arn("endpoint", EndpointName),
             "EndpointConfigName": endpoint.config_name,
             "EndpointStatus": status,
             "CreationTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(endpoint.created)),
+            "ProductionVariants": [{"VariantName": "AllTraffic", "CurrentInstanceCount": 1}],
         }
         if reason:
             description["FailureReason"] = reason
@@ -148,9 +144,15 @@ class LocalSageMaker:
     def delete_endpoint(self, EndpointName: str, **_: Any) -> dict:
         with self._lock:
             self.calls.append(("DeleteEndpoint", EndpointName))
-            endpoint = self._endpoints.pop(EndpointName, None)
-        if endpoint is None:
-            raise client_error("DeleteEndpoint", f"Could not find endpoint \"{_arn('endpoint', EndpointName)}\".")
+            endpoint = self._endpoints.get(EndpointName)
+            if endpoint is None:
+                raise not_found("DeleteEndpoint", "endpoint", EndpointName)
+            status, _reason = self._status(endpoint)
+            if status == "Creating":
+                arn = sagemaker_arn("endpoint", EndpointName)
+                raise client_error("DeleteEndpoint", f'Cannot delete endpoint "{arn}" while it is Creating.')
+            del self._endpoints[EndpointName]
+            self._deleted_samples[EndpointName] = endpoint.cpu_samples
         endpoint.server.stop()
         self._progress(EndpointName, "deleted", "server stopped")
         return {}
@@ -160,18 +162,11 @@ class LocalSageMaker:
         return self._endpoint("InvokeEndpoint", name).server.url
 
     def server_metrics(self, name: str, start_epoch: float, end_epoch: float) -> dict[str, float]:
-        """Mean and peak CPU of the endpoint's processes over the window, in % of one core summed (like AWS)."""
+        """CPU of the endpoint's processes over the window, also after the endpoint was deleted."""
         with self._lock:
             endpoint = self._endpoints.get(name)
-            samples = list(endpoint.cpu_samples) if endpoint else []
-        window = [s for s in samples if start_epoch <= s[0] <= end_epoch]
-        if len(window) < 2:
-            return {}
-        rates = [
-            (b[1] - a[1]) / (b[0] - a[0]) * 100 for a, b in itertools.pairwise(window) if b[0] > a[0]
-        ]
-        total = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) * 100
-        return {"CPUUtilization": round(total, 1), "CPUUtilizationMax": round(max(rates), 1)}
+            samples = list(endpoint.cpu_samples if endpoint else self._deleted_samples.get(name, []))
+        return utilisation(samples, start_epoch, end_epoch)
 
     def live_resources(self) -> dict[str, list[str]]:
         with self._lock:
@@ -190,14 +185,38 @@ class LocalSageMaker:
         for endpoint in endpoints:
             endpoint.server.stop()
 
+    def _start_endpoint(self, name: str, config_name: str, external: bool = False) -> None:
+        with self._lock:
+            variant = self._configs[config_name]
+            container = self._models[variant["ModelName"]]
+            profile = PROFILES[variant["InstanceType"]]
+            server = start_server(
+                model_path=LocalStore.path_of(container["ModelDataUrl"]),
+                workers=profile.workers,
+                cpus=profile.usable_cpus(),
+                environment={**profile.environment, **container.get("Environment", {})},
+                log_path=self._workdir / "endpoints" / f"{name}.log",
+            )
+            held = next((s for suffix, s in self._holds.items() if name.endswith(suffix)), None)
+            self._endpoints[name] = LocalEndpoint(
+                name, config_name, profile.name, server, external=external,
+                held_until=None if held is None else time.time() + held,
+            )
+            self.process_groups.append(server.process.pid)
+        self._progress(name, "creating", f"{profile.name}: {profile.description}")
+
     def _endpoint(self, operation: str, name: str) -> LocalEndpoint:
         with self._lock:
             endpoint = self._endpoints.get(name)
         if endpoint is None:
-            raise client_error(operation, f"Could not find endpoint \"{_arn('endpoint', name)}\".")
+            raise not_found(operation, "endpoint", name)
         return endpoint
 
     def _status(self, endpoint: LocalEndpoint) -> tuple[str, str | None]:
+        if endpoint.held_until is not None:
+            if time.time() < endpoint.held_until:
+                return "Creating", None
+            return "Failed", "the instance never became healthy (held in Creating by a test)"
         code = endpoint.server.exit_code()
         if code is not None:
             return "Failed", f"model server exited with code {code}: {_log_tail(endpoint.server.log_path)}"
@@ -207,20 +226,12 @@ class LocalSageMaker:
             if not (server.is_ready() and len(server.worker_pids()) >= server.workers):
                 return "Creating", None
             endpoint.in_service_at = time.time()
-            threading.Thread(target=self._sample_cpu, args=(endpoint,), daemon=True).start()
+            start_sampling(server.process.pid, endpoint.cpu_samples, self._sampling(endpoint))
             self._progress(endpoint.name, "in_service", endpoint.server.url)
         return "InService", None
 
-    def _sample_cpu(self, endpoint: LocalEndpoint) -> None:
-        try:
-            root = psutil.Process(endpoint.server.process.pid)
-            while endpoint.server.exit_code() is None and not self._stopped.is_set():
-                processes = [root, *root.children(recursive=True)]
-                cpu = sum(p.cpu_times().user + p.cpu_times().system for p in processes if p.is_running())
-                endpoint.cpu_samples.append((time.time(), cpu))
-                time.sleep(CPU_SAMPLE_SECONDS)
-        except psutil.Error:
-            return  # the server went away: sampling simply ends
+    def _sampling(self, endpoint: LocalEndpoint) -> Any:
+        return lambda: endpoint.server.exit_code() is None and not self._stopped.is_set()
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:

@@ -18,6 +18,7 @@ from rightsizing_local.backend import local_backend
 from rightsizing_local.events import LocalEventBus, ProgressSink, no_progress
 from rightsizing_local.fake_ecs import LocalEcs
 from rightsizing_local.fake_sagemaker import LocalSageMaker
+from rightsizing_local.fake_sfn import LocalStepFunctions
 from rightsizing_local.lambdas import LocalLambda, function_arn
 
 ClientWrapper = Callable[[dict[str, Any]], dict[str, Any]]
@@ -38,6 +39,8 @@ def local_substitutions(artifacts_uri: str) -> dict[str, str]:
         "LoadTestSecurityGroupId": "sg-local",
         "LoadTestAssignPublicIp": "DISABLED",
         "EventBusName": "default",
+        "LoadTestLogGroupName": "rightsizing-runs/runs/<run id>/local/loadtests",
+        "CleanupStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:rightsizing-local-cleanup",
     }
 
 
@@ -63,6 +66,7 @@ def run_local(
     progress: ProgressSink = no_progress,
     wrap_clients: ClientWrapper | None = None,
     run_id: str | None = None,
+    retry_time_scale: float = 1.0,
 ) -> LocalRun:
     """Run the state machine locally. Servers and load generators are stopped on every path, Ctrl-C included."""
     if not request.is_local:
@@ -82,12 +86,15 @@ def run_local(
         "ecs": ecs,
         "lambda": LocalLambda(local_backend(sagemaker)),
         "events": bus,
+        "stepfunctions": LocalStepFunctions(),
     }
     if wrap_clients:
         clients = wrap_clients(clients)
-    # Bound the whole run: every candidate's test bound plus generous start-up, run one after another at worst.
+    # Bound the whole run: every candidate's test bound plus generous start-up, run one after another at worst,
+    # plus its endpoint wait and as long again for a refused delete (the state machine's own bounds).
     limits = request.limits
-    bound = sum(len(c.variants()) for c in request.candidates) * (limits.max_seconds_per_candidate + 120) + 300
+    per_candidate = limits.max_seconds_per_candidate + 120 + 2 * limits.max_endpoint_wait_seconds
+    bound = sum(len(c.variants()) for c in request.candidates) * per_candidate + 300
     try:
         execution = execute(
             render_definition(local_substitutions(local_uri(output_root))),
@@ -95,6 +102,7 @@ def run_local(
             name=run_id,
             clients=clients,
             timeout_seconds=bound,
+            retry_time_scale=retry_time_scale,
         )
         leftovers = sagemaker.live_resources()  # what the state machine itself failed to delete
     finally:

@@ -1,4 +1,4 @@
-"""Static checks of statemachine/rightsizing.asl.json: conventions the runtime tests cannot see."""
+"""Static checks of statemachine/*.asl.json: conventions and invariants the runtime tests cannot see."""
 
 from __future__ import annotations
 
@@ -6,51 +6,126 @@ import json
 import re
 from typing import Any
 
+import pytest
+
+from rightsizing import exceptions
+from rightsizing.models.plan import CandidatePlan
 from rightsizing_local.asl_runner import DEFINITION_PATH, render_definition
 from rightsizing_local.run import local_substitutions
 
 DEFINITION: dict[str, Any] = json.loads(DEFINITION_PATH.read_text())
+CLEANUP_DEFINITION: dict[str, Any] = json.loads((DEFINITION_PATH.parent / "cleanup.asl.json").read_text())
 ITERATION = DEFINITION["States"]["BenchmarkCandidates"]["ItemProcessor"]["States"]
-CLEANUP = ("DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel")
+# Tasks that run after (or as part of) cleanup: their failures are recorded, not sent back to cleanup.
+CLEANUP_TASKS = ("DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel", "StartSweep", "CollectMetrics")
+DOMAIN_ERRORS = {name for name, value in vars(exceptions).items() if isinstance(value, type)}
+# Error names Step Functions raises for the integrations used (see README "State machine" for the sources).
+AWS_ERRORS = {
+    "States.ALL", "States.TaskFailed", "States.Timeout",
+    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException", "SageMaker.SageMakerException",
+    "ECS.AmazonECSException", "ECS.ServerException", "AmazonECS.Unknown",
+}
 
 
 def _tasks(states: dict[str, Any]) -> dict[str, Any]:
     return {name: s for name, s in states.items() if s["Type"] == "Task"}
 
 
-def test_definition_has_comment_and_timeout() -> None:
-    assert DEFINITION["Comment"] and DEFINITION["TimeoutSeconds"] > 0
+def _targets(state: dict[str, Any]) -> set[str]:
+    targets = {state.get("Next"), state.get("Default")}
+    targets |= {c["Next"] for c in state.get("Catch", [])}
+    targets |= {c["Next"] for c in state.get("Choices", [])}
+    return {t for t in targets if t}
 
 
-def test_every_task_sets_result_path_and_retries() -> None:
+def _reachable(states: dict[str, Any], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_targets(states[name]))
+    return seen
+
+
+@pytest.mark.parametrize("definition", [DEFINITION, CLEANUP_DEFINITION], ids=["rightsizing", "cleanup"])
+def test_definition_has_comment_timeout_and_no_dead_states(definition: dict[str, Any]) -> None:
+    assert definition["Comment"] and definition["TimeoutSeconds"] > 0
+    assert _reachable(definition["States"], definition["StartAt"]) == set(definition["States"])
+
+
+def test_every_iteration_state_is_reachable_and_every_target_exists() -> None:
+    assert _reachable(ITERATION, "StartCandidate") == set(ITERATION)
+
+
+def test_every_task_sets_result_path_and_retries_with_full_jitter() -> None:
     for name, state in {**_tasks(DEFINITION["States"]), **_tasks(ITERATION)}.items():
         assert "ResultPath" in state or "OutputPath" in state, name
+        if name == "DeleteEndpoint":
+            # Its catch-all leads into a bounded Wait loop that retries (refused while Creating, throttled).
+            assert state["Catch"][0]["Next"] == "IsEndpointGone" and "Retry" not in state
+            continue
         assert state.get("Retry"), f"{name} has no Retry"
         for retry in state["Retry"]:
             assert retry.get("JitterStrategy") == "FULL", name
+
+
+def test_retry_and_catch_name_only_known_errors() -> None:
+    states = {**DEFINITION["States"], **ITERATION, **CLEANUP_DEFINITION["States"]}
+    for name, state in states.items():
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            unknown = set(rule["ErrorEquals"]) - AWS_ERRORS - DOMAIN_ERRORS
+            assert not unknown, f"{name} names errors nothing raises: {unknown}"
 
 
 def test_every_failure_in_an_iteration_reaches_cleanup() -> None:
     for name, state in _tasks(ITERATION).items():
         catches = state.get("Catch", [])
         assert any("States.ALL" in c["ErrorEquals"] for c in catches), f"{name} has no catch-all"
-        if name not in CLEANUP:
-            assert catches[0]["Next"] == "DeleteEndpoint", name
-    for name in ("EndpointFailed", "EndpointTimedOut"):
-        assert ITERATION[name]["Next"] == "DeleteEndpoint"
+        if name not in CLEANUP_TASKS:
+            assert all(c["Next"] in ("Cleanup", "LoadTestTaskFailed") for c in catches), name
+    for name in ("EndpointFailed", "EndpointTimedOut", "LoadTestTaskFailed"):
+        assert ITERATION[name]["Next"] == "Cleanup"
+    assert ITERATION["RunLoadTest"]["Next"] == "Cleanup"
 
 
-def test_cleanup_chain_is_complete_and_ends_the_iteration() -> None:
-    assert ITERATION["CollectMetrics"]["Next"] == "DeleteEndpoint"
+def test_cleanup_deletes_endpoint_then_config_then_model_then_measures() -> None:
+    assert ITERATION["Cleanup"]["Default"] == "DeleteEndpoint"
     assert ITERATION["DeleteEndpoint"]["Next"] == "DeleteEndpointConfig"
     assert ITERATION["DeleteEndpointConfig"]["Next"] == "DeleteModel"
-    assert ITERATION["DeleteModel"]["Next"] == "CandidateDone"
+    assert ITERATION["DeleteModel"]["Next"] == "HasOutcome"
+    assert ITERATION["HasOutcome"]["Default"] == "WaitForMetrics"
+    assert ITERATION["WaitForMetrics"]["Next"] == "CollectMetrics"
+    assert ITERATION["CollectMetrics"]["Next"] == "CandidateDone"
     assert ITERATION["CandidateDone"].get("End") is True
 
 
-def test_poll_interval_and_concurrency_come_from_the_input() -> None:
+def test_refused_delete_is_retried_a_bounded_number_of_times() -> None:
+    gone = ITERATION["IsEndpointGone"]["Choices"][0]
+    assert gone["StringMatches"] == "*Could not find endpoint*" and gone["Next"] == "DeleteEndpointConfig"
+    bound = ITERATION["CanRetryDelete"]["Choices"][0]
+    assert bound["NumericGreaterThanEqualsPath"] == "$.candidate.max_delete_attempts"
+    assert ITERATION["WaitBeforeDeleteRetry"]["Next"] == "DeleteEndpoint"
+    assert ITERATION["EndpointNotDeleted"]["Next"] == "StartSweep"
+
+
+def test_existing_endpoint_skips_create_and_delete() -> None:
+    for choice_state, skip_to in (("IsExistingEndpoint", "DescribeEndpoint"), ("Cleanup", "HasOutcome")):
+        rule = ITERATION[choice_state]["Choices"][0]
+        assert rule == {"Variable": "$.candidate.existing_endpoint", "BooleanEquals": True, "Next": skip_to}
+
+
+def test_poll_interval_concurrency_and_timeout_come_from_the_plan() -> None:
     assert ITERATION["WaitForEndpoint"]["SecondsPath"] == "$.candidate.poll_seconds"
+    assert ITERATION["RunLoadTest"]["TimeoutSecondsPath"] == "$.candidate.load_test_timeout_seconds"
     assert DEFINITION["States"]["BenchmarkCandidates"]["MaxConcurrencyPath"] == "$.plan.max_concurrency"
+
+
+def test_every_candidate_path_is_a_plan_field() -> None:
+    used = set(re.findall(r"\$\.candidate\.([a-z_]+)", DEFINITION_PATH.read_text()))
+    assert used and used <= set(CandidatePlan.model_fields), used - set(CandidatePlan.model_fields)
 
 
 def test_local_substitutions_fill_every_placeholder() -> None:

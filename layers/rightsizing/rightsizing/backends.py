@@ -46,3 +46,7 @@ class Backend:
     containers: ModelContainers
     metrics: EndpointMetrics
     default_poll_seconds: int
+    # Step Functions' history-event limit applies on AWS only; None lets local runs poll as often as they like.
+    history_event_budget: int | None = None
+    metrics_delay_seconds: int = 0
+    max_parallel_candidates: int | None = None  # the deployment's cap on Map concurrency, if any

@@ -34,3 +34,16 @@ class QuotaExceeded(RightsizingError):
 
 class BudgetExceeded(RightsizingError):
     """The benchmark's worst-case cost is above the request's budget."""
+
+
+class AwsThrottled(RightsizingError):
+    """An AWS API kept throttling (or was briefly unavailable) after the SDK's own retries; the state machine's
+    Retry tries the step again later."""
+
+
+class CleanupIncomplete(RightsizingError):
+    """Some resources of a run could not be deleted yet (e.g. an endpoint still Creating); the sweep runs again."""
+
+
+class AwsAccessDenied(RightsizingError):
+    """The stack's role may not make a call it needs: a deployment problem, not worth retrying."""

@@ -1,7 +1,9 @@
 """Choose the cheapest instance type x count that serves the target rate within the SLA. Pure: models in, models out.
 
 The count is always rounded *up* (a fleet that serves 95 % of the target does not serve the target), and only the
-within-SLA rate counts, never the saturation rate.
+within-SLA rate counts, never the saturation rate. A fleet of N > 1 instances is assumed to sustain only
+``scaling_efficiency`` x N x the single-instance rate: SageMaker routes each request to a random instance by default,
+so instances fill unevenly and the busiest one breaks the SLA before the fleet's average does.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rightsizing.models.result import Alternative, CandidateResult, Recommendation
+from rightsizing.models.common import Percentile
+from rightsizing.models.request import SizingOptions
+from rightsizing.models.result import Alternative, AutoscalingSuggestion, CandidateResult, Recommendation
 from rightsizing.pricing.quote import PriceQuote
+
+EPSILON = 1e-9  # 300 / 100 must be exactly 3 instances, not 4 after floating-point noise
 
 
 @dataclass(frozen=True)
@@ -18,27 +24,39 @@ class Sizing:
     candidate: CandidateResult
     price: PriceQuote
     count: int
-
-    @property
-    def usd_per_hour(self) -> float:
-        return self.count * self.price.usd_per_hour
-
-    @property
-    def latency_at_sla(self) -> float:
-        return self.candidate.latency_ms.p99 if self.candidate.latency_ms else math.inf
+    capacity_rps: float
+    usd_per_hour_on_demand: float
+    usd_per_hour: float
+    latency_at_sla: float
 
 
-def instances_needed(target_rps: float, per_instance_rps: float) -> int:
-    """Round up: 2.01 instances' worth of load needs 3 instances."""
+def instances_needed(target_rps: float, per_instance_rps: float, efficiency: float = 1.0, minimum: int = 1) -> int:
+    """Round up: 2.01 instances' worth of load needs 3 instances. Efficiency applies only to fleets of 2 or more."""
     if per_instance_rps <= 0:
         raise ValueError("per-instance rate must be positive")
-    return max(1, math.ceil(target_rps / per_instance_rps - 1e-9))
+    if not 0 < efficiency <= 1:
+        raise ValueError("scaling efficiency must be in (0, 1]")
+    needed = 1 if target_rps <= per_instance_rps * (1 + EPSILON) else math.ceil(
+        target_rps / (per_instance_rps * efficiency) - EPSILON
+    )
+    return max(minimum, needed)
+
+
+def fleet_capacity(count: int, per_instance_rps: float, efficiency: float) -> float:
+    """Within-SLA rate of ``count`` instances under the efficiency assumption."""
+    return count * per_instance_rps * (efficiency if count > 1 else 1.0)
 
 
 def size_candidates(
-    results: list[CandidateResult], prices: dict[str, PriceQuote | str], target_rps: float
+    results: list[CandidateResult],
+    prices: dict[str, PriceQuote | str],
+    target_rps: float,
+    options: SizingOptions | None = None,
+    percentile: Percentile = "p95",
 ) -> tuple[list[Sizing], list[Alternative]]:
-    """Size every usable candidate; explain every unusable one."""
+    """Size every usable candidate, ranked best first; explain every unusable one."""
+    options = options or SizingOptions()
+    discount = 1 - options.savings_plan_discount_percent / 100
     sized: list[Sizing] = []
     rejected: list[Alternative] = []
     for result in results:
@@ -48,8 +66,12 @@ def size_candidates(
             rejected.append(_alternative(result, None, None, reason))
             continue
         assert isinstance(price, PriceQuote) and result.sustainable_rps
-        sized.append(Sizing(result, price, instances_needed(target_rps, result.sustainable_rps)))
-    # Cheapest first; ties go to fewer instances, then lower tail latency.
+        count = instances_needed(target_rps, result.sustainable_rps, options.scaling_efficiency, options.min_instances)
+        on_demand = count * price.usd_per_hour
+        latency = result.latency_ms.at(percentile) if result.latency_ms else math.inf
+        capacity = fleet_capacity(count, result.sustainable_rps, options.scaling_efficiency)
+        sized.append(Sizing(result, price, count, capacity, on_demand, on_demand * discount, latency))
+    # Cheapest first; ties go to fewer instances, then lower latency at the SLA's own percentile.
     sized.sort(key=lambda s: (round(s.usd_per_hour, 6), s.count, s.latency_at_sla))
     return sized, rejected
 
@@ -67,26 +89,26 @@ def _unusable_reason(result: CandidateResult, price: PriceQuote | str | None) ->
 
 
 def recommend(
-    results: list[CandidateResult], prices: dict[str, PriceQuote | str], target_rps: float
+    results: list[CandidateResult],
+    prices: dict[str, PriceQuote | str],
+    target_rps: float,
+    options: SizingOptions | None = None,
+    *,
+    min_rps: float | None = None,
+    percentile: Percentile = "p95",
 ) -> tuple[Recommendation | None, str | None]:
-    """The recommendation, or why there is none."""
-    sized, rejected = size_candidates(results, prices, target_rps)
+    """The recommendation for ``target_rps`` (the top of the range), or why there is none.
+
+    ``min_rps`` (the bottom of a traffic range) sizes the autoscaling minimum; without it the fleet is fixed.
+    """
+    options = options or SizingOptions()
+    sized, rejected = size_candidates(results, prices, target_rps, options, percentile)
     if not sized:
         return None, _no_answer(results, rejected)
-    best, *others = sized
-    capacity = best.count * (best.candidate.sustainable_rps or 0.0)
-    alternatives = [
-        _alternative(
-            s.candidate,
-            s.count,
-            s.usd_per_hour,
-            f"costs ${s.usd_per_hour - best.usd_per_hour:.4f}/h more ({s.count} x ${s.price.usd_per_hour:.4f}/h)"
-            if s.usd_per_hour > best.usd_per_hour + 1e-9
-            else "same price; the recommended option needs fewer instances or has lower latency",
-        )
-        for s in others
-    ]
-    per_million = best.usd_per_hour / (target_rps * 3600) * 1_000_000
+    best = sized[0]
+    alternatives = [_lost_to(best, s, rank, percentile) for rank, s in enumerate(sized[1:], start=2)]
+    per_instance = best.candidate.sustainable_rps or 0.0
+    hours_of_load = target_rps * 3600
     return (
         Recommendation(
             candidate_id=best.candidate.candidate_id,
@@ -95,20 +117,78 @@ def recommend(
             instance_count=best.count,
             usd_per_hour=round(best.usd_per_hour, 6),
             usd_per_hour_per_instance=best.price.usd_per_hour,
-            usd_per_million_inferences=round(per_million, 6),
-            sustainable_rps_per_instance=best.candidate.sustainable_rps or 0.0,
-            capacity_rps=round(capacity, 3),
-            headroom_percent=round((capacity / target_rps - 1) * 100, 2),
+            usd_per_million_inferences=round(best.usd_per_hour / hours_of_load * 1_000_000, 6),
+            sustainable_rps_per_instance=per_instance,
+            capacity_rps=round(best.capacity_rps, 3),
+            headroom_percent=round((best.capacity_rps / target_rps - 1) * 100, 2),
             price_source=best.price.source,
-            rationale=(
-                f"{best.count} x {best.candidate.instance_type} sustains {capacity:.1f} RPS within the SLA "
-                f"({best.candidate.sustainable_rps:.1f} RPS each, count rounded up) for ${best.usd_per_hour:.4f}/h, "
-                f"the cheapest of {len(sized)} candidate(s) that can meet {target_rps:g} RPS"
-            ),
+            rationale=_rationale(best, target_rps, len(sized), options),
             alternatives=alternatives + rejected,
+            usd_per_hour_on_demand=round(best.usd_per_hour_on_demand, 6),
+            savings_plan_discount_percent=options.savings_plan_discount_percent,
+            usd_per_inference_at_capacity=best.usd_per_hour / (best.capacity_rps * 3600),
+            latency_ms_at_sla_percentile=best.latency_at_sla if math.isfinite(best.latency_at_sla) else None,
+            autoscaling=autoscaling_advice(best, min_rps or target_rps, target_rps, options),
         ),
         None,
     )
+
+
+def autoscaling_advice(
+    best: Sizing, min_rps: float, max_rps: float, options: SizingOptions
+) -> AutoscalingSuggestion:
+    """Target tracking on SageMakerVariantInvocationsPerInstance, bounded by the counts for min and max traffic.
+
+    The target is AWS's load-test guidance: the within-SLA rate x a safety factor x 60 (the metric is per minute).
+    """
+    rate = best.candidate.sustainable_rps or 0.0
+    low = min(best.count, instances_needed(min_rps, rate, options.scaling_efficiency, options.min_instances))
+    discount = 1 - options.savings_plan_discount_percent / 100
+    return AutoscalingSuggestion(
+        min_instance_count=low,
+        max_instance_count=best.count,
+        min_rps=min_rps,
+        max_rps=max_rps,
+        invocations_per_instance_target=round(rate * options.autoscaling_safety_factor * 60, 1),
+        safety_factor=options.autoscaling_safety_factor,
+        usd_per_hour_at_min=round(low * best.price.usd_per_hour * discount, 6),
+        usd_per_hour_at_max=round(best.usd_per_hour, 6),
+    )
+
+
+def _rationale(best: Sizing, target_rps: float, feasible: int, options: SizingOptions) -> str:
+    rate = best.candidate.sustainable_rps or 0.0
+    scaling = f" x {options.scaling_efficiency:g} scaling efficiency" if best.count > 1 else ""
+    minimum = f", at least {options.min_instances}" if options.min_instances > 1 else ""
+    discount = (
+        f" after a {options.savings_plan_discount_percent:g} % Savings Plan discount "
+        f"(${best.usd_per_hour_on_demand:.4f}/h on demand)"
+        if options.savings_plan_discount_percent
+        else ""
+    )
+    return (
+        f"{best.count} x {best.candidate.instance_type} sustains {best.capacity_rps:.1f} RPS within the SLA "
+        f"({rate:.1f} RPS each{scaling}, count rounded up{minimum}) for ${best.usd_per_hour:.4f}/h{discount}, "
+        f"the cheapest of {feasible} candidate(s) that can meet {target_rps:g} RPS"
+    )
+
+
+def _lost_to(best: Sizing, other: Sizing, rank: int, percentile: Percentile) -> Alternative:
+    """Why ``other`` ranks below ``best``: price first, then instance count, then latency."""
+    if other.usd_per_hour > best.usd_per_hour + EPSILON:
+        reason = (
+            f"costs ${other.usd_per_hour - best.usd_per_hour:.4f}/h more "
+            f"({other.count} x ${other.price.usd_per_hour:.4f}/h)"
+        )
+    elif other.count > best.count:
+        reason = f"same price; needs more instances ({other.count} vs {best.count})"
+    else:
+        reason = (
+            f"same price and count; higher {percentile} latency "
+            f"({other.latency_at_sla:.1f} ms vs {best.latency_at_sla:.1f} ms)"
+        )
+    alternative = _alternative(other.candidate, other.count, other.usd_per_hour, reason)
+    return alternative.model_copy(update={"rank": rank, "capacity_rps": round(other.capacity_rps, 3)})
 
 
 def _no_answer(results: list[CandidateResult], rejected: list[Alternative]) -> str:

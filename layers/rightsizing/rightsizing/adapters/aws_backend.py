@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
+from rightsizing.adapters.cloudwatch import CloudWatchEndpointMetrics
+from rightsizing.adapters.guard import AwsGuard
+from rightsizing.adapters.pricing_api import price_list_with_fallback
 from rightsizing.backends import Backend
 from rightsizing.exceptions import InvalidRequest
-from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest
-from rightsizing.pricing.snapshot import SnapshotPrices
+from rightsizing.steps.history import HISTORY_EVENT_BUDGET
 
 AWS_POLL_SECONDS = 30  # endpoints take 5-15 min to reach InService; 30 s polls cost ~20-30 transitions each
+# CloudWatch shows SageMaker's per-minute metrics a minute or two late; the wait runs after the endpoint is deleted.
+AWS_METRICS_DELAY_SECONDS = 120
 
 
 class AwsContainers:
@@ -24,27 +30,16 @@ class AwsContainers:
         raise InvalidRequest("invalid request: model: a local model cannot be deployed to SageMaker")
 
 
-class AwsGuard:
-    """Rejects requests that cannot run on AWS. Per-instance-type quota checks belong here (not built yet)."""
-
-    def check(self, request: RightsizingRequest) -> None:
-        if request.is_local:
-            raise InvalidRequest("invalid request: candidates: local.* profiles only run in local mode")
-
-
-class NoEndpointMetrics:
-    """Endpoint-side metrics (CloudWatch) are not collected yet; results carry client-side figures only."""
-
-    def collect(self, candidate: CandidatePlan, start_epoch: float, end_epoch: float) -> dict[str, float]:
-        return {}
-
-
 def aws_backend() -> Backend:
     return Backend(
         mode="aws",
-        prices=SnapshotPrices(),
+        prices=price_list_with_fallback(),
         guard=AwsGuard(),
         containers=AwsContainers(),
-        metrics=NoEndpointMetrics(),
+        metrics=CloudWatchEndpointMetrics(),
         default_poll_seconds=AWS_POLL_SECONDS,
+        history_event_budget=HISTORY_EVENT_BUDGET,
+        metrics_delay_seconds=AWS_METRICS_DELAY_SECONDS,
+        # template.yaml's MaxParallelCandidates: a deployment-wide cap on endpoints benchmarked at once.
+        max_parallel_candidates=int(os.environ.get("RIGHTSIZING_MAX_PARALLEL_CANDIDATES", "40")),
     )

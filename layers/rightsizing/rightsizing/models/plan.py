@@ -50,6 +50,15 @@ class CandidatePlan(BaseModel):
     poll_seconds: int
     max_polls: int
     load_test_timeout_seconds: int = Field(description="Task timeout: the test bound plus container start-up.")
+    existing_endpoint: bool = Field(
+        False, description="An endpoint deployed outside the run: the state machine neither creates nor deletes it."
+    )
+    max_delete_attempts: int = Field(
+        1, ge=1, description="DeleteEndpoint tries, poll_seconds apart (refused while an endpoint is Creating)."
+    )
+    metrics_delay_seconds: int = Field(
+        0, ge=0, description="Wait after the test before reading CloudWatch, which publishes per minute with a lag."
+    )
 
 
 class RunPlan(BaseModel):

@@ -6,7 +6,6 @@ Nothing is created in SageMaker before this step succeeds, so a bad request cost
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -15,6 +14,7 @@ from rightsizing.backends import Backend
 from rightsizing.exceptions import BudgetExceeded, InvalidRequest
 from rightsizing.models.plan import CandidatePlan, LoadTestJob, RunPlan
 from rightsizing.models.request import RightsizingRequest
+from rightsizing.steps.history import poll_schedule
 from rightsizing.store import get_json, join_uri, put_json, store_for
 
 RUN_ID_TAG = "rightsizing:run-id"
@@ -40,18 +40,19 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
     put_json(join_uri(run_uri, "request.json"), request.model_dump(mode="json"), store)
     payloads_uri = put_json(join_uri(run_uri, "payloads.json"), _payload_bodies(request), store)
 
-    poll_seconds = request.limits.poll_seconds or backend.default_poll_seconds
+    schedule = poll_schedule(request, backend.default_poll_seconds, backend.history_event_budget)
     plans: list[CandidatePlan] = []
     variants = [(spec, env) for spec in request.candidates for env in spec.variants()]
     for index, (spec, environment) in enumerate(variants, start=1):
         candidate_id = candidate_id_for(index, spec.instance_type, environment)
         results_uri = join_uri(run_uri, "candidates", candidate_id)
         base_name = resource_name(event.run_id, index)
+        endpoint_name = spec.endpoint_name or base_name  # an existing endpoint keeps its own name
         job = LoadTestJob(
             run_id=event.run_id,
             candidate_id=candidate_id,
             instance_type=spec.instance_type,
-            endpoint_name=base_name,
+            endpoint_name=endpoint_name,
             region=request.region,
             content_type=request.payloads.content_type,
             payloads_uri=payloads_uri,
@@ -72,20 +73,23 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
                 environment=environment,
                 model_name=base_name,
                 endpoint_config_name=base_name,
-                endpoint_name=base_name,
-                container=backend.containers.primary_container(request, environment),
+                endpoint_name=endpoint_name,
+                container={} if spec.endpoint_name else backend.containers.primary_container(request, environment),
                 tags=[{"Key": k, "Value": v} for k, v in tags.items()],
                 job_uri=job_uri,
                 results_uri=results_uri,
-                poll_seconds=poll_seconds,
-                max_polls=math.ceil(request.limits.max_endpoint_wait_seconds / poll_seconds),
+                poll_seconds=schedule.poll_seconds,
+                max_polls=schedule.max_polls,
                 load_test_timeout_seconds=request.limits.max_seconds_per_candidate + TASK_START_MARGIN_SECONDS,
+                existing_endpoint=spec.endpoint_name is not None,
+                max_delete_attempts=schedule.max_delete_attempts,
+                metrics_delay_seconds=backend.metrics_delay_seconds,
             )
         )
     return RunPlan(
         run_id=event.run_id,
         run_uri=run_uri,
-        max_concurrency=request.limits.max_parallel_candidates,
+        max_concurrency=min(request.limits.max_parallel_candidates, backend.max_parallel_candidates or 40),
         candidates=plans,
     )
 
@@ -139,6 +143,7 @@ def _check_budget(request: RightsizingRequest, backend: Backend) -> None:
     worst = sum(
         backend.prices.hourly_price(spec.instance_type, request.region).usd_per_hour * hours * len(spec.variants())
         for spec in request.candidates
+        if spec.endpoint_name is None  # an existing endpoint runs (and bills) whether or not it is benchmarked
     )
     if worst > request.budget_usd:
         raise BudgetExceeded(

@@ -1,4 +1,4 @@
-"""Recommend step (last state): price every candidate, choose, write result.json and results.csv.
+"""Recommend step (last state): price every candidate, choose, write result.json, results.csv and the report.
 
 Returns a small summary (it becomes the execution output and the EventBridge event detail); the full result
 lives in the store.
@@ -17,6 +17,7 @@ from rightsizing.exceptions import RightsizingError
 from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
 from rightsizing.pricing.quote import PriceQuote
 from rightsizing.recommender import recommend
+from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, publish_report
 from rightsizing.steps.plan import load_plan_request
 from rightsizing.store import join_uri, put_json, store_for
 
@@ -38,20 +39,19 @@ class RunSummary(BaseModel):
     instance_count: int | None
     usd_per_hour: float | None
     message: str
+    report_uri: str | None = None
 
 
 def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
     request = load_plan_request(event.run_uri)
     results = [candidate_result(o) for o in event.outcomes]
-    prices: dict[str, PriceQuote | str] = {}
-    for result in results:
-        try:
-            prices[result.candidate_id] = backend.prices.hourly_price(result.instance_type, request.region)
-        except RightsizingError as e:
-            prices[result.candidate_id] = str(e)
-
+    prices = price_candidates(results, backend, request.region)
+    # A range is sized for its top; its bottom sets the autoscaling minimum.
     target = request.traffic.max_rps or request.traffic.min_rps
-    choice, why_not = recommend(results, prices, target)
+    min_rps = request.traffic.min_rps if request.traffic.max_rps else None
+    choice, why_not = recommend(
+        results, prices, target, request.sizing, min_rps=min_rps, percentile=request.sla.percentile
+    )
     notes = []
     if backend.mode == "local":
         notes.append("Local mode: instance types are local profiles on this machine with notional prices, not AWS.")
@@ -67,23 +67,49 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
         recommendation=choice,
         no_recommendation_reason=why_not,
         notes=notes,
+        min_rps=request.traffic.min_rps,
+        sizing=request.sizing,
+        prices={cid: quote for cid, quote in prices.items() if isinstance(quote, PriceQuote)},
+        price_errors={cid: why for cid, why in prices.items() if isinstance(why, str)},
     )
-    store = store_for(event.run_uri)
-    result_uri = join_uri(event.run_uri, "result.json")
-    csv_uri = join_uri(event.run_uri, "results.csv")
-    run.artifacts = {"result": result_uri, "csv": csv_uri}
-    put_json(result_uri, run.model_dump(mode="json"), store)
-    store.put_bytes(csv_uri, results_csv(run, prices).encode(), "text/csv")
+    artifacts = write_outputs(run, event.run_uri, prices)
     return RunSummary(
         run_id=event.run_id,
-        result_uri=result_uri,
-        csv_uri=csv_uri,
+        result_uri=artifacts["result"],
+        csv_uri=artifacts["csv"],
         recommended=choice is not None,
         instance_type=choice.instance_type if choice else None,
         instance_count=choice.instance_count if choice else None,
         usd_per_hour=choice.usd_per_hour if choice else None,
         message=choice.rationale if choice else (why_not or "no recommendation"),
+        report_uri=artifacts["report"],
     )
+
+
+def price_candidates(results: list[CandidateResult], backend: Backend, region: str) -> dict[str, PriceQuote | str]:
+    """Candidate id -> on-demand quote, or why it has none (an unpriced candidate is explained, not fatal)."""
+    prices: dict[str, PriceQuote | str] = {}
+    for result in results:
+        try:
+            prices[result.candidate_id] = backend.prices.hourly_price(result.instance_type, region)
+        except RightsizingError as e:
+            prices[result.candidate_id] = str(e)
+    return prices
+
+
+def write_outputs(run: RunResult, run_uri: str, prices: dict[str, PriceQuote | str]) -> dict[str, str]:
+    """result.json and results.csv, then the HTML report and the CloudFormation snippet beside them."""
+    store = store_for(run_uri)
+    run.artifacts = {
+        "result": join_uri(run_uri, "result.json"),
+        "csv": join_uri(run_uri, "results.csv"),
+        "report": join_uri(run_uri, REPORT_FILE),
+        "snippet": join_uri(run_uri, SNIPPET_FILE),
+    }
+    put_json(run.artifacts["result"], run.model_dump(mode="json"), store)
+    store.put_bytes(run.artifacts["csv"], results_csv(run, prices).encode(), "text/csv")
+    publish_report(run, run_uri, store)
+    return run.artifacts
 
 
 def candidate_result(outcome: CandidateOutcome) -> CandidateResult:
@@ -134,21 +160,31 @@ CSV_COLUMNS = [
     "usd_per_hour_for_target",
     "recommended",
     "failure_reason",
+    "usd_per_hour_on_demand_for_target",
+    "rank",
+    "verdict",
+    "price_source",
 ]
 
 
 def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
-    """One row per candidate and environment, like Inference Recommender's results table."""
-    sized = {run.recommendation.candidate_id: run.recommendation.instance_count} if run.recommendation else {}
-    if run.recommendation:
-        sized.update({a.candidate_id: a.instance_count for a in run.recommendation.alternatives if a.instance_count})
+    """One row per candidate and environment, like Inference Recommender's results table.
+
+    ``usd_per_hour_for_target`` is what the recommender ranked by (Savings Plan discount applied, if any).
+    """
+    rec = run.recommendation
+    ranked = {a.candidate_id: a for a in rec.alternatives} if rec else {}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for c in run.candidates:
         price = prices.get(c.candidate_id)
         unit = price.usd_per_hour if isinstance(price, PriceQuote) else None
-        count = sized.get(c.candidate_id)
+        chosen = bool(rec and rec.candidate_id == c.candidate_id)
+        lost = ranked.get(c.candidate_id)
+        count = rec.instance_count if rec and chosen else lost.instance_count if lost else None
+        fleet = rec.usd_per_hour if rec and chosen else lost.usd_per_hour if lost else None
+        lat = c.latency_ms
         writer.writerow(
             {
                 "candidate_id": c.candidate_id,
@@ -157,18 +193,22 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
                 "status": c.status,
                 "sustainable_rps": c.sustainable_rps,
                 "saturation_rps": c.saturation_rps,
-                "p50_ms": c.latency_ms.p50 if c.latency_ms else None,
-                "p90_ms": c.latency_ms.p90 if c.latency_ms else None,
-                "p95_ms": c.latency_ms.p95 if c.latency_ms else None,
-                "p99_ms": c.latency_ms.p99 if c.latency_ms else None,
+                "p50_ms": lat.p50 if lat else None,
+                "p90_ms": lat.p90 if lat else None,
+                "p95_ms": lat.p95 if lat else None,
+                "p99_ms": lat.p99 if lat else None,
                 "error_rate": c.error_rate,
                 "requests": c.requests,
                 "test_seconds": c.test_seconds,
                 "usd_per_hour_per_instance": unit,
                 "instances_for_target": count,
-                "usd_per_hour_for_target": round(count * unit, 6) if count and unit is not None else None,
-                "recommended": bool(run.recommendation and run.recommendation.candidate_id == c.candidate_id),
+                "usd_per_hour_for_target": fleet,
+                "recommended": chosen,
                 "failure_reason": c.failure_reason,
+                "usd_per_hour_on_demand_for_target": round(count * unit, 6) if count and unit is not None else None,
+                "rank": 1 if chosen else lost.rank if lost else None,
+                "verdict": "recommended" if chosen else lost.reason if lost else "",
+                "price_source": price.source if isinstance(price, PriceQuote) else price,
             }
         )
     return buffer.getvalue()

@@ -1,0 +1,109 @@
+"""The abort safety net: delete whatever a run left in SageMaker when its execution did not end normally.
+
+Every benchmark deletes its own resources, but an execution that is aborted, times out or fails outside a Map
+iteration stops before its deletes. The cleanup state machine (started by an EventBridge rule on those statuses)
+calls ``sweep`` until nothing is left. Only resources whose name has the run's prefix *and* whose
+``rightsizing:run-id`` tag equals the run id (and, for a one-candidate sweep, whose ``rightsizing:candidate-id`` tag
+equals the candidate id) are touched, so another run, another candidate of a run still going, or an endpoint
+benchmarked in existing-endpoint mode (never tagged by the run) is never deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from rightsizing.adapters.errors import error_code, error_message, translate
+from rightsizing.adapters.sagemaker import NOT_FOUND_MESSAGE
+from rightsizing.steps.plan import CANDIDATE_TAG, RUN_ID_TAG, resource_name
+
+# SageMaker refuses DeleteEndpoint in these; the endpoint's config and model must stay until it is gone.
+BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+
+
+@dataclass
+class SweepReport:
+    run_id: str
+    candidate_id: str | None = None
+    deleted: list[str] = field(default_factory=list)
+    remaining: list[str] = field(default_factory=list)  # "endpoint/<name> (Creating)": try again later
+
+    @property
+    def done(self) -> bool:
+        return not self.remaining
+
+
+def run_name_prefix(run_id: str) -> str:
+    """Every resource of a run is named ``<prefix><index>`` (see ``steps.plan.resource_name``)."""
+    return resource_name(run_id, 1).removesuffix("01")
+
+
+class RunSweeper:
+    def __init__(self, client: Any = None, region: str | None = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("sagemaker", region_name=region)
+        self._client = client
+
+    def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport:
+        report = SweepReport(run_id, candidate_id)
+        wanted = {RUN_ID_TAG: run_id} | ({CANDIDATE_TAG: candidate_id} if candidate_id else {})
+        prefix = run_name_prefix(run_id)
+        for endpoint in self._owned("list_endpoints", "Endpoints", "EndpointArn", prefix, wanted):
+            self._delete_endpoint(endpoint, report)
+        if report.remaining:
+            return report  # configs and models are in use until their endpoints are gone
+        for config in self._owned("list_endpoint_configs", "EndpointConfigs", "EndpointConfigArn", prefix, wanted):
+            self._delete(report, "endpoint-config", "delete_endpoint_config", EndpointConfigName=config["name"])
+        for model in self._owned("list_models", "Models", "ModelArn", prefix, wanted):
+            self._delete(report, "model", "delete_model", ModelName=model["name"])
+        return report
+
+    def _delete_endpoint(self, endpoint: dict[str, Any], report: SweepReport) -> None:
+        status = endpoint.get("EndpointStatus")
+        if status == "Deleting":
+            return  # already on its way; its config and model can go
+        if status in BUSY_STATUSES:
+            report.remaining.append(f"endpoint/{endpoint['name']} ({status})")
+            return
+        self._delete(report, "endpoint", "delete_endpoint", EndpointName=endpoint["name"], status=status)
+
+    def _delete(self, report: SweepReport, kind: str, operation: str, status: str | None = None, **name: str) -> None:
+        label = f"{kind}/{next(iter(name.values()))}"
+        try:
+            getattr(self._client, operation)(**name)
+        except ClientError as e:
+            if NOT_FOUND_MESSAGE in error_message(e):
+                return  # deleted meanwhile
+            if error_code(e) == "ValidationException":  # e.g. the endpoint changed status since it was listed
+                report.remaining.append(f"{label} ({status or 'refused'}: {error_message(e)})")
+                return
+            translate(e, f"SageMaker {operation} {label}")
+        report.deleted.append(label)
+
+    def _owned(self, operation: str, key: str, arn_key: str, prefix: str, wanted: dict[str, str]) -> list[dict]:
+        """Resources named with the run's prefix that carry every ``wanted`` tag; each gets a ``name`` key."""
+        owned = []
+        try:
+            for page in self._client.get_paginator(operation).paginate(NameContains=prefix):
+                for item in page.get(key, []):
+                    name = item.get("EndpointName") or item.get("EndpointConfigName") or item.get("ModelName", "")
+                    if name.startswith(prefix) and self._tagged(item[arn_key], wanted):
+                        owned.append({**item, "name": name})
+        except ClientError as e:
+            translate(e, f"SageMaker {operation} for {wanted}")
+        return owned
+
+    def _tagged(self, arn: str, wanted: dict[str, str]) -> bool:
+        tags: dict[str, str] = {}
+        try:
+            for page in self._client.get_paginator("list_tags").paginate(ResourceArn=arn):
+                tags.update({t["Key"]: t.get("Value", "") for t in page.get("Tags", [])})
+        except ClientError as e:
+            if NOT_FOUND_MESSAGE not in error_message(e):
+                raise
+            return False  # deleted since it was listed
+        return all(tags.get(key) == value for key, value in wanted.items())

@@ -1,0 +1,134 @@
+"""HTML fragments of the report: the answer, the key figures, the candidates table and the assumptions."""
+
+from __future__ import annotations
+
+from html import escape
+
+from rightsizing.models.request import SizingOptions
+from rightsizing.models.result import Alternative, CandidateResult, RunResult
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _usd(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"${value:,.{digits}f}"
+
+
+def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def answer(run: RunResult) -> str:
+    """The one-sentence answer, or why there is none."""
+    rec = run.recommendation
+    target = f"{run.target_rps:g} RPS at {run.sla_percentile} ≤ {run.sla_ms:g} ms"
+    if rec is None:
+        return (f'<div class="answer none" id="answer"><strong>No recommendation</strong> for {escape(target)}: '
+                f"{escape(run.no_recommendation_reason or 'no candidate qualified')}</div>")
+    return (
+        f'<div class="answer" id="answer"><strong>{rec.instance_count} × {escape(rec.instance_type)}</strong> at '
+        f"<strong>{_usd(rec.usd_per_hour)}/h</strong> serves {escape(target)}.<br>"
+        f'<span class="why">{escape(rec.rationale)}</span></div>'
+    )
+
+
+def key_figures(run: RunResult) -> str:
+    rec = run.recommendation
+    if rec is None:
+        return ""
+    rows = [
+        ["Instances × type", f"{rec.instance_count} × {escape(rec.instance_type)}"],
+        ["Container environment", escape(", ".join(f"{k}={v}" for k, v in sorted(rec.environment.items())) or "—")],
+        ["Cost per hour", _usd(rec.usd_per_hour)],
+        ["Cost per hour on demand", _usd(rec.usd_per_hour_on_demand)
+         + (f" (Savings Plan discount {rec.savings_plan_discount_percent:g} % applied above)"
+            if rec.savings_plan_discount_percent else "")],
+        ["Cost per 1M inferences at the target rate", _usd(rec.usd_per_million_inferences)],
+        ["Cost per inference at full capacity", _usd(rec.usd_per_inference_at_capacity, 8) + (
+            f" ({_usd(rec.usd_per_inference_at_capacity * 1_000_000)} per 1M)"
+            if rec.usd_per_inference_at_capacity else "")],
+        ["Within-SLA RPS per instance", _num(rec.sustainable_rps_per_instance)],
+        ["Fleet capacity (RPS) / headroom", f"{_num(rec.capacity_rps)} / {_num(rec.headroom_percent, 0)} %"],
+        [f"{run.sla_percentile} latency at that rate (ms)", _num(rec.latency_ms_at_sla_percentile)],
+    ]
+    auto = rec.autoscaling
+    if auto is not None:
+        rows += [
+            ["Autoscaling instance count", f"{auto.min_instance_count} – {auto.max_instance_count} "
+             f"(for {auto.min_rps:g} – {auto.max_rps:g} RPS)"],
+            ["SageMakerVariantInvocationsPerInstance target",
+             f"{auto.invocations_per_instance_target:,.1f} per minute"],
+            ["Cost per hour at min / max count",
+             f"{_usd(auto.usd_per_hour_at_min)} / {_usd(auto.usd_per_hour_at_max)}"],
+        ]
+    return _table(["", "recommended"], rows, "figures")
+
+
+def _verdicts(run: RunResult) -> dict[str, Alternative]:
+    rec = run.recommendation
+    return {a.candidate_id: a for a in rec.alternatives} if rec else {}
+
+
+def candidates_table(run: RunResult) -> str:
+    rec = run.recommendation
+    verdicts = _verdicts(run)
+    rows = []
+    for c in run.candidates:
+        price = run.prices.get(c.candidate_id)
+        lost = verdicts.get(c.candidate_id)
+        if rec and rec.candidate_id == c.candidate_id:
+            count, fleet, verdict = rec.instance_count, rec.usd_per_hour, '<span class="win">recommended</span>'
+        else:
+            count = lost.instance_count if lost else None
+            fleet = lost.usd_per_hour if lost else None
+            verdict = escape(_verdict(c, lost, run))
+        lat = c.latency_ms
+        rows.append([
+            escape(c.candidate_id), escape(c.instance_type), escape(c.status), _num(c.sustainable_rps),
+            _num(c.saturation_rps), _num(lat.p50 if lat else None), _num(lat.p95 if lat else None),
+            _num(lat.p99 if lat else None), _num(100 * c.error_rate if c.error_rate is not None else None, 2),
+            _usd(price.usd_per_hour if price else None), str(count or "—"), _usd(fleet), verdict,
+        ])
+    headers = ["candidate", "instance type", "status", "RPS in SLA", "max RPS", "p50 ms", "p95 ms", "p99 ms",
+               "errors %", "$/h each", "instances", "$/h for target", "verdict"]
+    return _table(headers, rows, "candidates")
+
+
+def _verdict(candidate: CandidateResult, lost: Alternative | None, run: RunResult) -> str:
+    if lost is not None:
+        return (f"#{lost.rank}: " if lost.rank else "") + lost.reason
+    if candidate.status == "failed":
+        return f"benchmark failed: {candidate.failure_reason}"
+    return run.price_errors.get(candidate.candidate_id) or candidate.stop_reason or ""
+
+
+def assumptions(run: RunResult) -> str:
+    options = run.sizing or SizingOptions()
+    recorded = "" if run.sizing else " (defaults: this result did not record its sizing options)"
+    sources = sorted({q.source for q in run.prices.values()})
+    items = [
+        f"Instance count = ceil(target ÷ (within-SLA RPS per instance × scaling efficiency)), always rounded "
+        f"<strong>up</strong>; scaling efficiency {options.scaling_efficiency:g} applies to fleets of 2 or more, "
+        "because SageMaker routes requests to instances at random by default, so a fleet of N sustains less than N "
+        "× one instance (LEAST_OUTSTANDING_REQUESTS routing narrows the gap)" + recorded + ".",
+        f"At least {options.min_instances} instance(s). Autoscaling target "
+        f"SageMakerVariantInvocationsPerInstance = RPS per instance × {options.autoscaling_safety_factor:g} × 60.",
+        f"Within-SLA RPS is the highest measured rate with {run.sla_percentile} ≤ {run.sla_ms:g} ms and errors ≤ "
+        f"{100 * run.max_error_rate:g} %. Latency is measured at the client (the load generator), network included.",
+        "Prices: " + escape("; ".join(sources) or "none") + f" — on-demand USD, region {escape(run.region)}"
+        + (f", Savings Plan discount {options.savings_plan_discount_percent:g} % applied (on-demand shown too)"
+           if options.savings_plan_discount_percent else ", no Savings Plan discount") + ".",
+        "Cost per 1M inferences is at the target rate; cost per inference at full capacity assumes the fleet is "
+        "kept busy at its within-SLA capacity (Inference Recommender's CostPerInference).",
+    ]
+    items += [f"Not priced: {escape(cid)}: {escape(why)}." for cid, why in sorted(run.price_errors.items())]
+    limited = [c.candidate_id for c in run.candidates if c.generator_limited]
+    if limited:
+        items.append("The load generator, not the endpoint, was the limit for " + escape(", ".join(limited))
+                     + ": their rates are lower bounds.")
+    items += [f'<strong class="notice">{escape(note)}</strong>' for note in run.notes]
+    return '<ul class="assumptions" id="assumptions">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"

@@ -1,0 +1,115 @@
+"""Make moto's Step Functions interpreter fail the way AWS Step Functions does, where it does not by itself.
+
+The state machine's Retry and Catch rules name real AWS errors; local runs only test them if the interpreter
+raises the same names. Three behaviours are aligned (moto-internal API, pinned with the interpreter in
+``asl_runner``):
+
+- ``aws-sdk:sagemaker:*`` errors are ``SageMaker.<Error>Exception`` — modelled errors keep their name
+  (``SageMaker.ResourceLimitExceededException``) and every other code, throttling and ValidationException included,
+  is ``SageMaker.SageMakerException``. moto has no binding for "sagemaker" and would report ``sagemaker.…``.
+- The optimised ``sagemaker:createModel/createEndpointConfig/createEndpoint`` integrations name unmodelled errors
+  ``SageMaker.AmazonSageMakerException`` (Java SDK v1 naming, as in AWS's SageMaker sample projects) and modelled ones
+  ``SageMaker.ResourceLimitExceededException``; moto forwards them unhandled, which surfaces as ``States.Runtime``.
+- ``ecs:runTask.sync`` fails with ``States.TaskFailed`` when a container exits non-zero (AWS does; moto returns
+  success on any STOPPED task). The cause is the task description, as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+def failure_event(service_task: Any, env: Any, error: str, cause: str) -> Any:
+    """A TaskFailed event for ``service_task`` as the interpreter records it."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    states_names = {t.to_name(): t for t in StatesErrorNameType}
+    name = StatesErrorName(typ=states_names[error]) if error in states_names else CustomErrorName(error)
+    details = TaskFailedEventDetails(
+        resource=service_task._get_sfn_resource(),
+        resourceType=service_task._get_sfn_resource_type(),
+        error=error,
+        cause=cause,
+    )
+    return FailureEvent(
+        env=env,
+        error_name=name,
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(taskFailedEventDetails=details),
+    )
+
+
+def optimised_sagemaker_error(error: ClientError) -> tuple[str, str]:
+    """(error name, cause) of a ClientError raised through an optimised SageMaker integration."""
+    code = error.response.get("Error", {}).get("Code", "")
+    modelled = type(error) is not ClientError  # botocore builds a subclass per modelled error code
+    name = f"SageMaker.{code}Exception" if modelled else "SageMaker.AmazonSageMakerException"
+    meta = error.response.get("ResponseMetadata", {})
+    cause = (
+        f"{error.response.get('Error', {}).get('Message', '')} (Service: AmazonSageMaker; Status Code: "
+        f"{meta.get('HTTPStatusCode', 400)}; Error Code: {code}; Request ID: {meta.get('RequestId', '')}; Proxy: null)"
+    )
+    return name, cause
+
+
+def _failed_container(task: dict[str, Any]) -> bool:
+    return any(c.get("ExitCode") not in (None, 0) for c in task.get("Containers", []))
+
+
+@contextmanager
+def aws_error_semantics() -> Iterator[None]:
+    """Apply the three behaviours above for the duration of the block (callers hold the runner's patch lock)."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
+        StateTaskServiceEcs,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (
+        StateTaskServiceUnsupported,
+    )
+
+    original_from_error = StateTaskServiceUnsupported._from_error
+    original_sync_resolver = StateTaskServiceEcs._build_sync_resolver
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, ClientError) and self._get_boto_service_name() == "sagemaker":
+            return failure_event(self, env, *optimised_sagemaker_error(ex))
+        return original_from_error(self, env, ex)
+
+    def build_sync_resolver(self: Any, *args: Any, **kwargs: Any) -> Callable[[], Any] | None:
+        resolve = original_sync_resolver(self, *args, **kwargs)
+        env = kwargs.get("env", args[0] if args else None)
+
+        def resolve_like_aws() -> Any:
+            task = resolve() if resolve else None
+            if isinstance(task, dict) and _failed_container(task):
+                raise FailureEventException(failure_event(self, env, "States.TaskFailed", json.dumps(task)))
+            return task
+
+        return resolve_like_aws
+
+    added = "sagemaker" not in aws_sdk._SERVICE_ERROR_NAMES
+    aws_sdk._SERVICE_ERROR_NAMES["sagemaker"] = "SageMaker"
+    StateTaskServiceUnsupported._from_error = from_error
+    StateTaskServiceEcs._build_sync_resolver = build_sync_resolver
+    try:
+        yield
+    finally:
+        StateTaskServiceUnsupported._from_error = original_from_error
+        StateTaskServiceEcs._build_sync_resolver = original_sync_resolver
+        if added:
+            del aws_sdk._SERVICE_ERROR_NAMES["sagemaker"]

@@ -1,0 +1,27 @@
+"""Local Step Functions API, for the one call the state machine makes to it: starting the cleanup state machine.
+
+On AWS, a candidate whose endpoint never became deletable hands it to the cleanup state machine
+(``states:startExecution``). Locally every server is stopped at the end of the run anyway, so the request is
+only recorded, for tests to assert on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+
+class LocalStepFunctions:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started: list[dict[str, Any]] = []  # {"StateMachineArn", "Input"} of every StartExecution
+
+    def start_execution(self, StateMachineArn: str, Input: str = "{}", **_: Any) -> dict:
+        """Called with Step Functions' casing (the interpreter passes the state's Parameters through)."""
+        with self._lock:
+            self.started.append({"StateMachineArn": StateMachineArn, "Input": json.loads(Input)})
+        execution = f"{StateMachineArn.replace(':stateMachine:', ':execution:')}:{uuid.uuid4().hex}"
+        return {"ExecutionArn": execution, "StartDate": datetime.now(UTC).isoformat()}

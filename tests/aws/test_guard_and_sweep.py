@@ -1,0 +1,152 @@
+"""The AWS guard (before anything is created) and the sweeper (after a run stopped), against moto's SageMaker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from rightsizing.adapters.guard import AwsGuard
+from rightsizing.adapters.sagemaker import SageMakerEndpoints
+from rightsizing.adapters.sweep import RunSweeper, run_name_prefix
+from rightsizing.exceptions import InvalidRequest, QuotaExceeded
+from rightsizing.models.request import RightsizingRequest
+from rightsizing.steps.plan import CANDIDATE_TAG, RUN_ID_TAG, resource_name
+
+ROLE = "arn:aws:iam::123456789012:role/sagemaker"
+
+
+class FixedQuotas:
+    def __init__(self, quotas: dict[str, float]) -> None:
+        self.quotas = quotas
+
+    def endpoint_usage_quotas(self) -> dict[str, float]:
+        return self.quotas
+
+
+@pytest.fixture
+def sagemaker() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("sagemaker", region_name="us-east-1")
+
+
+def _deploy(client: Any, name: str, instance_type: str = "ml.m5.xlarge", tags: dict[str, str] | None = None) -> None:
+    tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    client.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"}, Tags=tag_list)
+    variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": instance_type, "InitialInstanceCount": 1}
+    client.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], Tags=tag_list)
+    client.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tag_list)
+
+
+def _request(candidates: list[dict], region: str = "us-east-1") -> RightsizingRequest:
+    return RightsizingRequest.model_validate(
+        {
+            "model": {"type": "container", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"},
+            "candidates": candidates,
+            "traffic": {"min_rps": 10},
+            "sla": {"milliseconds": 100},
+            "payloads": {"samples": ["1,2,3"]},
+            "region": region,
+        }
+    )
+
+
+def test_guard_refuses_a_request_for_another_region_than_the_stack() -> None:
+    guard = AwsGuard(region="eu-west-1", quotas=FixedQuotas({}))  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="runs benchmarks in eu-west-1, not us-east-1"):
+        guard.check(_request([{"instance_type": "ml.c5.xlarge"}]))
+
+
+def test_guard_checks_quotas_of_deployed_candidates() -> None:
+    guard = AwsGuard(region="us-east-1", quotas=FixedQuotas({"ml.c5.xlarge": 0}))  # type: ignore[arg-type]
+    with pytest.raises(QuotaExceeded):
+        guard.check(_request([{"instance_type": "ml.c5.xlarge"}]))
+
+
+def test_guard_accepts_an_in_service_existing_endpoint_of_the_right_type(sagemaker: Any) -> None:
+    _deploy(sagemaker, "fraud-prod", "ml.m5.xlarge")
+    guard = AwsGuard(region="us-east-1", endpoints=SageMakerEndpoints(client=sagemaker))
+    guard.check(_request([{"instance_type": "ml.m5.xlarge", "endpoint_name": "fraud-prod"}]))  # no quota lookup
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "instance_type", "message"),
+    [
+        ("fraud-prod", "ml.c5.xlarge", "runs on ml.m5.xlarge, not ml.c5.xlarge"),
+        ("missing", "ml.m5.xlarge", "no endpoint"),
+    ],
+)
+def test_guard_refuses_an_unusable_existing_endpoint(
+    sagemaker: Any, endpoint: str, instance_type: str, message: str
+) -> None:
+    _deploy(sagemaker, "fraud-prod", "ml.m5.xlarge")
+    guard = AwsGuard(region="us-east-1", endpoints=SageMakerEndpoints(client=sagemaker))
+    with pytest.raises(InvalidRequest, match=message):
+        guard.check(_request([{"instance_type": instance_type, "endpoint_name": endpoint}]))
+
+
+def test_sweep_deletes_only_the_runs_tagged_resources(sagemaker: Any) -> None:
+    run, other = "fraud-20250101-120000-ab12", "fraud-20250101-130000-cd34"
+    mine = resource_name(run, 1)
+    _deploy(sagemaker, mine, tags={RUN_ID_TAG: run, CANDIDATE_TAG: "c01"})
+    _deploy(sagemaker, resource_name(other, 1), tags={RUN_ID_TAG: other})
+    _deploy(sagemaker, resource_name(run, 2))  # right prefix, no tag: not provably the run's, left alone
+
+    report = RunSweeper(client=sagemaker).sweep(run)
+
+    assert report.done and sorted(report.deleted) == [f"endpoint-config/{mine}", f"endpoint/{mine}", f"model/{mine}"]
+    left = [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+    assert sorted(left) == sorted([resource_name(other, 1), resource_name(run, 2)])
+
+
+def test_sweep_of_one_candidate_leaves_the_other_candidates_of_a_running_run(sagemaker: Any) -> None:
+    run = "fraud-20250101-120000-ab12"
+    _deploy(sagemaker, resource_name(run, 1), tags={RUN_ID_TAG: run, CANDIDATE_TAG: "c01-ml-m5-xlarge"})
+    _deploy(sagemaker, resource_name(run, 2), tags={RUN_ID_TAG: run, CANDIDATE_TAG: "c02-ml-c5-xlarge"})
+
+    report = RunSweeper(client=sagemaker).sweep(run, candidate_id="c01-ml-m5-xlarge")
+
+    assert f"endpoint/{resource_name(run, 1)}" in report.deleted
+    assert [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]] == [resource_name(run, 2)]
+
+
+class CreatingEndpoints:
+    """moto's endpoints are InService at once; a real one can sit in Creating for an hour."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def get_paginator(self, operation: str) -> Any:
+        paginator = self.inner.get_paginator(operation)
+        if operation != "list_endpoints":
+            return paginator
+
+        class Creating:
+            def paginate(self, **kwargs: Any) -> Any:
+                for page in paginator.paginate(**kwargs):
+                    yield {**page, "Endpoints": [{**e, "EndpointStatus": "Creating"} for e in page["Endpoints"]]}
+
+        return Creating()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_sweep_keeps_config_and_model_while_the_endpoint_is_still_creating(sagemaker: Any) -> None:
+    run = "fraud-20250101-120000-ab12"
+    name = resource_name(run, 1)
+    _deploy(sagemaker, name, tags={RUN_ID_TAG: run})
+
+    report = RunSweeper(client=CreatingEndpoints(sagemaker)).sweep(run)
+
+    assert not report.done and report.remaining == [f"endpoint/{name} (Creating)"] and report.deleted == []
+    assert sagemaker.list_models()["Models"] and sagemaker.list_endpoint_configs()["EndpointConfigs"]
+
+
+def test_run_prefix_matches_every_resource_name_of_the_run() -> None:
+    run = "a-very-long-run-name-that-is-cut-to-forty-characters-20250101"
+    assert all(resource_name(run, i).startswith(run_name_prefix(run)) for i in (1, 9, 10, 40))
+    assert not resource_name("another-run", 1).startswith(run_name_prefix(run))

@@ -1,0 +1,112 @@
+"""template.yaml and the state machine definitions, checked offline: cfn-lint (SAM transform included), statelint,
+and the wiring between them that neither linter sees."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import FUNCTION_EVENTS, REPO
+
+TEMPLATE = REPO / "template.yaml"
+DEFINITIONS = sorted((REPO / "statemachine").glob("*.asl.json"))
+TOOLS = Path(sys.executable).parent  # cfn-lint and statelint are dev dependencies of the project's venv
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form intrinsics (!Ref, !Sub, …) as plain data."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+CfnLoader.add_multi_constructor("!", _intrinsic)
+TEMPLATE_DOC: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+RESOURCES: dict[str, Any] = TEMPLATE_DOC["Resources"]
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    result = _run(str(TOOLS / "cfn-lint"), str(TEMPLATE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda p: p.name)
+def test_statelint_reports_nothing(definition: Path) -> None:
+    # URI: Resource ARNs are ${…} placeholders until SAM substitutes them; FLOAT: BackoffRate is an integer.
+    result = _run(str(TOOLS / "statelint"), "--ignore=URI,FLOAT", str(definition))
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("machine", ["RightsizingStateMachine", "CleanupStateMachine"])
+def test_definition_substitutions_match_the_placeholders_exactly(machine: str) -> None:
+    properties = RESOURCES[machine]["Properties"]
+    placeholders = set(PLACEHOLDER.findall((REPO / properties["DefinitionUri"]).read_text()))
+    assert placeholders == set(properties["DefinitionSubstitutions"])
+
+
+def test_every_function_has_a_handler_requirements_and_a_sample_event() -> None:
+    functions = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert len(functions) == 4
+    for resource in functions.values():
+        code = REPO / resource["Properties"]["CodeUri"]
+        assert (code / "app.py").is_file() and (code / "requirements.txt").is_file()
+        assert resource["Properties"]["Handler"] == "app.lambda_handler"
+        assert (FUNCTION_EVENTS / f"{code.name}.json").is_file(), code.name
+
+
+def test_template_uses_no_yaml_aliases() -> None:
+    # CloudFormation's YAML parser does not support aliases or merge keys; only SAM's re-serialised copy would work.
+    assert not re.search(r"(?m)(:|-)\s+[&*][A-Za-z_]+\s*$|<<:", TEMPLATE.read_text())
+
+
+def test_every_checkov_skip_is_justified() -> None:
+    for name, resource in RESOURCES.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert skip["id"].startswith("CKV_") and len(skip.get("comment", "")) > 20, name
+
+
+def test_sagemaker_create_is_scoped_to_the_prefix_and_requires_the_run_id_tag() -> None:
+    statements = [
+        s for policy in RESOURCES["RightsizingStateMachine"]["Properties"]["Policies"]
+        for s in policy.get("Statement", []) if isinstance(s, dict) and "Sid" in s
+    ]
+    create = next(s for s in statements if s["Sid"] == "CreateOnlyTaggedBenchmarkResources")
+    creates = {"sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint"}
+    assert creates <= set(create["Action"])
+    assert all("/rightsize-*" in r["Sub"] for r in create["Resource"])
+    assert create["Condition"] == {"Null": {"aws:RequestTag/rightsizing:run-id": "false"}}
+    pass_role = next(s for s in statements if s["Sid"] == "PassOnlyTheModelRoleToSageMaker")
+    assert pass_role["Resource"] == {"Ref": "SageMakerExecutionRoleArn"}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_results_bucket_is_private_encrypted_tls_only_and_expires() -> None:
+    bucket = RESOURCES["ResultsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "ResultsRetentionDays"}
+    deny = RESOURCES["ResultsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_stopped_runs_trigger_the_sweeper_with_the_run_id() -> None:
+    rule = RESOURCES["RunStoppedRule"]["Properties"]
+    assert set(rule["EventPattern"]["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
+    target = rule["Targets"][0]
+    assert target["Arn"] == {"Ref": "CleanupStateMachine"}
+    assert target["InputTransformer"]["InputPathsMap"] == {"run_id": "$.detail.name"}  # execution name = run id

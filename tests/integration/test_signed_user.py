@@ -1,0 +1,218 @@
+"""The SigV4-signed InvokeEndpoint user, run by Locust against a local recording server on 127.0.0.1.
+
+Every request the server receives is checked against botocore's own ``SigV4Auth`` for the same credentials, second
+and body, so the generator's cached signatures are exactly what SageMaker runtime would verify. Locust runs in a
+subprocess (importing it monkey-patches the importing process with gevent).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotocoreCredentials
+
+ENDPOINT_NAME = "rightsizing-run-1-c01"
+PATH = f"/endpoints/{ENDPOINT_NAME}/invocations"
+PAYLOADS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
+CREDENTIALS = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "IQoJb3JpZ2luX2VjEJr//token==")
+RECORD_LIMIT = 2_000
+
+# Runs in the subprocess: the signed user with its host pointed at the local server, two users for a bounded time.
+GENERATOR = r"""
+import json, sys
+import gevent
+from locust.env import Environment
+from locust.stats import StatsError
+from rightsizing_loadtest.endpoint import EndpointConfigError
+from rightsizing_loadtest.sigv4 import Credentials
+from rightsizing_loadtest.users import make_signed_invocations_user
+
+args = json.loads(sys.argv[1])
+try:
+    make_signed_invocations_user(["x"], "text/csv", "ep", "us-east-1", Credentials("a", "b"), host="http://192.0.2.1")
+    refused = ""
+except EndpointConfigError as e:
+    refused = str(e)
+user = make_signed_invocations_user(
+    args["payloads"], "text/csv", args["endpoint_name"], "us-east-1", Credentials(*args["credentials"]),
+    timeout_seconds=args["timeout"], host=args["host"],
+)
+env = Environment(user_classes=[user])
+env.create_local_runner().start(2, spawn_rate=2)
+gevent.sleep(args["seconds"])
+env.runner.quit()
+total = env.stats.total
+print(json.dumps({
+    "host": user.host, "insecure": user.insecure, "refused": refused,
+    "requests": total.num_requests, "failures": total.num_failures,
+    "names": sorted(name for name, _ in env.stats.entries),
+    "errors": {StatsError.parse_error(e.error): e.occurrences for e in env.stats.errors.values()},
+}))
+"""
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b'{"predictions": [1]}'
+    delay_seconds: float = 0.0
+
+
+class RecordingServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.received: list[Received] = []
+        self.released = threading.Event()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the generator drops connections when it stops users
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: RecordingServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if len(self.server.received) < RECORD_LIMIT:
+            self.server.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
+        reply = self.server.reply
+        if reply.delay_seconds:
+            self.server.released.wait(reply.delay_seconds)
+        self.send_response(reply.status)
+        for name, value in {"Content-Type": "application/json", **reply.headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., RecordingServer]]:
+    servers: list[RecordingServer] = []
+
+    def start(reply: Reply | None = None) -> RecordingServer:
+        server = RecordingServer(reply or Reply())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.released.set()
+        server.shutdown()
+        server.server_close()
+
+
+def run_generator(host: str, *, seconds: float = 1.5, timeout: float = 5.0) -> dict[str, Any]:
+    args = {
+        "payloads": PAYLOADS,
+        "endpoint_name": ENDPOINT_NAME,
+        "credentials": CREDENTIALS,
+        "host": host,
+        "seconds": seconds,
+        "timeout": timeout,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", GENERATOR, json.dumps(args)], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def botocore_authorization(request: Received) -> str:
+    """botocore's signature for the received request, at the second it was signed."""
+    signed_at = datetime.datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    aws_request = AWSRequest(
+        method=request.method,
+        url=f"http://{request.headers['Host']}{request.path}",
+        data=request.body,
+        headers={"Content-Type": request.headers["Content-Type"], "Accept": request.headers["Accept"]},
+    )
+    with mock.patch("botocore.auth.get_current_datetime", return_value=signed_at):
+        SigV4Auth(BotocoreCredentials(*CREDENTIALS), "sagemaker", "us-east-1").add_auth(aws_request)
+    return aws_request.headers["Authorization"]
+
+
+def test_signed_user_requests_verify_against_botocore_sigv4(start_server: Callable[..., RecordingServer]) -> None:
+    server = start_server()
+
+    stats = run_generator(server.url)
+
+    assert stats["failures"] == 0 and stats["requests"] > 50
+    assert stats["host"] == server.url and stats["names"] == [PATH]
+    received = server.received
+    assert len(received) >= min(stats["requests"], RECORD_LIMIT)
+    port = server.server_address[1]
+    for request in received:
+        assert (request.method, request.path) == ("POST", PATH)
+        assert request.headers["Host"] == f"127.0.0.1:{port}"
+        assert request.headers["Content-Type"] == "text/csv"
+        assert request.headers["X-Amz-Security-Token"] == CREDENTIALS[2]
+        assert request.headers["Authorization"] == botocore_authorization(request)
+    assert {r.body.decode() for r in received} == set(PAYLOADS)  # payload rotation
+    # Signatures are reused within a second: far fewer distinct ones than requests.
+    assert len({r.headers["Authorization"] for r in received}) <= len(PAYLOADS) * 3
+
+
+def test_signed_user_counts_throttling_as_failure_with_reason(start_server: Callable[..., RecordingServer]) -> None:
+    throttled = Reply(
+        status=400,
+        headers={"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral/"},
+        body=b'{"message": "Rate exceeded"}',
+    )
+    server = start_server(throttled)
+
+    stats = run_generator(server.url, seconds=1.0)
+
+    assert stats["requests"] > 0 and stats["failures"] == stats["requests"]
+    assert list(stats["errors"]) == ["CatchResponseError('throttled: HTTP 400 ThrottlingException: Rate exceeded')"]
+
+
+def test_signed_user_counts_timeouts_as_failures(start_server: Callable[..., RecordingServer]) -> None:
+    server = start_server(Reply(delay_seconds=30))
+
+    stats = run_generator(server.url, seconds=1.2, timeout=0.3)
+
+    assert stats["requests"] >= 2 and stats["failures"] == stats["requests"]
+    assert all("timed out" in error.lower() or "timeout" in error.lower() for error in stats["errors"]), stats
+
+
+def test_signed_user_refuses_a_non_loopback_host_override(start_server: Callable[..., RecordingServer]) -> None:
+    stats = run_generator(start_server().url, seconds=0.2)
+
+    assert "refusing host 'http://192.0.2.1'" in stats["refused"]
+    assert stats["insecure"] is False  # TLS is verified when real credentials travel
