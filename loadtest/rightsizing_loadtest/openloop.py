@@ -55,11 +55,13 @@ class OpenLoopPacer:
         headers_for: Callable[[bytes], dict[str, str]],
         timeout_seconds: float,
         path: str = INVOCATIONS_PATH,
+        verify_tls: bool = False,
     ) -> None:
         self._session = FastHttpSession(
             host,
             request_event=env.events.request,
             user=None,
+            insecure=not verify_tls,  # verify certificates whenever credentials are sent
             concurrency=POOL_CONNECTIONS,
             network_timeout=timeout_seconds,
             connection_timeout=timeout_seconds,

@@ -2,9 +2,10 @@
 
 Environment:
   JOB_URI       required; store URI (file:// or s3://) of a ``LoadTestJob`` JSON document.
-  ENDPOINT_URL  base URL of a SageMaker-contract server (POST /invocations), e.g. http://127.0.0.1:8123. Only
-                loopback hosts are accepted. Without it the job would go SigV4-signed to SageMaker runtime, which
-                is not built yet.
+  ENDPOINT_URL  optional base URL of a SageMaker-contract server (POST /invocations) on this machine, e.g.
+                http://127.0.0.1:8123; only loopback hosts are accepted. Without it, requests go SigV4-signed to
+                SageMaker runtime (InvokeEndpoint on job.endpoint_name in job.region) with the default credential
+                chain (the ECS task role on Fargate); no credentials is a refusal (exit 2).
 
 Exit codes: 0 measured (also when nothing passed: sustainable_rps 0 is a valid answer), 1 failed (one line on
 stderr: unreadable job or payloads, endpoint unreachable for every request, …), 2 refused (configuration).
@@ -17,8 +18,6 @@ Writes to ``job.results_uri``: the Locust CSVs and HTML report, ``trace.json`` (
 from __future__ import annotations
 
 import faulthandler
-import ipaddress
-import itertools
 import json
 import logging
 import os
@@ -29,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import gevent
 import psutil
@@ -44,14 +42,20 @@ from rightsizing.search import SearchOutcome, strategy_for, summarize
 from rightsizing.search.ramp import THINK_SECONDS
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json, store_for
 from rightsizing_loadtest.driver import LocustProbe, RequestTotals
+from rightsizing_loadtest.endpoint import (
+    EndpointConfigError,
+    Target,
+    check_loopback_url,
+    invocations_for,
+    resolve_target,
+    user_class_for,
+)
 from rightsizing_loadtest.openloop import OpenLoopPacer
-from rightsizing_loadtest.users import make_invocations_user
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 
-LOOPBACK_NAMES = frozenset({"localhost"})
 CONTENT_TYPES = {".csv": "text/csv", ".html": "text/html", ".json": "application/json"}
 
 
@@ -71,48 +75,18 @@ def one_line(error: BaseException) -> str:
     return "; ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
 
 
-def check_endpoint_url(url: str) -> str:
-    """The base URL, normalised; refuses anything that is not plain http(s) on a loopback host.
-
-    Safety: the generator must never be pointed at someone else's server by a typo or a forged job.
-    """
-    parsed = urlparse(url.strip())
-    try:
-        host = parsed.hostname
-        parsed.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as e:
-        raise TaskError(EXIT_REFUSED, f"ENDPOINT_URL '{url}' is not a valid URL: {e}") from e
-    if parsed.scheme not in ("http", "https") or not host:
-        raise TaskError(EXIT_REFUSED, f"ENDPOINT_URL '{url}' must be an http(s) base URL like http://127.0.0.1:8080")
-    if parsed.path.strip("/") or parsed.query or parsed.fragment:
-        raise TaskError(EXIT_REFUSED, f"ENDPOINT_URL '{url}' must be a base URL without path (/invocations is added)")
-    if host.lower() not in LOOPBACK_NAMES:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise TaskError(
-                EXIT_REFUSED,
-                f"refusing ENDPOINT_URL '{url}': host '{host}' is not loopback (127.0.0.0/8, localhost, ::1); "
-                "remote endpoints are only reached through SageMaker runtime",
-            )
-    return f"{parsed.scheme}://{parsed.netloc}"
-
-
-def read_config() -> tuple[str, str]:
-    """(job URI, endpoint base URL) from the environment; configuration problems are refusals (exit 2)."""
+def read_config() -> str:
+    """The job URI; a bad ENDPOINT_URL is refused here, before the job is even read (exit 2)."""
     job_uri = os.environ.get("JOB_URI", "").strip()
     if not job_uri:
         raise TaskError(EXIT_REFUSED, "JOB_URI is not set: give the store URI of a LoadTestJob JSON document")
     endpoint_url = os.environ.get("ENDPOINT_URL", "").strip()
-    if not endpoint_url:
-        raise TaskError(
-            EXIT_REFUSED,
-            "ENDPOINT_URL is not set: sending SigV4-signed requests to SageMaker runtime (InvokeEndpoint) is not "
-            "built yet; set ENDPOINT_URL to a loopback base URL such as http://127.0.0.1:8080",
-        )
-    return job_uri, check_endpoint_url(endpoint_url)
+    if endpoint_url:
+        try:
+            check_loopback_url(endpoint_url)
+        except EndpointConfigError as e:
+            raise TaskError(EXIT_REFUSED, str(e)) from e
+    return job_uri
 
 
 def load_job(job_uri: str) -> LoadTestJob:
@@ -138,11 +112,19 @@ def with_think_time(user_class: type[User]) -> type[User]:
 
 
 def open_loop_factory(
-    endpoint_url: str, payloads: list[str], content_type: str, timeout: float
+    target: Target, payloads: list[str], content_type: str, timeout: float
 ) -> Callable[[Environment], OpenLoopPacer]:
-    bodies = itertools.cycle([p.encode() for p in payloads])
-    headers = {"Content-Type": content_type, "Accept": "*/*"}
-    return lambda env: OpenLoopPacer(env, endpoint_url, lambda: next(bodies), lambda _body: headers, timeout)
+    """The open-loop pacer sends exactly what the users send (same bodies, headers, signatures)."""
+    invocations = invocations_for(target, payloads, content_type)
+    return lambda env: OpenLoopPacer(
+        env,
+        invocations.base_url,
+        invocations.next_body,
+        invocations.headers_for,
+        timeout,
+        path=invocations.path,
+        verify_tls=invocations.signed,
+    )
 
 
 @dataclass(frozen=True)
@@ -195,18 +177,18 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
 
 
 def run_search(
-    job: LoadTestJob, endpoint_url: str, payloads: list[str], timing: Timing, workdir: Path
+    job: LoadTestJob, target: Target, payloads: list[str], timing: Timing, workdir: Path
 ) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
     """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
-    user_class = make_invocations_user(payloads, job.content_type, timeout_seconds=timing.request_timeout)
+    user_class = user_class_for(target, payloads, job.content_type, timeout_seconds=timing.request_timeout)
     if job.load.mode == "ramp":
         user_class = with_think_time(user_class)
     probe = LocustProbe(
         user_class,
-        endpoint_url,
+        target.base_url,
         workdir,
         settle_seconds=timing.settle_seconds,
-        open_loop=open_loop_factory(endpoint_url, payloads, job.content_type, timing.request_timeout),
+        open_loop=open_loop_factory(target, payloads, job.content_type, timing.request_timeout),
         drain_seconds=timing.drain_seconds,
     )
     strategy = strategy_for(job.load, job.sla_percentile, job.sla_ms, job.max_error_rate)
@@ -258,8 +240,13 @@ def check_reachable(totals: RequestTotals, endpoint_url: str) -> None:
         )
 
 
-def execute(job_uri: str, endpoint_url: str, started: float) -> LoadTestResult:
+def execute(job_uri: str, started: float) -> LoadTestResult:
     job = load_job(job_uri)
+    try:
+        target = resolve_target(job)  # unsigned to a loopback ENDPOINT_URL, else SigV4 to SageMaker runtime
+    except EndpointConfigError as e:
+        raise TaskError(EXIT_REFUSED, str(e)) from e
+    endpoint_url = target.base_url
     # Backstop for anything the graceful deadline cannot interrupt: dump stacks and exit 1 at max_seconds.
     faulthandler.dump_traceback_later(max(1.0, job.max_seconds - (time.monotonic() - started)), exit=True)
     payloads = load_payloads(job.payloads_uri)
@@ -269,13 +256,14 @@ def execute(job_uri: str, endpoint_url: str, started: float) -> LoadTestResult:
         candidate_id=job.candidate_id,
         instance_type=job.instance_type,
         endpoint_url=endpoint_url,
+        signed=target.signed,
         mode=job.load.mode,
         budget_seconds=round(timing.search_budget, 1),
         max_seconds=job.max_seconds,
     )
     with tempfile.TemporaryDirectory(prefix="rightsizing-loadtest-") as workdir:
         started_epoch = time.time()  # wall clock: the metrics window endpoint-side (CloudWatch) figures cover
-        outcome, totals, files, seconds = run_search(job, endpoint_url, payloads, timing, Path(workdir))
+        outcome, totals, files, seconds = run_search(job, target, payloads, timing, Path(workdir))
         store = store_for(job.results_uri)
         artifacts = upload(store, job.results_uri, files)
     trace = [p.model_dump(mode="json") for p in outcome.probes]
@@ -323,8 +311,8 @@ def main() -> int:
     started = time.monotonic() - min(30.0, max(0.0, time.time() - psutil.Process().create_time()))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
-        job_uri, endpoint_url = read_config()
-        execute(job_uri, endpoint_url, started)
+        job_uri = read_config()
+        execute(job_uri, started)
     except TaskError as e:
         return fail(e.exit_code, e.message)
     except Exception as e:  # any other failure must still end in one clear line and a non-zero exit

@@ -158,8 +158,15 @@ class TaskRun:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
-def run_task(job_uri: str | None, endpoint_url: str | None, timeout: float = MAX_SECONDS + 30) -> TaskRun:
+def run_task(
+    job_uri: str | None, endpoint_url: str | None, timeout: float = MAX_SECONDS + 30, *, scrub_aws: bool = False
+) -> TaskRun:
     env = {k: v for k, v in os.environ.items() if k not in ("JOB_URI", "ENDPOINT_URL")}
+    if scrub_aws:  # no credential of any kind: a developer's real ones must never send traffic to AWS from a test
+        env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true"
+        )
     if job_uri is not None:
         env["JOB_URI"] = job_uri
     if endpoint_url is not None:
@@ -326,14 +333,15 @@ def test_task_refuses_non_http_endpoint(tmp_path: Path) -> None:
     assert "http(s) base URL" in run.stderr
 
 
-def test_task_exits_2_without_endpoint_url(tmp_path: Path) -> None:
+def test_task_refuses_signed_mode_without_credentials(tmp_path: Path) -> None:
     job = write_job(tmp_path)
 
-    run = run_task(job.uri, None)
+    run = run_task(job.uri, None, scrub_aws=True)
 
     assert run.returncode == 2
     assert "ENDPOINT_URL is not set" in run.stderr
-    assert "SigV4" in run.stderr and "not built yet" in run.stderr
+    assert "SigV4" in run.stderr and "no AWS credentials were found" in run.stderr
+    assert not (job.results_dir / "result.json").exists()
 
 
 def test_task_fails_on_unreadable_job(tmp_path: Path) -> None:
