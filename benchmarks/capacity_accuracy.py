@@ -72,11 +72,11 @@ def start_server(case: Case, queue_seconds: float = DEFAULT_QUEUE_SECONDS) -> tu
 
 
 def run_task(
-    url: str, load: LoadSettings, sla_ms: float, max_seconds: int, workdir: Path
+    url: str, load: LoadSettings, sla_ms: float, max_seconds: int, workdir: Path, bodies: list[str] | None = None
 ) -> tuple[LoadTestResult, float]:
     """One search through the real load-generator entry point; returns its result and wall seconds."""
     workdir.mkdir(parents=True, exist_ok=True)
-    payloads = put_json(local_uri(workdir / "payloads.json"), ["1,2,3,4"])
+    payloads = put_json(local_uri(workdir / "payloads.json"), bodies or ["1,2,3,4"])
     job = LoadTestJob(
         run_id="bench", candidate_id=load.mode, instance_type="local.bench", endpoint_name="bench", region="us-east-1",
         content_type="text/csv", payloads_uri=payloads, sla_percentile="p95", sla_ms=sla_ms, max_error_rate=0.01,
@@ -113,6 +113,35 @@ def measure_case(case: Case, adaptive: LoadSettings, workdir: Path, queue_second
     }
 
 
+# (c) the real local model server (1 worker pinned to the server CPU). Its truth cannot be computed, so it is
+# measured: the same open-loop engine at 1 % precision with ~5x the samples per probe. That checks what the default
+# settings trade for speed; the method itself is checked against independent truth in (a) and (b).
+MODEL_CASE = "(c) local model server, 1 worker, p95 50 ms"
+MODEL_SLA_MS = 50.0
+TRUTH_SETTINGS = LoadSettings(precision=0.01, min_completions=3000, max_probe_seconds=30)
+
+
+def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
+    from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
+
+    server = start_server(ensure_builtin_model(), workers=1, cpus=[SERVER_CPU], log_path=workdir / "server.log")
+    payloads = [",".join(f"{v:.4f}" for v in row) for row in sample_rows(8)]
+    try:
+        wait_ready(server)
+        truth, _ = run_task(server.url, TRUTH_SETTINGS, MODEL_SLA_MS, 900, workdir / "truth", payloads)
+        fast, fast_wall = run_task(server.url, adaptive, MODEL_SLA_MS, 600, workdir / "adaptive", payloads)
+        ramp, ramp_wall = run_task(server.url, LoadSettings(mode="ramp", max_users=5000), MODEL_SLA_MS, 600,
+                                   workdir / "ramp", payloads)
+    finally:
+        server.stop()
+    return {
+        "case": MODEL_CASE, "truth": truth.sustainable_rps, "truth_s": truth.test_seconds,
+        "adaptive": fast.sustainable_rps, "adaptive_s": fast.test_seconds, "adaptive_wall": fast_wall,
+        "ramp": ramp.sustainable_rps, "ramp_s": ramp.test_seconds, "ramp_wall": ramp_wall,
+        "generator_limited": fast.generator_limited,
+    }
+
+
 def error(answer: float, truth: float) -> str:
     return f"{(answer / truth - 1) * 100:+.1f} %" if truth else "n/a"
 
@@ -136,17 +165,22 @@ def print_table(rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the first (a) and (b) cases")
+    parser.add_argument("--no-model", action="store_true", help="skip (c), the real model server (~7 min)")
+    parser.add_argument("--only-model", action="store_true", help="run only (c)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--queue-seconds", type=float, default=DEFAULT_QUEUE_SECONDS,
                         help="server waiting room, in seconds of capacity, before it answers 503")
     args = parser.parse_args()
-    cases = [CASES[1], CASES[3]] if args.quick else CASES
+    cases = [] if args.only_model else [CASES[1], CASES[3]] if args.quick else CASES
     adaptive = LoadSettings()  # the defaults a user gets
     rows = []
     with tempfile.TemporaryDirectory(prefix="capacity-accuracy-") as tmp:
         for index, case in enumerate(cases):
             print(f"[{index + 1}/{len(cases)}] {case.name} ...", file=sys.stderr, flush=True)
             rows.append(measure_case(case, adaptive, Path(tmp) / str(index), args.queue_seconds))
+        if not (args.no_model or args.quick):
+            print(f"[model] {MODEL_CASE} ...", file=sys.stderr, flush=True)
+            rows.append(measure_model_case(adaptive, Path(tmp) / "model"))
     print(f"server queue: {args.queue_seconds:g} s of capacity; adaptive settings: {adaptive.model_dump()}")
     print_table(rows)
     if args.json:

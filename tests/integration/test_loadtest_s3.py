@@ -10,17 +10,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+from loopback import LoopbackServer, QuietHandler, TaskRun, run_load_task
 from moto.server import ThreadedMotoServer
 
 from rightsizing.models.plan import LoadTestJob
@@ -43,42 +39,22 @@ ARTIFACTS = {
 }
 
 
-class InvocationsServer(ThreadingHTTPServer):
+class InvocationsServer(LoopbackServer):
     """SageMaker container contract, answering POST /invocations after a short fixed service time."""
-
-    daemon_threads = True
-    request_queue_size = 64
 
     def __init__(self) -> None:
         self.invocations = 0
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # the generator drops connections when it stops users
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     server: InvocationsServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         time.sleep(SERVICE_SECONDS)
         self.server.invocations += 1
-        body = b'{"predictions": [0.1]}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, b'{"predictions": [0.1]}')
 
 
 @pytest.fixture(scope="module")
@@ -109,23 +85,9 @@ def s3(s3_url: str) -> Iterator[Any]:
 
 @pytest.fixture
 def endpoint() -> Iterator[InvocationsServer]:
-    server = InvocationsServer()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = InvocationsServer().start()
     yield server
-    server.shutdown()
-    server.server_close()
-
-
-@dataclass
-class TaskRun:
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+    server.stop()
 
 
 def task_environment(s3_url: str, **overrides: str) -> dict[str, str]:
@@ -146,15 +108,7 @@ def task_environment(s3_url: str, **overrides: str) -> dict[str, str]:
 
 
 def run_task(env: dict[str, str]) -> TaskRun:
-    started = time.monotonic()
-    completed = subprocess.run(
-        [sys.executable, "-m", "rightsizing_loadtest.task"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=MAX_SECONDS + 30,
-    )
-    return TaskRun(completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started)
+    return run_load_task(env, MAX_SECONDS + 30)
 
 
 def put_job(s3: Any, **overrides: Any) -> tuple[str, str]:

@@ -13,17 +13,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import LoopbackServer, QuietHandler, TaskRun, run_load_task
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
@@ -39,11 +37,8 @@ PROCESS_SLACK_SECONDS = 5  # interpreter start-up and teardown around the job's 
 LOCUST_ARTIFACTS = ("locust_stats", "locust_stats_history", "locust_failures", "locust_exceptions", "locust_report")
 
 
-class GroundTruthServer(ThreadingHTTPServer):
+class GroundTruthServer(LoopbackServer):
     """SageMaker container contract: GET /ping, POST /invocations answered after a fixed service time."""
-
-    daemon_threads = True
-    request_queue_size = 512  # the listen backlog must hold every user's connection
 
     def __init__(self, slots: int, service_seconds: float, status: int = 200, hang: bool = False) -> None:
         self.slots = threading.Semaphore(slots)
@@ -52,30 +47,14 @@ class GroundTruthServer(ThreadingHTTPServer):
         self.hang = hang
         self.released = threading.Event()  # lets hung handlers finish at teardown
         self.invocations = 0
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # the generator drops connections when it stops users; that is not a test failure
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as SageMaker serves
-    disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle would add ~40 ms
+class _Handler(QuietHandler):
     server: GroundTruthServer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def _reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(status, body)
 
     def do_GET(self) -> None:
         if self.path == "/ping":
@@ -106,15 +85,14 @@ def start_server() -> Iterator[Callable[..., GroundTruthServer]]:
 
     def start(slots: int = SLOTS, service_seconds: float = SERVICE_SECONDS, **kwargs: Any) -> GroundTruthServer:
         server = GroundTruthServer(slots, service_seconds, **kwargs)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server.start()
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.released.set()
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 @dataclass
@@ -146,18 +124,6 @@ def write_job(tmp_path: Path, **overrides: Any) -> Job:
     return Job(put_json(local_uri(tmp_path / "job.json"), job.model_dump(mode="json")), results_dir)
 
 
-@dataclass
-class TaskRun:
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-
 def run_task(
     job_uri: str | None, endpoint_url: str | None, timeout: float = MAX_SECONDS + 30, *, scrub_aws: bool = False
 ) -> TaskRun:
@@ -171,11 +137,7 @@ def run_task(
         env["JOB_URI"] = job_uri
     if endpoint_url is not None:
         env["ENDPOINT_URL"] = endpoint_url
-    started = time.monotonic()
-    completed = subprocess.run(
-        [sys.executable, "-m", "rightsizing_loadtest.task"], env=env, capture_output=True, text=True, timeout=timeout
-    )
-    return TaskRun(completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started)
+    return run_load_task(env, timeout)
 
 
 def read_result(job: Job) -> LoadTestResult:

@@ -14,7 +14,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
@@ -22,6 +21,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
+from loopback import LoopbackServer, QuietHandler
 
 ENDPOINT_NAME = "rightsizing-run-1-c01"
 PATH = f"/endpoints/{ENDPOINT_NAME}/invocations"
@@ -79,31 +79,16 @@ class Reply:
     delay_seconds: float = 0.0
 
 
-class RecordingServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
+class RecordingServer(LoopbackServer):
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
         self.received: list[Received] = []
         self.released = threading.Event()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # the generator drops connections when it stops users
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     server: RecordingServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -112,12 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.reply
         if reply.delay_seconds:
             self.server.released.wait(reply.delay_seconds)
-        self.send_response(reply.status)
-        for name, value in {"Content-Type": "application/json", **reply.headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        self.reply(reply.status, reply.body, reply.headers)
 
 
 @pytest.fixture
@@ -126,15 +106,14 @@ def start_server() -> Iterator[Callable[..., RecordingServer]]:
 
     def start(reply: Reply | None = None) -> RecordingServer:
         server = RecordingServer(reply or Reply())
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server.start()
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.released.set()
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def run_generator(host: str, *, seconds: float = 1.5, timeout: float = 5.0) -> dict[str, Any]:
