@@ -161,3 +161,27 @@ def test_transient_late_sends_are_re_measured_not_reported() -> None:
     assert not outcome.generator_limited
     assert any(not p.valid for p in outcome.probes)  # the disturbed probe stays in the trace, marked invalid
     assert outcome.sustainable_rps > 0 and "bracketed" in outcome.stop_reason
+
+
+def test_a_spike_far_below_the_ceiling_does_not_cap_the_answer() -> None:
+    """One window of the first low-rate probe catches a latency spike (GC pause): re-measured, not believed."""
+    server = SimulatedServer(slots=4, service_ms=10.0)
+    original = server.measure_rate
+    spiked: list[float] = []
+
+    def spiky(rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+        m = original(rate, seconds, windows, late_ms)
+        if spiked or rate > 0.5 * server.capacity:
+            return m
+        spiked.append(rate)
+        spike = _lat(500.0)
+        return ProbeMeasurement(m.users, m.seconds, m.requests, m.failures, spike, m.generator_cpu_percent,
+                                offered_rps=rate, late_share=0.0, window_rps=m.window_rps,
+                                window_latencies=(spike, *m.window_latencies[1:]))
+
+    server.measure_rate = spiky  # type: ignore[method-assign]
+    search = _search(50.0)
+    outcome = search.run(server, budget_seconds=300, clock=server.clock)
+    truth = server.capacity * (1 - 10.0 / 50.0)
+    assert spiked, "the scenario must have produced a spike"
+    assert outcome.sustainable_rps >= 0.95 * truth, outcome.stop_reason

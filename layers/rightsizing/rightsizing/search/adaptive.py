@@ -42,6 +42,9 @@ MAX_EXTENSIONS = 1  # an unstable passing probe is measured once more before it 
 CEILING_MARGIN = 1.10  # open loop need not go past the measured ceiling, give or take its measurement noise
 MIN_WINDOW_SECONDS = 1.0
 START_SHARE_OF_CEILING = 0.9
+# A failure with disagreeing windows this far below the throughput ceiling is more likely a latency spike than
+# overload (real servers have GC pauses, noisy neighbours): re-measure it once before it caps the bracket for good.
+SUSPECT_FAILURE_SHARE = 0.8
 MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
 
 
@@ -164,9 +167,10 @@ class _Run:
                         "step, which under-reports tail latency. Allow more max_seconds_per_candidate."
                     )
                 return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
-            record = self._open_probe(rate, seconds)
+            suspect_below = SUSPECT_FAILURE_SHARE * ceiling.rps
+            record = self._open_probe(rate, seconds, suspect_below)
             if not record.valid:  # a passing hiccup (another process took the CPU) gets one more chance
-                record = self._open_probe(rate, seconds)
+                record = self._open_probe(rate, seconds, suspect_below)
             if not record.valid:
                 return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
             latency = record.latency_ms.at(self.cfg.check.percentile) if record.latency_ms else None
@@ -184,7 +188,9 @@ class _Run:
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
             rate = bracket.next_rate(self.cfg.check.sla_ms)
 
-    def _open_probe(self, rate: float, seconds: float) -> ProbeRecord:
+    def _open_probe(self, rate: float, seconds: float, suspect_below: float) -> ProbeRecord:
+        """One open-loop probe; unstable windows earn one re-measure when passing, or when failing far below the
+        ceiling (where a failure is more likely a spike than overload)."""
         for attempt in range(MAX_EXTENSIONS + 1):
             m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms)
             passed, why = self.cfg.check.verdict(m)
@@ -194,7 +200,8 @@ class _Run:
             stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
             last = attempt == MAX_EXTENSIONS
             note = invalid_why or why or ("" if stable else "windows disagree; re-measured")
-            if not valid or not passed or stable or last:
+            worth_another = not stable and (passed or rate < suspect_below)
+            if not valid or not worth_another or last:
                 return self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
             self._record(m, False, "unstable windows: re-measuring", kind="open", stable=False)
         raise AssertionError("unreachable")
