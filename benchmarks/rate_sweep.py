@@ -16,8 +16,8 @@ from pathlib import Path
 
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing_loadtest.driver import LocustProbe
-from rightsizing_loadtest.endpoint import Target, invocations_for, user_class_for
-from rightsizing_loadtest.openloop import OpenLoopPacer
+from rightsizing_loadtest.endpoint import Target, user_class_for
+from rightsizing_loadtest.task import open_loop_factory
 
 WINDOWS = 3
 MAX_ERROR_RATE = 0.01
@@ -38,14 +38,12 @@ def main() -> None:
         os.sched_setaffinity(0, {args.cpu})
     target = Target(args.url, "sweep", "us-east-1")
     payloads = args.payload or ["1,2,3,4"]
-    invocations = invocations_for(target, payloads, "text/csv")
     probe = LocustProbe(
         user_class_for(target, payloads, "text/csv", timeout_seconds=10),
         args.url,
         Path(args.workdir),
         settle_seconds=2.0,
-        open_loop=lambda env: OpenLoopPacer(env, invocations.base_url, invocations.next_body,
-                                            invocations.headers_for, 10, path=invocations.path),
+        open_loop=open_loop_factory(target, payloads, "text/csv", 10),  # the pacer exactly as the task builds it
         drain_seconds=5.0,
     )
     results = []

@@ -19,6 +19,7 @@ from locust.env import Environment
 
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing.stats import latency_percentiles
+from rightsizing_loadtest.users import judge
 
 POOL_CONNECTIONS = 1000  # in-flight cap: far above any healthy endpoint's concurrency at its SLA rate
 INVOCATIONS_PATH = "/invocations"
@@ -98,11 +99,7 @@ class OpenLoopPacer:
             with self._session.request(
                 "POST", self._path, data=body, headers=self._headers_for(body), name=self._path, catch_response=True
             ) as response:
-                ok = 200 <= response.status_code < 300 and response.request_meta.get("exception") is None
-                if ok:
-                    response.success()
-                else:
-                    response.failure(f"HTTP {response.status_code}" if response.status_code else "no response")
+                ok = judge(response)
         finally:
             sent.append(Sent(scheduled, began - scheduled, time.monotonic(), ok))
 

@@ -31,25 +31,30 @@ def _bodies(payloads: Sequence[str | bytes]) -> list[bytes]:
     return [p.encode() if isinstance(p, str) else bytes(p) for p in payloads]
 
 
-def _judge(response: Any) -> None:
-    """Mark a ``catch_response`` response: 2xx with a complete body passes; anything else fails with its reason."""
+def judge(response: Any) -> bool:
+    """Mark a ``catch_response`` response: 2xx with a complete body passes; anything else fails with its reason.
+
+    Shared by the closed-loop users and the open-loop pacer, so both count failures alike. Returns whether it passed.
+    """
     status = response.status_code
     if status == 0:
         # No HTTP response (refused, reset, timed out): keep the transport exception as the reason.
         error = getattr(response, "error", None)
         response.failure(error if isinstance(error, Exception) else ConnectionError("no response"))
-    elif 200 <= status < 300:
+        return False
+    if 200 <= status < 300:
         # A 2xx whose body could not be read (connection cut mid-body) is a transport failure.
         body_error = response.request_meta.get("exception")
         if isinstance(body_error, Exception):
             response.failure(body_error)
-        else:
-            response.success()
-    else:
-        headers = response.headers
-        error_type = headers.get("x-amzn-ErrorType") if headers else None
-        head = (response.content or b"")[:BODY_HEAD_BYTES]
-        response.failure(CatchResponseError(failure_reason(status, error_type, head)))
+            return False
+        response.success()
+        return True
+    headers = response.headers
+    error_type = headers.get("x-amzn-ErrorType") if headers else None
+    head = (response.content or b"")[:BODY_HEAD_BYTES]
+    response.failure(CatchResponseError(failure_reason(status, error_type, head)))
+    return False
 
 
 class _InvocationsUserBase(FastHttpUser):
@@ -82,7 +87,7 @@ def make_invocations_user(
             with self.client.post(
                 INVOCATIONS_PATH, data=next(rotation), headers=headers, name=INVOCATIONS_PATH, catch_response=True
             ) as response:
-                _judge(response)
+                judge(response)
 
     return InvocationsUser
 
@@ -128,6 +133,6 @@ def make_signed_invocations_user(
                 name=path,
                 catch_response=True,
             ) as response:
-                _judge(response)
+                judge(response)
 
     return SignedInvocationsUser

@@ -219,7 +219,8 @@ class LocalSageMaker:
             return "Failed", "the instance never became healthy (held in Creating by a test)"
         code = endpoint.server.exit_code()
         if code is not None:
-            return "Failed", f"model server exited with code {code}: {_log_tail(endpoint.server.log_path)}"
+            tail = " | ".join(endpoint.server.log_tail(5).splitlines())
+            return "Failed", f"model server exited with code {code}: {tail}"
         if endpoint.in_service_at is None:
             # /ping answers before gunicorn has forked every worker; a benchmark must not start on half a server.
             server = endpoint.server
@@ -232,10 +233,3 @@ class LocalSageMaker:
 
     def _sampling(self, endpoint: LocalEndpoint) -> Any:
         return lambda: endpoint.server.exit_code() is None and not self._stopped.is_set()
-
-
-def _log_tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
