@@ -212,6 +212,38 @@ class LoadSettings(BaseModel):
         600, ge=50, le=1_000_000, description="Adaptive: completions per open-loop probe (tail statistics need ~100)."
     )
     max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Load-generator processes to start with. 1 (with max_workers 1) runs Locust in-process; more "
+        "run Locust's master/worker mode inside the load-test task, one process per worker.",
+    )
+    max_workers: int | Literal["auto"] = Field(
+        1,
+        description="When a probe finds the generator saturated (CPU > 90 % or > 1 % late sends), add worker "
+        "processes up to this many and re-measure; 'auto' = the CPUs available to the load-test task.",
+    )
+
+    @field_validator("max_workers")
+    @classmethod
+    def _max_workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 64:
+            raise ValueError("must be between 1 and 64, or 'auto'")
+        return value
+
+    @model_validator(mode="after")
+    def _workers(self) -> LoadSettings:
+        if isinstance(self.max_workers, int) and self.max_workers < self.workers:
+            raise ValueError(f"max_workers ({self.max_workers}) is below workers ({self.workers})")
+        if self.mode == "ramp" and self.distributed:
+            raise ValueError("mode 'ramp' is the single-process classic baseline: use workers 1 and max_workers 1")
+        return self
+
+    @property
+    def distributed(self) -> bool:
+        """Locust master/worker processes rather than one in-process generator."""
+        return self.workers > 1 or self.max_workers != 1
 
 
 class Limits(BaseModel):
