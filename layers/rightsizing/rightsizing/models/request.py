@@ -1,32 +1,54 @@
 """The rightsizing request: the service's public input contract.
 
 Everything a run needs is validated here, before any resource is created. Field names are the JSON keys a user
-writes and the paths the state machine reads.
+writes and the paths the state machine reads. The parts live in their own modules (``sources``, ``candidates``,
+``load``); they are re-exported here so ``from rightsizing.models.request import …`` keeps working.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from rightsizing.models.common import Percentile
-
-# ml.<family>.<size>, e.g. ml.c6i.xlarge, ml.g4dn.12xlarge, ml.inf2.xlarge, ml.m7i.large
-AWS_INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.(?:[0-9]*x?large|medium|small|metal(?:-\d+xl)?)$")
-# Local profiles are declared in the local catalog and always carry the "local." prefix, so they can never be
-# mistaken for an AWS instance type in a report.
-LOCAL_INSTANCE_TYPE = re.compile(r"^local\.[a-z0-9][a-z0-9-]*$")
-ENV_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
-MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w\-/]+(?:/\d+)?$")
+from rightsizing.models.candidates import AWS_INSTANCE_TYPE, ENV_NAME, LOCAL_INSTANCE_TYPE, CandidateSpec
+from rightsizing.models.common import Percentile, StrictModel
+from rightsizing.models.load import LoadMode, LoadSettings, Phase, PhaseStop
+from rightsizing.models.sources import (
+    MODEL_PACKAGE_ARN,
+    ContainerModelSource,
+    LocalModelSource,
+    ModelPackageSource,
+    ModelSource,
+)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's real-time body limit
 
-StrictModel = ConfigDict(extra="forbid", str_strip_whitespace=True)
+__all__ = [
+    "AWS_INSTANCE_TYPE",
+    "ENV_NAME",
+    "LOCAL_INSTANCE_TYPE",
+    "MAX_PAYLOAD_BYTES",
+    "MODEL_PACKAGE_ARN",
+    "CandidateSpec",
+    "ContainerModelSource",
+    "LatencySla",
+    "Limits",
+    "LoadMode",
+    "LoadSettings",
+    "LocalModelSource",
+    "ModelPackageSource",
+    "ModelSource",
+    "Payloads",
+    "Phase",
+    "PhaseStop",
+    "RightsizingRequest",
+    "SizingOptions",
+    "StrictModel",
+    "TrafficTarget",
+    "known_regions",
+]
 
 
 @cache
@@ -35,106 +57,6 @@ def known_regions() -> frozenset[str]:
     import boto3
 
     return frozenset(boto3.session.Session().get_available_regions("sagemaker"))
-
-
-class LocalModelSource(BaseModel):
-    """A model served on this machine by the bundled SageMaker-contract server."""
-
-    model_config = StrictModel
-    type: Literal["local"] = "local"
-    builtin: Literal["fraud-classifier"] = Field(
-        "fraud-classifier", description="Bundled model, trained on generated data at first use and cached."
-    )
-
-
-class ContainerModelSource(BaseModel):
-    """An inference container image plus optional model artefact (CreateModel PrimaryContainer)."""
-
-    model_config = StrictModel
-    type: Literal["container"] = "container"
-    image: str = Field(min_length=1, max_length=255, description="ECR image URI of the inference container.")
-    model_data_url: str | None = Field(None, pattern=r"^(s3|https)://\S+$", description="s3:// URI of model.tar.gz.")
-    environment: dict[str, str] = Field(default_factory=dict)
-
-
-class ModelPackageSource(BaseModel):
-    """A versioned model package from the SageMaker Model Registry (or AWS Marketplace)."""
-
-    model_config = StrictModel
-    type: Literal["model_package"] = "model_package"
-    model_package_arn: str
-
-    @field_validator("model_package_arn")
-    @classmethod
-    def _arn(cls, value: str) -> str:
-        if not MODEL_PACKAGE_ARN.match(value):
-            raise ValueError("must be a model-package ARN (arn:aws:sagemaker:<region>:<account>:model-package/…)")
-        return value
-
-
-ModelSource = Annotated[LocalModelSource | ContainerModelSource | ModelPackageSource, Field(discriminator="type")]
-
-
-class CandidateSpec(BaseModel):
-    """One instance type to benchmark, optionally with a grid of container environment settings."""
-
-    model_config = StrictModel
-    instance_type: str = Field(description="ml.<family>.<size> on AWS, local.<profile> in local mode.")
-    environment: dict[str, str] = Field(default_factory=dict, description="Fixed extra container environment.")
-    environment_grid: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description="Each combination becomes its own benchmark, e.g. {'OMP_NUM_THREADS': ['1', '2']}.",
-    )
-    endpoint_name: str | None = Field(
-        None,
-        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
-        description="Benchmark this already deployed endpoint (running on instance_type) instead of deploying one: "
-        "nothing is created or deleted for this candidate.",
-    )
-
-    @field_validator("instance_type")
-    @classmethod
-    def _instance_type(cls, value: str) -> str:
-        if not (AWS_INSTANCE_TYPE.match(value) or LOCAL_INSTANCE_TYPE.match(value)):
-            raise ValueError(
-                f"'{value}' is not an instance type name: expected ml.<family>.<size> (e.g. ml.c6i.xlarge) "
-                "or local.<profile> (e.g. local.small)"
-            )
-        return value
-
-    @field_validator("environment", "environment_grid")
-    @classmethod
-    def _env_names(cls, value: dict) -> dict:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"'{name}' is not a valid environment variable name")
-        return value
-
-    @field_validator("environment_grid")
-    @classmethod
-    def _grid_values(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, options in value.items():
-            if not options:
-                raise ValueError(f"grid entry '{name}' needs at least one value")
-            if len(set(options)) != len(options):
-                raise ValueError(f"grid entry '{name}' repeats a value")
-        return value
-
-    def variants(self) -> list[dict[str, str]]:
-        """The environments to benchmark: the fixed environment merged with every grid combination."""
-        names = sorted(self.environment_grid)
-        combos = itertools.product(*(self.environment_grid[n] for n in names))
-        return [{**self.environment, **dict(zip(names, combo, strict=True))} for combo in combos]
-
-    @property
-    def is_local(self) -> bool:
-        return self.instance_type.startswith("local.")
-
-    @model_validator(mode="after")
-    def _existing_endpoint(self) -> CandidateSpec:
-        if self.endpoint_name and (self.environment or self.environment_grid):
-            raise ValueError("an existing endpoint cannot be given an environment: it runs as it was deployed")
-        return self
 
 
 class TrafficTarget(BaseModel):
@@ -193,57 +115,6 @@ class Payloads(BaseModel):
         if not self.samples and not self.files:
             raise ValueError("give at least one payload in 'samples' or 'files'")
         return self
-
-
-class LoadSettings(BaseModel):
-    model_config = StrictModel
-    mode: Literal["adaptive", "ramp", "stepped"] = Field(
-        "adaptive",
-        description="'adaptive': warm-up, closed-loop ceiling probe, then an open-loop (fixed arrival rate) search "
-        "for the highest rate within the SLA, to `precision`. 'ramp': the classic baseline — users ramped linearly "
-        "(5/s, think time 0.25-0.5 s) until >= 1 % failures; ignores the SLA. 'stepped': closed-loop user steps "
-        "1, 2, 4, … until the SLA breaks or throughput stops growing.",
-    )
-    step_seconds: float = Field(2.0, ge=1, le=600, description="Measured seconds per closed-loop step.")
-    max_users: int = Field(256, ge=1, le=100_000)
-    warmup_seconds: float = Field(3.0, ge=0, le=600, description="Adaptive: discarded warm-up at one user.")
-    precision: float = Field(0.05, gt=0, le=0.5, description="Adaptive: stop when the pass/fail bracket is this tight.")
-    min_completions: int = Field(
-        600, ge=50, le=1_000_000, description="Adaptive: completions per open-loop probe (tail statistics need ~100)."
-    )
-    max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
-    workers: int = Field(
-        1,
-        ge=1,
-        le=64,
-        description="Load-generator processes to start with. 1 (with max_workers 1) runs Locust in-process; more "
-        "run Locust's master/worker mode inside the load-test task, one process per worker.",
-    )
-    max_workers: int | Literal["auto"] = Field(
-        1,
-        description="When a probe finds the generator saturated (CPU > 90 % or > 1 % late sends), add worker "
-        "processes up to this many and re-measure; 'auto' = the CPUs available to the load-test task.",
-    )
-
-    @field_validator("max_workers")
-    @classmethod
-    def _max_workers(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 1 <= value <= 64:
-            raise ValueError("must be between 1 and 64, or 'auto'")
-        return value
-
-    @model_validator(mode="after")
-    def _workers(self) -> LoadSettings:
-        if isinstance(self.max_workers, int) and self.max_workers < self.workers:
-            raise ValueError(f"max_workers ({self.max_workers}) is below workers ({self.workers})")
-        if self.mode == "ramp" and self.distributed:
-            raise ValueError("mode 'ramp' is the single-process classic baseline: use workers 1 and max_workers 1")
-        return self
-
-    @property
-    def distributed(self) -> bool:
-        """Locust master/worker processes rather than one in-process generator."""
-        return self.workers > 1 or self.max_workers != 1
 
 
 class Limits(BaseModel):

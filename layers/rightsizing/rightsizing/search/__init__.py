@@ -15,6 +15,7 @@ from rightsizing.search.base import (
     summarize,
     to_record,
 )
+from rightsizing.search.phases import PhasesSearch
 from rightsizing.search.ramp import RampSearch
 from rightsizing.search.stepped import SteppedSearch
 
@@ -45,12 +46,24 @@ def strategy_for(
             step_seconds=load.step_seconds,
             max_users=load.max_users,
         )
+    if load.mode == "phases":
+        return PhasesSearch(
+            sla_percentile,
+            sla_ms,
+            max_error_rate,
+            phases=load.phases,
+            step_seconds=load.step_seconds,
+            max_users=load.max_users,
+            max_invocations_per_minute=load.stop.max_invocations_per_minute,
+            latency_threshold_ms=load.stop.latency_ms,
+        )
     raise ValueError(f"unsupported load mode '{load.mode}'")
 
 
 __all__ = [
     "GENERATOR_CPU_LIMIT_PERCENT",
     "LoadProbe",
+    "PhasesSearch",
     "ProbeMeasurement",
     "SearchOutcome",
     "SearchStrategy",

@@ -1,0 +1,79 @@
+"""One candidate instance type to benchmark: the request's ``candidates`` entries."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from rightsizing.models.common import StrictModel
+
+# ml.<family>.<size>, e.g. ml.c6i.xlarge, ml.g4dn.12xlarge, ml.inf2.xlarge, ml.m7i.large
+AWS_INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.(?:[0-9]*x?large|medium|small|metal(?:-\d+xl)?)$")
+# Local profiles are declared in the local catalog and always carry the "local." prefix, so they can never be
+# mistaken for an AWS instance type in a report.
+LOCAL_INSTANCE_TYPE = re.compile(r"^local\.[a-z0-9][a-z0-9-]*$")
+ENV_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
+
+
+class CandidateSpec(BaseModel):
+    """One instance type to benchmark, optionally with a grid of container environment settings."""
+
+    model_config = StrictModel
+    instance_type: str = Field(description="ml.<family>.<size> on AWS, local.<profile> in local mode.")
+    environment: dict[str, str] = Field(default_factory=dict, description="Fixed extra container environment.")
+    environment_grid: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Each combination becomes its own benchmark, e.g. {'OMP_NUM_THREADS': ['1', '2']}.",
+    )
+    endpoint_name: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        description="Benchmark this already deployed endpoint (running on instance_type) instead of deploying one: "
+        "nothing is created or deleted for this candidate.",
+    )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not (AWS_INSTANCE_TYPE.match(value) or LOCAL_INSTANCE_TYPE.match(value)):
+            raise ValueError(
+                f"'{value}' is not an instance type name: expected ml.<family>.<size> (e.g. ml.c6i.xlarge) "
+                "or local.<profile> (e.g. local.small)"
+            )
+        return value
+
+    @field_validator("environment", "environment_grid")
+    @classmethod
+    def _env_names(cls, value: dict) -> dict:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"'{name}' is not a valid environment variable name")
+        return value
+
+    @field_validator("environment_grid")
+    @classmethod
+    def _grid_values(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, options in value.items():
+            if not options:
+                raise ValueError(f"grid entry '{name}' needs at least one value")
+            if len(set(options)) != len(options):
+                raise ValueError(f"grid entry '{name}' repeats a value")
+        return value
+
+    def variants(self) -> list[dict[str, str]]:
+        """The environments to benchmark: the fixed environment merged with every grid combination."""
+        names = sorted(self.environment_grid)
+        combos = itertools.product(*(self.environment_grid[n] for n in names))
+        return [{**self.environment, **dict(zip(names, combo, strict=True))} for combo in combos]
+
+    @property
+    def is_local(self) -> bool:
+        return self.instance_type.startswith("local.")
+
+    @model_validator(mode="after")
+    def _existing_endpoint(self) -> CandidateSpec:
+        if self.endpoint_name and (self.environment or self.environment_grid):
+            raise ValueError("an existing endpoint cannot be given an environment: it runs as it was deployed")
+        return self

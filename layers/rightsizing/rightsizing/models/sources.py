@@ -1,0 +1,50 @@
+"""Where the model to benchmark comes from: the request's ``model`` field."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from rightsizing.models.common import StrictModel
+
+MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w\-/]+(?:/\d+)?$")
+
+
+class LocalModelSource(BaseModel):
+    """A model served on this machine by the bundled SageMaker-contract server."""
+
+    model_config = StrictModel
+    type: Literal["local"] = "local"
+    builtin: Literal["fraud-classifier"] = Field(
+        "fraud-classifier", description="Bundled model, trained on generated data at first use and cached."
+    )
+
+
+class ContainerModelSource(BaseModel):
+    """An inference container image plus optional model artefact (CreateModel PrimaryContainer)."""
+
+    model_config = StrictModel
+    type: Literal["container"] = "container"
+    image: str = Field(min_length=1, max_length=255, description="ECR image URI of the inference container.")
+    model_data_url: str | None = Field(None, pattern=r"^(s3|https)://\S+$", description="s3:// URI of model.tar.gz.")
+    environment: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelPackageSource(BaseModel):
+    """A versioned model package from the SageMaker Model Registry (or AWS Marketplace)."""
+
+    model_config = StrictModel
+    type: Literal["model_package"] = "model_package"
+    model_package_arn: str
+
+    @field_validator("model_package_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not MODEL_PACKAGE_ARN.match(value):
+            raise ValueError("must be a model-package ARN (arn:aws:sagemaker:<region>:<account>:model-package/…)")
+        return value
+
+
+ModelSource = Annotated[LocalModelSource | ContainerModelSource | ModelPackageSource, Field(discriminator="type")]
