@@ -17,7 +17,7 @@ from pathlib import Path
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing_loadtest.driver import LocustProbe
 from rightsizing_loadtest.endpoint import Target, user_class_for
-from rightsizing_loadtest.task import open_loop_factory
+from rightsizing_loadtest.generator import open_loop_factory
 
 WINDOWS = 3
 MAX_ERROR_RATE = 0.01

@@ -7,6 +7,9 @@ Environment:
                 SageMaker runtime (InvokeEndpoint on job.endpoint_name in job.region) with the default credential
                 chain (the ECS task role on Fargate); no credentials is a refusal (exit 2).
 
+With ``load.workers``/``max_workers`` above 1 the task is Locust's master and starts its workers as child
+processes (``python -m rightsizing_loadtest.worker``, same environment); see ``distributed``.
+
 Exit codes: 0 measured (also when nothing passed: sustainable_rps 0 is a valid answer), 1 failed (one line on
 stderr: unreadable job or payloads, endpoint unreachable for every request, …), 2 refused (configuration).
 
@@ -18,142 +21,67 @@ Writes to ``job.results_uri``: the Locust CSVs and HTML report, ``trace.json`` (
 from __future__ import annotations
 
 import faulthandler
-import json
 import logging
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gevent
 import psutil
-from locust import User, between
-from locust.env import Environment
-from pydantic import ValidationError
 
-from rightsizing.exceptions import StoreError
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome, strategy_for, summarize
-from rightsizing.search.ramp import THINK_SECONDS
-from rightsizing.store import ArtifactStore, get_json, join_uri, put_json, store_for
-from rightsizing_loadtest.driver import LocustProbe, RequestTotals
-from rightsizing_loadtest.endpoint import (
-    EndpointConfigError,
-    Target,
-    check_loopback_url,
-    invocations_for,
-    resolve_target,
-    user_class_for,
+from rightsizing.store import join_uri, put_json, store_for
+from rightsizing_loadtest.distributed import DistributedProbe, available_cpus
+from rightsizing_loadtest.driver import LocustProbe
+from rightsizing_loadtest.endpoint import EndpointConfigError, Target, resolve_target
+from rightsizing_loadtest.generator import generator_for
+from rightsizing_loadtest.job_io import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    TaskError,
+    emit,
+    load_job,
+    load_payloads,
+    one_line,
+    read_config,
+    upload,
 )
-from rightsizing_loadtest.openloop import OpenLoopPacer
+from rightsizing_loadtest.recorder import RequestTotals
+from rightsizing_loadtest.timing import Timing
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_REFUSED = 2
-
-CONTENT_TYPES = {".csv": "text/csv", ".html": "text/html", ".json": "application/json"}
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "TaskError", "Timing", "execute", "main"]
 
 
-class TaskError(Exception):
-    def __init__(self, exit_code: int, message: str) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.message = message
-
-
-def emit(event: str, **fields: Any) -> None:
-    """One JSON line per event on stdout: the progress channel a caller (local runner, CloudWatch) can parse."""
-    print(json.dumps({"event": event, **fields}), flush=True)
-
-
-def one_line(error: BaseException) -> str:
-    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
-
-
-def read_config() -> str:
-    """The job URI; a bad ENDPOINT_URL is refused here, before the job is even read (exit 2)."""
-    job_uri = os.environ.get("JOB_URI", "").strip()
-    if not job_uri:
-        raise TaskError(EXIT_REFUSED, "JOB_URI is not set: give the store URI of a LoadTestJob JSON document")
-    endpoint_url = os.environ.get("ENDPOINT_URL", "").strip()
-    if endpoint_url:
-        try:
-            check_loopback_url(endpoint_url)
-        except EndpointConfigError as e:
-            raise TaskError(EXIT_REFUSED, str(e)) from e
-    return job_uri
-
-
-def load_job(job_uri: str) -> LoadTestJob:
-    try:
-        return LoadTestJob.model_validate(get_json(job_uri))
-    except (StoreError, ValidationError, ValueError, OSError) as e:
-        raise TaskError(EXIT_FAILED, f"cannot read the load-test job at {job_uri}: {one_line(e)}") from e
-
-
-def load_payloads(uri: str) -> list[str]:
-    try:
-        payloads = get_json(uri)
-    except (StoreError, ValueError, OSError) as e:
-        raise TaskError(EXIT_FAILED, f"cannot read payloads at {uri}: {one_line(e)}") from e
-    if not isinstance(payloads, list) or not payloads or not all(isinstance(p, str) for p in payloads):
-        raise TaskError(EXIT_FAILED, f"payloads at {uri} must be a non-empty JSON list of strings")
-    return payloads
-
-
-def with_think_time(user_class: type[User]) -> type[User]:
-    """The classic baseline's users wait 0.25-0.5 s between requests (and so measure offered load)."""
-    return type("ClassicRampUser", (user_class,), {"wait_time": between(*THINK_SECONDS)})
-
-
-def open_loop_factory(
-    target: Target, payloads: list[str], content_type: str, timeout: float
-) -> Callable[[Environment], OpenLoopPacer]:
-    """The open-loop pacer sends exactly what the users send (same bodies, headers, signatures)."""
-    invocations = invocations_for(target, payloads, content_type)
-    return lambda env: OpenLoopPacer(
-        env,
-        invocations.base_url,
-        invocations.next_body,
-        invocations.headers_for,
-        timeout,
-        path=invocations.path,
-        verify_tls=invocations.signed,
-    )
-
-
-@dataclass(frozen=True)
-class Timing:
-    """How the job's ``max_seconds`` is split: search budget, hard deadline, and time kept to write results."""
-
-    search_budget: float
-    hard_deadline: float
-    request_timeout: float
-    settle_seconds: float
-    drain_seconds: float
-
-    @classmethod
-    def for_job(cls, job: LoadTestJob, elapsed: float) -> Timing:
-        reserve = min(10.0, max(2.0, 0.1 * job.max_seconds))  # artefact upload + report after the search
-        budget = max(0.0, job.max_seconds - elapsed - reserve)
-        sla_seconds = job.sla_ms / 1000
-        return cls(
-            search_budget=budget,
-            # The search plans within its budget; this interrupts it if a step overruns (e.g. a slow ramp).
-            hard_deadline=budget + reserve / 2,
-            # Far past the SLA a request is a failure anyway; a bounded timeout keeps a hung endpoint from
-            # pinning users beyond the test.
-            request_timeout=min(60.0, max(2.0, 10 * sla_seconds)),
-            # Long enough for new users' first requests to finish and queues to form before measuring.
-            settle_seconds=min(5.0, max(0.5, job.load.step_seconds / 4, 2 * sla_seconds)),
-            # After an open-loop probe, in-flight requests get this long; later ones have failed the SLA anyway.
-            drain_seconds=min(5.0, max(1.0, 5 * sla_seconds)),
+def make_probe(
+    job: LoadTestJob, target: Target, payloads: list[str], timing: Timing, workdir: Path
+) -> LocustProbe | DistributedProbe:
+    """In-process Locust, or master + worker processes when the job allows more than one generator process."""
+    user_class, pacer_for = generator_for(job, target, payloads, timing.request_timeout)
+    load = job.load
+    if not load.distributed:
+        return LocustProbe(
+            user_class,
+            target.base_url,
+            workdir,
+            settle_seconds=timing.settle_seconds,
+            open_loop=pacer_for,
+            drain_seconds=timing.drain_seconds,
         )
+    max_workers = max(load.workers, available_cpus()) if load.max_workers == "auto" else load.max_workers
+    return DistributedProbe(
+        user_class,
+        target.base_url,
+        workdir,
+        workers=load.workers,
+        max_workers=max_workers,
+        settle_seconds=timing.settle_seconds,
+        drain_seconds=timing.drain_seconds,
+    )
 
 
 def probe_event(record: ProbeRecord) -> dict[str, Any]:
@@ -180,17 +108,7 @@ def run_search(
     job: LoadTestJob, target: Target, payloads: list[str], timing: Timing, workdir: Path
 ) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
     """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
-    user_class = user_class_for(target, payloads, job.content_type, timeout_seconds=timing.request_timeout)
-    if job.load.mode == "ramp":
-        user_class = with_think_time(user_class)
-    probe = LocustProbe(
-        user_class,
-        target.base_url,
-        workdir,
-        settle_seconds=timing.settle_seconds,
-        open_loop=open_loop_factory(target, payloads, job.content_type, timing.request_timeout),
-        drain_seconds=timing.drain_seconds,
-    )
+    probe = make_probe(job, target, payloads, timing, workdir)
     strategy = strategy_for(job.load, job.sla_percentile, job.sla_ms, job.max_error_rate)
     records: list[ProbeRecord] = []
 
@@ -216,16 +134,6 @@ def run_search(
         deadline.close()
         artifacts = probe.close()
     return outcome, probe.totals, artifacts, time.monotonic() - started
-
-
-def upload(store: ArtifactStore, results_uri: str, files: dict[str, Path]) -> dict[str, str]:
-    uris = {}
-    for name, path in files.items():
-        if path.is_file():
-            uri = join_uri(results_uri, path.name)
-            store.put_bytes(uri, path.read_bytes(), CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
-            uris[name] = uri
-    return uris
 
 
 def check_reachable(totals: RequestTotals, endpoint_url: str) -> None:

@@ -5,7 +5,9 @@
    bounds the answer: no rate above the measured ceiling X_max can be served.
 3. SLA search, open loop: fixed-rate probes (latency timed from each request's scheduled start) inside
    [0, X_max]. A probe passes when its latency at the SLA percentile and its error rate are within limits and it
-   kept up with the offered rate; it is *invalid* (not failed) when the generator sent > 1 % late. The next rate
+   kept up with the offered rate; it is *invalid* (not failed) when the generator sent > 1 % late or its CPU
+   passed 90 %: then the probe adds a generator process if it can (``ScalableProbe``) and measures again, else
+   the outcome says the generator was the limit. The next rate
    interpolates the latency margin between the bracket's ends, falling back to bisection; the search stops when
    (first failing - last passing) / last passing <= precision.
 
@@ -134,6 +136,8 @@ class _Run:
             measurement = self.probe.measure(users, self.cfg.step_seconds)
             passed, why = self.cfg.check.verdict(measurement)
             record = self._record(measurement, passed, why or "ceiling probe")
+            if not record.valid and self._scale_out():
+                continue  # same users again, from one more generator process
             if not record.valid:
                 return record, f"The load generator saturated at {users} users ({why}); the endpoint may do more."
             if measurement.error_rate > self.cfg.check.max_error_rate and best is None:
@@ -169,8 +173,15 @@ class _Run:
                 return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
             suspect_below = SUSPECT_FAILURE_SHARE * ceiling.rps
             record = self._open_probe(rate, seconds, suspect_below)
-            if not record.valid:  # a passing hiccup (another process took the CPU) gets one more chance
-                record = self._open_probe(rate, seconds, suspect_below)
+            retried = False
+            while not record.valid and self._fits(seconds + 1):
+                if self._scale_out():  # the generator was the limit: one more process, same rate
+                    record = self._open_probe(rate, seconds, suspect_below)
+                elif not retried:  # a passing hiccup (another process took the CPU) gets one more chance
+                    retried = True
+                    record = self._open_probe(rate, seconds, suspect_below)
+                else:
+                    break
             if not record.valid:
                 return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
             latency = record.latency_ms.at(self.cfg.check.percentile) if record.latency_ms else None
@@ -205,6 +216,11 @@ class _Run:
                 return self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
             self._record(m, False, "unstable windows: re-measuring", kind="open", stable=False)
         raise AssertionError("unreachable")
+
+    def _scale_out(self) -> bool:
+        """Ask the probe for one more generator process (distributed mode); False when it cannot add one."""
+        add_generator = getattr(self.probe, "add_generator", None)
+        return bool(add_generator is not None and add_generator())
 
     def _probe_seconds(self, rate: float) -> float:
         """Long enough for ``min_completions`` (tail statistics), at least one second per window, capped."""

@@ -71,6 +71,14 @@ class RateProbe(LoadProbe, Protocol):
     def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement: ...
 
 
+class ScalableProbe(RateProbe, Protocol):
+    """A probe that can add a load-generator process (distributed mode) when the generator was the limit."""
+
+    def add_generator(self) -> bool:
+        """Start one more generator process; False when none may be added (``max_workers`` reached)."""
+        ...
+
+
 @dataclass
 class SearchOutcome:
     probes: list[ProbeRecord]

@@ -1,0 +1,239 @@
+"""``DistributedProbe``: the same probes as ``LocustProbe``, produced by N worker processes under Locust's
+master/worker mode, for loads one process cannot generate.
+
+The master (this process) runs the search, holds the aggregate Locust stats (the workers report theirs to it, so
+the CSVs and HTML report cover every worker) and sends measurement requests over Locust's channel:
+- closed loop: Locust's master spreads the users over the workers; each worker records the completions of one
+  window and the master adds them up;
+- open loop: each of N workers paces rate/N on a schedule shifted by i/N of the interval, so together they send
+  one even schedule; the master merges their raw tallies window by window (``openloop.merge``).
+The generator's CPU is the busiest worker's: one saturated worker invalidates a probe. ``add_generator`` starts
+one more worker (up to ``max_workers``) when the search finds the generator saturated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from gevent.queue import Empty, Queue
+from locust import User
+from locust.env import Environment
+from locust.rpc.protocol import Message
+
+from rightsizing.search.base import ProbeMeasurement
+from rightsizing.stats import latency_percentiles
+from rightsizing_loadtest import protocol
+from rightsizing_loadtest.artifacts import LocustArtifacts
+from rightsizing_loadtest.driver import open_loop_measurement, set_users
+from rightsizing_loadtest.openloop import OpenLoopTally, merge
+from rightsizing_loadtest.recorder import RequestTotals
+
+WORKER_MODULE = "rightsizing_loadtest.worker"
+CONNECT_TIMEOUT_SECONDS = 30.0
+REPLY_GRACE_SECONDS = 15.0  # on top of a measurement's own length: a worker that says nothing by then is lost
+QUIT_TIMEOUT_SECONDS = 5.0
+
+
+class GeneratorError(RuntimeError):
+    """A worker died, never connected or could not measure: the test cannot go on with a partial generator."""
+
+
+class DistributedProbe:
+    def __init__(
+        self,
+        user_class: type[User],
+        host: str,
+        artifacts_dir: Path,
+        *,
+        workers: int,
+        max_workers: int,
+        settle_seconds: float = 1.0,
+        drain_seconds: float = 2.0,
+        spawn_timeout_seconds: float = 30.0,
+        worker_env: dict[str, str] | None = None,
+    ) -> None:
+        if not 1 <= workers <= max_workers:
+            raise ValueError(f"need 1 <= workers ({workers}) <= max_workers ({max_workers})")
+        self.settle_seconds = settle_seconds
+        self.drain_seconds = drain_seconds
+        self.spawn_timeout_seconds = spawn_timeout_seconds
+        self.max_workers = max_workers
+        self._worker_env = {**os.environ, **(worker_env or {})}
+        self.env = Environment(user_classes=[user_class], host=host)
+        self.runner = self.env.create_master_runner("127.0.0.1", 0)  # a free port, loopback only
+        self.runner.register_message(protocol.REPLY, self._on_reply)
+        self._replies: Queue[dict[str, Any]] = Queue()
+        self._ids = itertools.count(1)
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._totals: dict[str, RequestTotals] = {}
+        self._closed = False
+        try:
+            for _ in range(workers):
+                self._start_worker()
+        except BaseException:
+            self._stop_processes()
+            self.runner.quit()
+            raise
+        self._artifacts = LocustArtifacts(self.env, artifacts_dir)
+
+    # --- workers ------------------------------------------------------------------------------------------------
+    @property
+    def workers(self) -> int:
+        return len(self._processes)
+
+    def _start_worker(self) -> None:
+        env = {
+            **self._worker_env,
+            protocol.MASTER_PORT_ENV: str(self.runner.server.port),
+            protocol.WORKER_INDEX_ENV: str(len(self._processes)),
+        }
+        # stdout stays the task's JSON progress channel: worker output goes to stderr.
+        process = subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env, stdout=sys.stderr.fileno())
+        self._processes.append(process)
+        wanted = len(self._processes)
+        deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
+        while self._connected() < wanted:
+            if process.poll() is not None:
+                raise GeneratorError(f"load-generator worker exited with code {process.returncode} before connecting")
+            if time.monotonic() > deadline:
+                raise GeneratorError(f"load-generator worker did not connect within {CONNECT_TIMEOUT_SECONDS:.0f} s")
+            gevent.sleep(0.05)
+
+    def _connected(self) -> int:
+        return len(self._client_ids())
+
+    def _client_ids(self) -> list[str]:
+        clients = self.runner.clients
+        return sorted(c.id for c in clients.ready + clients.spawning + clients.running)
+
+    def add_generator(self) -> bool:
+        """One more worker, if allowed; Locust's master rebalances running users onto it."""
+        if self._closed or self.workers >= self.max_workers:
+            return False
+        self._start_worker()
+        return True
+
+    # --- requests and replies -----------------------------------------------------------------------------------
+    def _on_reply(self, environment: Environment, msg: Message, **_: object) -> None:
+        data = dict(msg.data or {})
+        totals = data.get("totals")
+        if isinstance(totals, dict):
+            self._totals[msg.node_id] = RequestTotals(**totals)
+        self._replies.put(data)
+
+    def _ask_all(self, msg_type: str, per_worker: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
+        """Send each worker its request at once; every worker's reply, or ``GeneratorError``."""
+        clients = self._client_ids()
+        if len(clients) != len(per_worker):
+            raise GeneratorError(f"{len(clients)} of {len(per_worker)} load-generator workers are connected")
+        probe_id = next(self._ids)
+        for client_id, data in zip(clients, per_worker, strict=True):
+            self.runner.send_message(msg_type, {"id": probe_id, **data}, client_id=client_id)
+        replies: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(replies) < len(clients):
+            try:
+                reply = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Empty:
+                raise GeneratorError(
+                    f"{len(clients) - len(replies)} of {len(clients)} load-generator workers did not answer "
+                    f"within {timeout:.0f} s"
+                ) from None
+            if reply.get("id") != probe_id:
+                continue  # a late answer to an earlier request that already timed out
+            if reply.get("error"):
+                raise GeneratorError(f"load-generator worker failed: {reply['error']}")
+            replies.append(reply)
+        return replies
+
+    @property
+    def totals(self) -> RequestTotals:
+        return RequestTotals.summed(list(self._totals.values()))
+
+    # --- probes -------------------------------------------------------------------------------------------------
+    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+        if self._closed:
+            raise RuntimeError("probe is closed")
+        if users < 1 or seconds <= 0:
+            raise ValueError("a probe needs at least one user and a positive window")
+        set_users(self.runner, users, self.spawn_timeout_seconds)
+        gevent.sleep(self.settle_seconds)
+        replies = self._ask_all(protocol.WINDOW, [{"seconds": seconds}] * self.workers, seconds + REPLY_GRACE_SECONDS)
+        latencies = [ms for r in replies for ms in r["latencies_ms"]]
+        return ProbeMeasurement(
+            users=users,
+            seconds=sum(r["seconds"] for r in replies) / len(replies),
+            requests=sum(r["requests"] for r in replies),
+            failures=sum(r["failures"] for r in replies),
+            latencies=latency_percentiles(latencies),
+            generator_cpu_percent=_busiest(replies),
+        )
+
+    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+        if self._closed:
+            raise RuntimeError("probe is closed")
+        if self.runner.user_count:
+            set_users(self.runner, 0, self.spawn_timeout_seconds)
+        n = self.workers
+        shared = {
+            "rate": rate / n,
+            "settle": self.settle_seconds,
+            "seconds": seconds,
+            "windows": windows,
+            "late_ms": late_ms,
+            "drain": self.drain_seconds,
+        }
+        requests = [{**shared, "phase": i / n} for i in range(n)]
+        timeout = self.settle_seconds + seconds + self.drain_seconds + REPLY_GRACE_SECONDS
+        replies = self._ask_all(protocol.OPEN_LOOP, requests, timeout)
+        result = merge([OpenLoopTally.from_wire(r["tally"]) for r in replies])
+        return open_loop_measurement(rate, result, _busiest(replies))
+
+    # --- shutdown -----------------------------------------------------------------------------------------------
+    def close(self) -> dict[str, Path]:
+        """Flush every worker's stats, write the artefacts, quit the workers; returns artefact name -> path."""
+        if not self._closed:
+            self._closed = True
+            # On failure the artefacts miss at most the last few seconds of a lost worker.
+            with contextlib.suppress(GeneratorError):
+                self._ask_all(protocol.FLUSH, [{}] * self._connected(), REPLY_GRACE_SECONDS)
+            self._artifacts.finish()
+            self.runner.quit()  # tells workers to quit
+            self._stop_processes()
+        return self._artifacts.write_report()
+
+    def _stop_processes(self) -> None:
+        deadline = time.monotonic() + QUIT_TIMEOUT_SECONDS
+        for process in self._processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: the cgroup quota (what a Fargate task or ``docker --cpus`` grants) when there is
+    one, else the affinity mask. ``os.cpu_count()`` would report the host's CPUs."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        # cgroup v2: "max 100000" (no quota) or "200000 100000" (2 CPUs)
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, round(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def _busiest(replies: list[dict[str, Any]]) -> float | None:
+    cpu = [r["cpu_percent"] for r in replies if r.get("cpu_percent") is not None]
+    return max(cpu) if cpu else None
