@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest import protocol
 from rightsizing_loadtest.artifacts import LocustArtifacts
 from rightsizing_loadtest.driver import open_loop_measurement, set_users
-from rightsizing_loadtest.openloop import OpenLoopTally, merge
 from rightsizing_loadtest.recorder import RequestTotals
+from rightsizing_loadtest.tally import OpenLoopTally, merge
 
 WORKER_MODULE = "rightsizing_loadtest.worker"
 CONNECT_TIMEOUT_SECONDS = 30.0
@@ -59,6 +60,7 @@ class DistributedProbe:
         drain_seconds: float = 2.0,
         spawn_timeout_seconds: float = 30.0,
         worker_env: dict[str, str] | None = None,
+        on_worker_added: Callable[[int], None] | None = None,
     ) -> None:
         if not 1 <= workers <= max_workers:
             raise ValueError(f"need 1 <= workers ({workers}) <= max_workers ({max_workers})")
@@ -75,6 +77,7 @@ class DistributedProbe:
         self._processes: list[subprocess.Popen[bytes]] = []
         self._totals: dict[str, RequestTotals] = {}
         self._closed = False
+        self._on_worker_added = on_worker_added
         try:
             for _ in range(workers):
                 self._start_worker()
@@ -94,6 +97,7 @@ class DistributedProbe:
             **self._worker_env,
             protocol.MASTER_PORT_ENV: str(self.runner.server.port),
             protocol.WORKER_INDEX_ENV: str(len(self._processes)),
+            protocol.MASTER_PID_ENV: str(os.getpid()),
         }
         # stdout stays the task's JSON progress channel: worker output goes to stderr.
         process = subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env, stdout=sys.stderr.fileno())
@@ -119,6 +123,8 @@ class DistributedProbe:
         if self._closed or self.workers >= self.max_workers:
             return False
         self._start_worker()
+        if self._on_worker_added is not None:
+            self._on_worker_added(self.workers)
         return True
 
     # --- requests and replies -----------------------------------------------------------------------------------
@@ -175,6 +181,7 @@ class DistributedProbe:
             failures=sum(r["failures"] for r in replies),
             latencies=latency_percentiles(latencies),
             generator_cpu_percent=_busiest(replies),
+            generators=len(replies),
         )
 
     def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
@@ -195,7 +202,7 @@ class DistributedProbe:
         timeout = self.settle_seconds + seconds + self.drain_seconds + REPLY_GRACE_SECONDS
         replies = self._ask_all(protocol.OPEN_LOOP, requests, timeout)
         result = merge([OpenLoopTally.from_wire(r["tally"]) for r in replies])
-        return open_loop_measurement(rate, result, _busiest(replies))
+        return open_loop_measurement(rate, result, _busiest(replies), generators=len(replies))
 
     # --- shutdown -----------------------------------------------------------------------------------------------
     def close(self) -> dict[str, Path]:

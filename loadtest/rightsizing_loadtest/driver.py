@@ -25,8 +25,9 @@ from rightsizing.search.base import ProbeMeasurement
 from rightsizing.search.ramp import RampMeasurement
 from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest.artifacts import LocustArtifacts
-from rightsizing_loadtest.openloop import OpenLoopPacer, OpenLoopResult, merge
+from rightsizing_loadtest.openloop import OpenLoopPacer
 from rightsizing_loadtest.recorder import CpuMeter, RequestRecorder, RequestTotals, Window
+from rightsizing_loadtest.tally import OpenLoopResult, merge
 
 
 class _HighSpawnRateFilter(logging.Filter):
@@ -49,7 +50,9 @@ def set_users(runner: Runner, users: int, timeout_seconds: float) -> None:
         gevent.sleep(0.02)
 
 
-def open_loop_measurement(rate: float, result: OpenLoopResult, cpu_percent: float | None) -> ProbeMeasurement:
+def open_loop_measurement(
+    rate: float, result: OpenLoopResult, cpu_percent: float | None, generators: int = 1
+) -> ProbeMeasurement:
     return ProbeMeasurement(
         users=0,
         seconds=result.seconds,
@@ -61,6 +64,7 @@ def open_loop_measurement(rate: float, result: OpenLoopResult, cpu_percent: floa
         late_share=result.late_share,
         window_rps=result.window_rps,
         window_latencies=result.window_latencies,
+        generators=generators,
     )
 
 

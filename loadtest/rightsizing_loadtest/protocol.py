@@ -5,6 +5,7 @@ from __future__ import annotations
 
 MASTER_PORT_ENV = "RIGHTSIZING_MASTER_PORT"
 WORKER_INDEX_ENV = "RIGHTSIZING_WORKER_INDEX"
+MASTER_PID_ENV = "RIGHTSIZING_MASTER_PID"  # a worker whose parent is no longer this process exits
 
 WINDOW = "rs_window"  # closed loop: record completions for {seconds}; reply latencies, counts, CPU
 OPEN_LOOP = "rs_open"  # open loop: pace {rate} (this worker's share) with {phase}; reply an OpenLoopTally

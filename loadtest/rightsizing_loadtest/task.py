@@ -81,6 +81,7 @@ def make_probe(
         max_workers=max_workers,
         settle_seconds=timing.settle_seconds,
         drain_seconds=timing.drain_seconds,
+        on_worker_added=lambda count: emit("generator", workers=count, max_workers=max_workers),
     )
 
 
@@ -101,6 +102,7 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
         "generator_cpu_percent": record.generator_cpu_percent,
         "passed": record.passed,
         "note": record.note,
+        "generators": record.generators,
     }
 
 
@@ -166,6 +168,8 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
         endpoint_url=endpoint_url,
         signed=target.signed,
         mode=job.load.mode,
+        workers=job.load.workers,
+        max_workers=job.load.max_workers,
         budget_seconds=round(timing.search_budget, 1),
         max_seconds=job.max_seconds,
     )

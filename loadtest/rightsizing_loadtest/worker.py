@@ -88,9 +88,10 @@ class Worker:
         return {}
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A master killed outright (SIGKILL) cannot say quit; Locust's own timeout would leave us running 60 s."""
-    while os.getppid() == parent:
+def _exit_with_master(master_pid: int) -> None:
+    """A master killed outright (SIGKILL) cannot say quit; Locust's own timeout would leave us running 60 s.
+    The master's pid comes from the environment: it may already be gone by the time this process has started."""
+    while os.getppid() == master_pid:
         gevent.sleep(PARENT_CHECK_SECONDS)
     os._exit(1)
 
@@ -102,6 +103,7 @@ def main() -> int:
     )
     try:
         port = int(os.environ.get(protocol.MASTER_PORT_ENV, ""))
+        gevent.spawn(_exit_with_master, int(os.environ.get(protocol.MASTER_PID_ENV, "")))
         job = load_job(read_config())
         target = resolve_target(job)
         payloads = load_payloads(job.payloads_uri)
@@ -113,7 +115,6 @@ def main() -> int:
     env = Environment(user_classes=[user_class], host=target.base_url)
     runner = env.create_worker_runner("127.0.0.1", port)
     Worker(env, runner, pacer_for(env))
-    gevent.spawn(_exit_with_parent, os.getppid())
     runner.greenlet.join()
     return 0
 

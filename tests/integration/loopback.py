@@ -20,6 +20,7 @@ class LoopbackServer(ThreadingHTTPServer):
     request_queue_size = 512
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.released = threading.Event()  # handlers that hold a request on purpose wait on this; stop() sets it
         super().__init__(("127.0.0.1", 0), handler)
 
     @property
@@ -34,6 +35,7 @@ class LoopbackServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self.shutdown()
         self.server_close()
 

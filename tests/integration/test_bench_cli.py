@@ -41,8 +41,20 @@ def test_parse_sla_accepts_percentile_and_ms() -> None:
 def test_bench_measures_a_local_server_and_writes_artefacts(tmp_path: Path, server_url: str) -> None:
     result = CliRunner().invoke(
         app,
-        ["bench", server_url, "--sla", "p95:50ms", "--mode", "stepped", "--max-seconds", "15", "-o", str(tmp_path),
-         "--payload", "1,2,3"],
+        [
+            "bench",
+            server_url,
+            "--sla",
+            "p95:50ms",
+            "--mode",
+            "stepped",
+            "--max-seconds",
+            "15",
+            "-o",
+            str(tmp_path),
+            "--payload",
+            "1,2,3",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "RPS within" in result.output

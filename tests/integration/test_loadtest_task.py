@@ -13,86 +13,23 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import LoopbackServer, QuietHandler, TaskRun, run_load_task
+from ground_truth import SERVICE_SECONDS, TRUE_CAPACITY_RPS
+from loopback import TaskRun, run_load_task
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import LoadTestResult, ProbeRecord
 from rightsizing.store import LocalStore, join_uri, local_uri, put_json
 
-SLOTS = 4
-SERVICE_SECONDS = 0.025
-TRUE_CAPACITY_RPS = SLOTS / SERVICE_SECONDS  # 160 rps
 MAX_SECONDS = 15
 PROCESS_SLACK_SECONDS = 5  # interpreter start-up and teardown around the job's own bound
-
 LOCUST_ARTIFACTS = ("locust_stats", "locust_stats_history", "locust_failures", "locust_exceptions", "locust_report")
-
-
-class GroundTruthServer(LoopbackServer):
-    """SageMaker container contract: GET /ping, POST /invocations answered after a fixed service time."""
-
-    def __init__(self, slots: int, service_seconds: float, status: int = 200, hang: bool = False) -> None:
-        self.slots = threading.Semaphore(slots)
-        self.service_seconds = service_seconds
-        self.status = status
-        self.hang = hang
-        self.released = threading.Event()  # lets hung handlers finish at teardown
-        self.invocations = 0
-        super().__init__(_Handler)
-
-
-class _Handler(QuietHandler):
-    server: GroundTruthServer
-
-    def _reply(self, status: int, body: bytes) -> None:
-        self.reply(status, body)
-
-    def do_GET(self) -> None:
-        if self.path == "/ping":
-            self._reply(200, b"{}")
-        else:
-            self._reply(404, b'{"error": "not found"}')
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path != "/invocations":
-            self._reply(404, b'{"error": "not found"}')
-            return
-        if self.server.hang:
-            self.server.released.wait(60)
-            return
-        with self.server.slots:
-            time.sleep(self.server.service_seconds)
-        self.server.invocations += 1
-        if self.server.status == 200:
-            self._reply(200, b'{"predictions": [0.1]}')
-        else:
-            self._reply(self.server.status, b'{"message": "model error"}')
-
-
-@pytest.fixture
-def start_server() -> Iterator[Callable[..., GroundTruthServer]]:
-    servers: list[GroundTruthServer] = []
-
-    def start(slots: int = SLOTS, service_seconds: float = SERVICE_SECONDS, **kwargs: Any) -> GroundTruthServer:
-        server = GroundTruthServer(slots, service_seconds, **kwargs)
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.released.set()
-        server.stop()
 
 
 @dataclass

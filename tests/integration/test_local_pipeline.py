@@ -43,8 +43,13 @@ def test_success_path_measures_deletes_then_collects(tmp_path: Path, fast_reques
     recommendation = result.result.recommendation  # type: ignore[union-attr]
     assert recommendation is not None and recommendation.instance_type == "local.small"
     assert recommendation.capacity_rps >= 150
-    for name in ("result.json", "results.csv", "request.json", "candidates/c01-local-small/locust_stats.csv",
-                 "candidates/c01-local-small/trace.json"):
+    for name in (
+        "result.json",
+        "results.csv",
+        "request.json",
+        "candidates/c01-local-small/locust_stats.csv",
+        "candidates/c01-local-small/trace.json",
+    ):
         assert (result.run_dir / name).is_file(), name
     assert result.events and result.events[0]["Detail"]["instance_type"] == "local.small"
     polls = states.count("DescribeEndpoint")

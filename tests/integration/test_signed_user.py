@@ -11,8 +11,7 @@ import datetime
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -83,7 +82,6 @@ class RecordingServer(LoopbackServer):
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
         self.received: list[Received] = []
-        self.released = threading.Event()
         super().__init__(_Handler)
 
 
@@ -101,19 +99,8 @@ class _Handler(QuietHandler):
 
 
 @pytest.fixture
-def start_server() -> Iterator[Callable[..., RecordingServer]]:
-    servers: list[RecordingServer] = []
-
-    def start(reply: Reply | None = None) -> RecordingServer:
-        server = RecordingServer(reply or Reply())
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.released.set()
-        server.stop()
+def start_recorder(serve: Callable[[RecordingServer], RecordingServer]) -> Callable[..., RecordingServer]:
+    return lambda reply=None: serve(RecordingServer(reply or Reply()))
 
 
 def run_generator(host: str, *, seconds: float = 1.5, timeout: float = 5.0) -> dict[str, Any]:
@@ -146,8 +133,8 @@ def botocore_authorization(request: Received) -> str:
     return aws_request.headers["Authorization"]
 
 
-def test_signed_user_requests_verify_against_botocore_sigv4(start_server: Callable[..., RecordingServer]) -> None:
-    server = start_server()
+def test_signed_user_requests_verify_against_botocore_sigv4(start_recorder: Callable[..., RecordingServer]) -> None:
+    server = start_recorder()
 
     stats = run_generator(server.url)
 
@@ -167,13 +154,13 @@ def test_signed_user_requests_verify_against_botocore_sigv4(start_server: Callab
     assert len({r.headers["Authorization"] for r in received}) <= len(PAYLOADS) * 3
 
 
-def test_signed_user_counts_throttling_as_failure_with_reason(start_server: Callable[..., RecordingServer]) -> None:
+def test_signed_user_counts_throttling_as_failure_with_reason(start_recorder: Callable[..., RecordingServer]) -> None:
     throttled = Reply(
         status=400,
         headers={"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral/"},
         body=b'{"message": "Rate exceeded"}',
     )
-    server = start_server(throttled)
+    server = start_recorder(throttled)
 
     stats = run_generator(server.url, seconds=1.0)
 
@@ -181,8 +168,8 @@ def test_signed_user_counts_throttling_as_failure_with_reason(start_server: Call
     assert list(stats["errors"]) == ["CatchResponseError('throttled: HTTP 400 ThrottlingException: Rate exceeded')"]
 
 
-def test_signed_user_counts_timeouts_as_failures(start_server: Callable[..., RecordingServer]) -> None:
-    server = start_server(Reply(delay_seconds=30))
+def test_signed_user_counts_timeouts_as_failures(start_recorder: Callable[..., RecordingServer]) -> None:
+    server = start_recorder(Reply(delay_seconds=30))
 
     stats = run_generator(server.url, seconds=1.2, timeout=0.3)
 
@@ -190,8 +177,8 @@ def test_signed_user_counts_timeouts_as_failures(start_server: Callable[..., Rec
     assert all("timed out" in error.lower() or "timeout" in error.lower() for error in stats["errors"]), stats
 
 
-def test_signed_user_refuses_a_non_loopback_host_override(start_server: Callable[..., RecordingServer]) -> None:
-    stats = run_generator(start_server().url, seconds=0.2)
+def test_signed_user_refuses_a_non_loopback_host_override(start_recorder: Callable[..., RecordingServer]) -> None:
+    stats = run_generator(start_recorder().url, seconds=0.2)
 
     assert "refusing host 'http://192.0.2.1'" in stats["refused"]
     assert stats["insecure"] is False  # TLS is verified when real credentials travel

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -185,3 +185,55 @@ def test_a_spike_far_below_the_ceiling_does_not_cap_the_answer() -> None:
     truth = server.capacity * (1 - 10.0 / 50.0)
     assert spiked, "the scenario must have produced a spike"
     assert outcome.sustainable_rps >= 0.95 * truth, outcome.stop_reason
+
+
+@dataclass
+class ScalableGeneratorServer(SimulatedServer):
+    """Each generator process sends at most ``per_process_rps``; beyond that its CPU saturates and sends go late.
+    ``add_generator`` starts one more process, up to ``max_generators`` (distributed mode)."""
+
+    per_process_rps: float = 500.0
+    generators: int = 1
+    max_generators: int = 4
+
+    def _limit(self) -> float:
+        return self.generators * self.per_process_rps
+
+    def add_generator(self) -> bool:
+        if self.generators >= self.max_generators:
+            return False
+        self.generators += 1
+        self.calls.append(("add_generator", self.generators))
+        return True
+
+    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+        m = super().measure(users, seconds)
+        if m.rps <= self._limit():
+            return replace(m, generators=self.generators)
+        return replace(m, requests=int(self._limit() * seconds), generator_cpu_percent=97.0, generators=self.generators)
+
+    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+        m = super().measure_rate(rate, seconds, windows, late_ms)
+        late = 0.0 if rate <= self._limit() else 0.3
+        return replace(m, late_share=late, generators=self.generators)
+
+
+def test_a_saturated_generator_gets_more_processes_and_the_true_answer() -> None:
+    server = ScalableGeneratorServer(slots=16, service_ms=10.0)  # capacity 1600 RPS; one process sends 500
+    truth = server.capacity * (1 - 10.0 / 50.0)
+    outcome = _search(50.0).run(server, budget_seconds=600, clock=server.clock)
+    assert truth * 0.95 <= outcome.sustainable_rps <= truth * 1.001, outcome.stop_reason
+    assert not outcome.generator_limited
+    assert server.generators == 4  # 1,280 RPS needs ceil(1280/500) = 3 processes; the ceiling (1,600) needed 4
+    best = max((p for p in outcome.probes if p.passed and p.kind == "open"), key=lambda p: p.rps)
+    assert best.generators == 4 and best.valid
+    assert any(not p.valid and p.generators == 1 for p in outcome.probes)  # what triggered the first scale-out
+
+
+def test_generator_limit_is_reported_when_no_process_can_be_added() -> None:
+    server = ScalableGeneratorServer(slots=16, service_ms=10.0, max_generators=2)  # at most 1,000 RPS of load
+    outcome = _search(50.0).run(server, budget_seconds=600, clock=server.clock)
+    assert outcome.generator_limited
+    assert server.generators == 2
+    assert "generator" in outcome.stop_reason
+    assert outcome.sustainable_rps <= 2 * server.per_process_rps  # never a rate the generator could not send

@@ -11,7 +11,7 @@ from rightsizing.models.request import SizingOptions
 from rightsizing.pricing.quote import PriceQuote
 
 # Minor versions only add optional fields (1.1: sizing options, autoscaling, prices, Savings Plan, ranks).
-RESULT_SCHEMA_VERSION = "1.1"
+RESULT_SCHEMA_VERSION = "1.2"  # 1.2: ProbeRecord.generators
 
 
 class ProbeRecord(BaseModel):
@@ -36,6 +36,7 @@ class ProbeRecord(BaseModel):
     late_share: float | None = Field(None, description="Share of open-loop sends that left later than scheduled.")
     stable: bool | None = Field(None, description="Windows agreed within tolerance (open loop).")
     valid: bool = Field(True, description="False when the load generator, not the endpoint, was the limit.")
+    generators: int | None = Field(None, description="Load-generator processes that produced the probe.")
 
 
 class LoadTestResult(BaseModel):

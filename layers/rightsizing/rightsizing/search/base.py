@@ -42,6 +42,7 @@ class ProbeMeasurement:
     late_share: float | None = None
     window_rps: tuple[float, ...] = ()
     window_latencies: tuple[LatencyPercentiles | None, ...] = ()
+    generators: int = 1  # processes whose figures were merged (distributed mode); CPU is the busiest one's
 
     @property
     def successes(self) -> int:
@@ -160,6 +161,7 @@ def to_record(
         late_share=None if measurement.late_share is None else round(measurement.late_share, 6),
         stable=stable,
         valid=valid,
+        generators=measurement.generators,
     )
 
 
