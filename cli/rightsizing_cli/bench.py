@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -43,7 +44,12 @@ def bench(
     sla: Annotated[str, typer.Option(help="Latency SLA as <percentile>:<ms>ms")] = "p95:100ms",
     payload: Annotated[list[str], typer.Option(help="Request body (repeatable); @FILE reads a file")] = [],  # noqa: B006
     content_type: Annotated[str, typer.Option(help="Content-Type of the bodies")] = "text/csv",
-    mode: Annotated[str, typer.Option(help="adaptive, ramp or stepped")] = "adaptive",
+    mode: Annotated[str, typer.Option(help="adaptive, ramp, stepped or phases")] = "adaptive",
+    workers: Annotated[int, typer.Option(help="Load-generator processes to start with (Locust workers)")] = 1,
+    max_workers: Annotated[
+        str | None,
+        typer.Option(help="Add workers up to this many when the generator saturates; 'auto' = CPUs here"),
+    ] = None,
     max_seconds: Annotated[int, typer.Option(help="Hard bound on the test")] = 180,
     max_error_rate: Annotated[float, typer.Option(help="Largest failed share that still passes")] = 0.01,
     output: Annotated[Path, typer.Option("--output", "-o", help="Artefact folder")] = Path("rightsizing-runs/bench"),
@@ -54,9 +60,13 @@ def bench(
     bodies = [_read_body(p) for p in payload] or ["0"]
     run_dir = (output / time.strftime("%Y%m%d-%H%M%S")).resolve()
     try:
-        load = LoadSettings(mode=mode)  # type: ignore[arg-type]
+        load = LoadSettings(
+            mode=mode,  # type: ignore[arg-type]
+            workers=workers,
+            max_workers=max_workers if max_workers in (None, "auto") else _count(max_workers, "--max-workers"),
+        )
     except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--mode") from None
+        raise typer.BadParameter(one_line_errors(e), param_hint="--mode/--workers/--max-workers") from None
     job = LoadTestJob(
         run_id="bench", candidate_id="bench", instance_type="local.bench", endpoint_name="bench", region="us-east-1",
         content_type=content_type, payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies),
@@ -71,6 +81,23 @@ def bench(
         console.print(f"[red]error:[/] the load test failed (exit {code}); see the messages above")
         raise typer.Exit(1)
     _print_result(console, LoadTestResult.model_validate(get_json(local_uri(result_path))), run_dir)
+
+
+def _count(text: str, option: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}': expected a whole number or 'auto'", param_hint=option) from None
+
+
+def one_line_errors(error: ValueError) -> str:
+    """pydantic's multi-line report as one line per field: '<field>: <message>'."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'load'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        )
+    return str(error)
 
 
 def _read_body(value: str) -> str:

@@ -53,6 +53,9 @@ class ProgressPrinter:
                 f"probe {event.get('index')}: {load} → {event.get('rps', 0):.1f} RPS, "
                 f"p95 {event.get('p95_ms') or 0:.1f} ms, errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
             )
+        if stage == "generator":
+            workers, limit = event.get("workers"), event.get("max_workers")
+            return f"load generator saturated: now {workers} worker processes (max {limit})"
         if stage == "done":
             reason = escape(str(event.get("stop_reason")))
             return f"measured: {event.get('sustainable_rps', 0):.1f} RPS within SLA — {reason}"

@@ -165,13 +165,14 @@ class DistributedProbe:
         return RequestTotals.summed(list(self._totals.values()))
 
     # --- probes -------------------------------------------------------------------------------------------------
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
         if self._closed:
             raise RuntimeError("probe is closed")
         if users < 1 or seconds <= 0:
             raise ValueError("a probe needs at least one user and a positive window")
         set_users(self.runner, users, self.spawn_timeout_seconds)
-        gevent.sleep(self.settle_seconds)
+        if settle:
+            gevent.sleep(self.settle_seconds)
         replies = self._ask_all(protocol.WINDOW, [{"seconds": seconds}] * self.workers, seconds + REPLY_GRACE_SECONDS)
         latencies = [ms for r in replies for ms in r["latencies_ms"]]
         return ProbeMeasurement(

@@ -96,13 +96,14 @@ class LocustProbe:
     def totals(self) -> RequestTotals:
         return self._recorder.totals
 
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
         if self._closed:
             raise RuntimeError("probe is closed")
         if users < 1 or seconds <= 0:
             raise ValueError("a probe needs at least one user and a positive window")
         set_users(self.runner, users, self.spawn_timeout_seconds)
-        gevent.sleep(self.settle_seconds)
+        if settle:
+            gevent.sleep(self.settle_seconds)
         window = Window()
         cpu_before = self._cpu.seconds()
         started = time.monotonic()

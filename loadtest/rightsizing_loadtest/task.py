@@ -72,7 +72,10 @@ def make_probe(
             open_loop=pacer_for,
             drain_seconds=timing.drain_seconds,
         )
-    max_workers = max(load.workers, available_cpus()) if load.max_workers == "auto" else load.max_workers
+    if load.max_workers == "auto":
+        max_workers = max(load.workers, available_cpus())
+    else:
+        max_workers = load.max_workers or load.workers
     return DistributedProbe(
         user_class,
         target.base_url,

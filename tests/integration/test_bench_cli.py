@@ -68,3 +68,28 @@ def test_bench_refuses_a_non_loopback_url(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "http://192.0.2.10:8080", "--max-seconds", "15", "-o", str(tmp_path)])
     assert result.exit_code == 1
     assert "the load test failed (exit 2)" in result.output
+
+
+def test_bench_runs_distributed_workers(tmp_path: Path, server_url: str) -> None:
+    args = ["bench", server_url, "--sla", "p95:50ms", "--mode", "stepped", "--workers", "2", "--max-seconds", "20"]
+    result = CliRunner().invoke(app, [*args, "-o", str(tmp_path), "--payload", "1,2,3"])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = list(tmp_path.iterdir())
+    measured = LoadTestResult.model_validate_json((run_dir / "result.json").read_text())
+    assert measured.probes and all(p.generators == 2 for p in measured.probes)
+    assert 0 < measured.sustainable_rps <= 200 * 1.05
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--max-workers", "x"], "expected a whole number or 'auto'"),
+        (["--workers", "3", "--max-workers", "2"], "max_workers (2) is below workers (3)"),
+        (["--mode", "ramp", "--workers", "2"], "single-process classic baseline"),
+    ],
+)
+def test_bench_refuses_bad_worker_options(tmp_path: Path, options: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["bench", "http://127.0.0.1:9", *options, "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())  # rich wraps text in a box
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # refused before anything was written

@@ -286,3 +286,22 @@ def test_ramp_task_reports_the_classic_answer(tmp_path: Path, start_server: Call
     assert result.probes[0].users > 10  # users were ramped, 5 per second
     assert 0 < result.sustainable_rps <= 1.1 * TRUE_CAPACITY_RPS
     assert result.stop_reason.startswith("Classic ramp")
+
+
+def test_phases_task_grows_users_per_the_phase(tmp_path: Path, start_server: Callable) -> None:
+    server = start_server()
+    phases = [{"initial_users": 1, "spawn_rate_per_minute": 180, "duration_seconds": 4}]
+    load = LoadSettings(mode="phases", step_seconds=1, phases=phases)  # type: ignore[arg-type]
+    job = write_job(tmp_path, load=load, max_seconds=20)
+
+    run = run_task(job.uri, server.url, timeout=20 + 30)
+
+    assert run.returncode == 0, run.stderr
+    result = read_result(job)
+    assert result.mode == "phases"
+    assert [p.users for p in result.probes] == [1, 4, 7, 10]  # 1 + 3 users/s, one slice per second
+    assert all(p.note.startswith("phase 1 of 1") for p in result.probes)
+    assert result.stop_reason.startswith("All 1 phase completed")
+    # 10 users on 4 slots of 25 ms: the ceiling; the SLA (p95 200 ms) holds throughout.
+    assert 0.8 * TRUE_CAPACITY_RPS <= result.sustainable_rps <= 1.1 * TRUE_CAPACITY_RPS
+    assert server.invocations >= result.requests > 0

@@ -41,14 +41,16 @@ class SimulatedServer:
     settle_seconds: float = 0.0
     error_rate: Callable[[int], float] = lambda users: 0.0
     calls: list[tuple[int, float]] = field(default_factory=list)
+    settled: list[bool] = field(default_factory=list)
 
     @property
     def users(self) -> list[int]:
         return [users for users, _ in self.calls]
 
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
         self.calls.append((users, seconds))
-        self.clock.now += self.settle_seconds + seconds
+        self.settled.append(settle)
+        self.clock.now += (self.settle_seconds if settle else 0.0) + seconds
         busy = min(users, self.slots)
         service_ms = self.service_ms + self.contention_ms_per_user * busy
         latency_ms = service_ms * max(1.0, users / self.slots)
@@ -100,6 +102,8 @@ def test_each_phase_restarts_at_its_own_initial_users() -> None:
         "All 2 phases completed (10 s of traffic, up to 10 users) without reaching a stopping condition."
     )
     assert outcome.probes[3].note == "phase 2 of 2 at 0 s (10 users)"
+    # Users grow continuously within a phase: only a phase's first slice waits for the load to settle.
+    assert server.settled == [True, False, False, True, False]
 
 
 def test_slices_split_a_phase_evenly_and_never_shorter_than_a_step() -> None:
@@ -250,15 +254,15 @@ def test_answer_is_the_best_passing_slice_not_the_last() -> None:
 
 def test_never_starts_a_slice_that_does_not_fit_the_budget() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, settle_seconds=1.0)  # each 4 s slice costs 5 s
+    server = SimulatedServer(clock, settle_seconds=1.0)  # the first 4 s slice costs 5 s, later ones 4 s
 
     outcome = search([phase(1, 60, 40)], step_seconds=4.0).run(server, budget_seconds=12.0, clock=clock)
 
     assert server.users == [1, 5]
-    assert clock.now == pytest.approx(10.0)
+    assert clock.now == pytest.approx(9.0)
     assert outcome.stop_reason == (
-        "Time budget exhausted: the next slice (phase 1 of 1 at 8 s (9 users), ~5.0 s) would not fit in the "
-        "remaining 2.0 s."
+        "Time budget exhausted: the next slice (phase 1 of 1 at 8 s (9 users), ~4.0 s) would not fit in the "
+        "remaining 3.0 s."
     )
     assert outcome.sustainable_rps == pytest.approx(250.0)
 

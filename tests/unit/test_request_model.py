@@ -56,6 +56,9 @@ def test_aws_request_defaults() -> None:
         ({"candidates": [{"instance_type": "c5.xlarge"}]}, "candidates.0.instance_type", "not an instance type name"),
         ({"tags": {"aws:owner": "x"}}, "tags", "not start with 'aws:'"),
         ({"surprise": 1}, "surprise", "Extra inputs are not permitted"),
+        ({"load": {"max_workers": 0}}, "load.max_workers", "between 1 and 64, or 'auto'"),
+        ({"load": {"workers": 4, "max_workers": 2}}, "load", "max_workers (2) is below workers (4)"),
+        ({"load": {"mode": "ramp", "workers": 2}}, "load", "single-process classic baseline"),
     ],
 )
 def test_bad_request_names_field_and_rule(demo_request: dict[str, Any], patch: dict, field: str, rule: str) -> None:
@@ -106,3 +109,12 @@ def test_instance_type_formats() -> None:
     for bad in ("ml.c6i", "c6i.xlarge", "ml..large", "local.", "ML.C5.LARGE"):
         with pytest.raises(ValidationError):
             CandidateSpec(instance_type=bad)
+
+
+def test_worker_settings_choose_in_process_or_distributed() -> None:
+    from rightsizing.models.request import LoadSettings
+
+    assert not LoadSettings().distributed and LoadSettings().max_workers is None
+    assert LoadSettings(workers=2).distributed  # max_workers defaults to workers: no scaling
+    assert LoadSettings(max_workers="auto").distributed and LoadSettings(max_workers=4).distributed
+    assert not LoadSettings(workers=1, max_workers=1).distributed

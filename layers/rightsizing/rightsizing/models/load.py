@@ -98,13 +98,14 @@ class LoadSettings(BaseModel):
         1,
         ge=1,
         le=64,
-        description="Load-generator processes to start with. 1 (with max_workers 1) runs Locust in-process; more "
-        "run Locust's master/worker mode inside the load-test task, one process per worker.",
+        description="Load-generator processes to start with. 1 (and no max_workers above 1) runs Locust "
+        "in-process; more run Locust's master/worker mode inside the load-test task, one process per worker.",
     )
-    max_workers: int | Literal["auto"] = Field(
-        1,
+    max_workers: int | Literal["auto"] | None = Field(
+        None,
         description="When a probe finds the generator saturated (CPU > 90 % or > 1 % late sends), add worker "
-        "processes up to this many and re-measure; 'auto' = the CPUs available to the load-test task.",
+        "processes up to this many and re-measure; 'auto' = the CPUs available to the load-test task. "
+        "Default: workers (no scaling).",
     )
 
     @field_validator("phases")
@@ -117,7 +118,7 @@ class LoadSettings(BaseModel):
 
     @field_validator("max_workers")
     @classmethod
-    def _max_workers(cls, value: int | str) -> int | str:
+    def _max_workers(cls, value: int | str | None) -> int | str | None:
         if isinstance(value, int) and not 1 <= value <= 64:
             raise ValueError("must be between 1 and 64, or 'auto'")
         return value
@@ -133,4 +134,4 @@ class LoadSettings(BaseModel):
     @property
     def distributed(self) -> bool:
         """Locust master/worker processes rather than one in-process generator."""
-        return self.workers > 1 or self.max_workers != 1
+        return self.workers > 1 or self.max_workers not in (None, 1)

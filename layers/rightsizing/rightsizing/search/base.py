@@ -59,9 +59,12 @@ class ProbeMeasurement:
 
 
 class LoadProbe(Protocol):
-    """Closed loop: ``users`` concurrent users with no think time, measured for ``seconds`` after a short settle."""
+    """Closed loop: ``users`` concurrent users with no think time, measured for ``seconds`` after a short settle.
 
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement: ...
+    ``settle=False`` measures at once: for back-to-back slices of one continuous pattern (``phases``), where the
+    growth transient is part of what is measured."""
+
+    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement: ...
 
 
 class RateProbe(LoadProbe, Protocol):

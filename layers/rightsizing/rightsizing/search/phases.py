@@ -106,7 +106,8 @@ class PhasesSearch:
                 )
                 return summarize(records, reason)
             probe_started = clock()
-            measurement = probe.measure(planned.users, planned.seconds)
+            # Settle only where a phase starts (its users jump); within a phase users grow continuously, as in IR.
+            measurement = probe.measure(planned.users, planned.seconds, settle=planned.offset == 0)
             overhead = max(0.0, clock() - probe_started - planned.seconds)
             passed, why = self.check.verdict(measurement)
             where = planned.label(self.phase_count)
