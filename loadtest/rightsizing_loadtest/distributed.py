@@ -228,20 +228,6 @@ class DistributedProbe:
                 process.wait()
 
 
-def available_cpus() -> int:
-    """CPUs this process may use: the cgroup quota (what a Fargate task or ``docker --cpus`` grants) when there is
-    one, else the affinity mask. ``os.cpu_count()`` would report the host's CPUs."""
-    cpus = len(os.sched_getaffinity(0))
-    try:
-        # cgroup v2: "max 100000" (no quota) or "200000 100000" (2 CPUs)
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, round(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, cpus)
-
-
 def _busiest(replies: list[dict[str, Any]]) -> float | None:
     cpu = [r["cpu_percent"] for r in replies if r.get("cpu_percent") is not None]
     return max(cpu) if cpu else None

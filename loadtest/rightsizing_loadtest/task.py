@@ -35,7 +35,8 @@ from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome, strategy_for, summarize
 from rightsizing.store import join_uri, put_json, store_for
-from rightsizing_loadtest.distributed import DistributedProbe, available_cpus
+from rightsizing_loadtest.cpus import available_cpus
+from rightsizing_loadtest.distributed import DistributedProbe
 from rightsizing_loadtest.driver import LocustProbe
 from rightsizing_loadtest.endpoint import EndpointConfigError, Target, resolve_target
 from rightsizing_loadtest.generator import generator_for
