@@ -54,28 +54,14 @@ class SimulatedServer:
             done, latency = rate, self.service_ms / (1 - rate / self.capacity)
         n = int(done * seconds)
         return ProbeMeasurement(
-            0,
-            seconds,
-            n,
-            0,
-            _lat(latency),
-            self.generator_cpu,
-            offered_rps=rate,
-            late_share=self.late_share,
-            window_rps=(done,) * windows,
-            window_latencies=(_lat(latency),) * windows,
+            0, seconds, n, 0, _lat(latency), self.generator_cpu, offered_rps=rate, late_share=self.late_share,
+            window_rps=(done,) * windows, window_latencies=(_lat(latency),) * windows,
         )
 
 
 def _search(sla_ms: float = 50.0, **overrides: float) -> AdaptiveSearch:
-    settings = {
-        "step_seconds": 2.0,
-        "warmup_seconds": 1.0,
-        "precision": 0.05,
-        "min_completions": 400,
-        "max_probe_seconds": 6.0,
-        **overrides,
-    }
+    settings = {"step_seconds": 2.0, "warmup_seconds": 1.0, "precision": 0.05, "min_completions": 400,
+                "max_probe_seconds": 6.0, **overrides}
     return AdaptiveSearch("p95", sla_ms, 0.01, **settings)  # type: ignore[arg-type]
 
 
@@ -189,18 +175,9 @@ def test_a_spike_far_below_the_ceiling_does_not_cap_the_answer() -> None:
             return m
         spiked.append(rate)
         spike = _lat(500.0)
-        return ProbeMeasurement(
-            m.users,
-            m.seconds,
-            m.requests,
-            m.failures,
-            spike,
-            m.generator_cpu_percent,
-            offered_rps=rate,
-            late_share=0.0,
-            window_rps=m.window_rps,
-            window_latencies=(spike, *m.window_latencies[1:]),
-        )
+        return ProbeMeasurement(m.users, m.seconds, m.requests, m.failures, spike, m.generator_cpu_percent,
+                                offered_rps=rate, late_share=0.0, window_rps=m.window_rps,
+                                window_latencies=(spike, *m.window_latencies[1:]))
 
     server.measure_rate = spiky  # type: ignore[method-assign]
     search = _search(50.0)
@@ -260,33 +237,3 @@ def test_generator_limit_is_reported_when_no_process_can_be_added() -> None:
     assert server.generators == 2
     assert "generator" in outcome.stop_reason
     assert outcome.sustainable_rps <= 2 * server.per_process_rps  # never a rate the generator could not send
-
-
-def test_quick_probes_decide_far_from_the_sla_and_full_probes_near_it() -> None:
-    server = SimulatedServer(slots=1, service_ms=20.0)  # 50 RPS; p95 = 20 / (1 - r/50), SLA 100 ms at 40 RPS
-    truth = server.capacity * (1 - 20.0 / 100.0)
-    outcome = _search(100.0, min_completions=600, max_probe_seconds=30.0).run(
-        server, budget_seconds=600, clock=server.clock
-    )
-    assert truth * 0.95 <= outcome.sustainable_rps <= truth * 1.001, outcome.stop_reason
-    open_probes = [p for p in outcome.probes if p.kind == "open"]
-    quick = [p for p in open_probes if p.seconds < 0.5 * 600 / p.target_rps]  # a third of a full probe
-    assert quick, "no quick probe ran"
-    for index, probe in enumerate(open_probes):
-        if "too close to call" in probe.note:  # a close quick probe is always measured again, in full, same rate
-            full = open_probes[index + 1]
-            assert full.target_rps == probe.target_rps and full.seconds > probe.seconds
-    # Every quick probe that stood as its own verdict was far from the line.
-    for probe in quick:
-        if "too close to call" not in probe.note:
-            assert probe.latency_ms is not None
-            assert probe.latency_ms.p95 <= 0.8 * 100.0 or probe.latency_ms.p95 > 1.25 * 100.0
-
-
-def test_no_quick_probes_when_they_would_hold_too_few_tail_samples() -> None:
-    server = SimulatedServer(slots=1, service_ms=20.0)
-    search = AdaptiveSearch(
-        "p99", 100.0, 0.01, step_seconds=2.0, warmup_seconds=1.0, min_completions=600, max_probe_seconds=30.0
-    )
-    outcome = search.run(server, budget_seconds=600, clock=server.clock)
-    assert all("quick" not in p.note for p in outcome.probes)  # 200 samples hold only 2 beyond p99

@@ -21,7 +21,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from rightsizing.models.common import PERCENTILE_FRACTIONS, Percentile
+from rightsizing.models.common import Percentile
 from rightsizing.models.result import ProbeRecord
 from rightsizing.search.base import (
     GENERATOR_CPU_LIMIT_PERCENT,
@@ -48,14 +48,6 @@ START_SHARE_OF_CEILING = 0.9
 # overload (real servers have GC pauses, noisy neighbours): re-measure it once before it caps the bracket for good.
 SUSPECT_FAILURE_SHARE = 0.8
 MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
-# Quick probes: a probe first runs a third as long (but with >= 10 tail samples at the SLA percentile); only when its
-# verdict is close to the line (latency within 0.8-1.25x the SLA, or unstable) is it measured in full. Far from the
-# knee a short probe decides as well as a long one, and at low rates full-length probes dominate the test time.
-QUICK_SHARE = 1 / 3
-QUICK_TAIL_SAMPLES = 10
-CLEAR_PASS = 0.8  # latency at most this share of the SLA: a pass a longer probe would hardly overturn
-CLEAR_FAIL = 1.25  # latency above this multiple of the SLA, or completions below CLEAR_BEHIND of the offered rate
-CLEAR_BEHIND = 0.8
 
 
 @dataclass
@@ -209,19 +201,7 @@ class _Run:
 
     def _open_probe(self, rate: float, seconds: float, suspect_below: float) -> ProbeRecord:
         """One open-loop probe; unstable windows earn one re-measure when passing, or when failing far below the
-        ceiling (where a failure is more likely a spike than overload). A quick probe comes first when it can."""
-        quick = self._quick_seconds(rate)
-        if quick is not None and quick < seconds:
-            m = self.probe.measure_rate(rate, quick, WINDOWS, self.cfg.late_ms)
-            passed, why = self.cfg.check.verdict(m)
-            valid, invalid_why = _generator_ok(m)
-            if passed and m.rps < KEEP_UP_RATIO * rate:
-                passed, why = False, f"completed {m.rps:.1f} of {rate:.1f} RPS offered: falling behind"
-            stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
-            if not valid or (stable and self._clear(m, rate, passed)):
-                note = invalid_why or why or "quick probe: clear pass"
-                return self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
-            self._record(m, False, "quick probe too close to call: measuring in full", kind="open", stable=stable)
+        ceiling (where a failure is more likely a spike than overload)."""
         for attempt in range(MAX_EXTENSIONS + 1):
             m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms)
             passed, why = self.cfg.check.verdict(m)
@@ -241,23 +221,6 @@ class _Run:
         """Ask the probe for one more generator process (distributed mode); False when it cannot add one."""
         add_generator = getattr(self.probe, "add_generator", None)
         return bool(add_generator is not None and add_generator())
-
-    def _quick_seconds(self, rate: float) -> float | None:
-        """A quick probe's length, or None when it would hold too few tail samples (e.g. a p99 SLA)."""
-        tail_share = 1 - PERCENTILE_FRACTIONS[self.cfg.check.percentile]
-        completions = self.cfg.min_completions * QUICK_SHARE
-        if completions * tail_share < QUICK_TAIL_SAMPLES:
-            return None
-        return max(WINDOWS * MIN_WINDOW_SECONDS, completions / max(rate, 1e-9))
-
-    def _clear(self, m: ProbeMeasurement, rate: float, passed: bool) -> bool:
-        """The verdict is far enough from the SLA line that a full-length probe would not change it."""
-        latency = m.latencies.at(self.cfg.check.percentile) if m.latencies else None
-        sla = self.cfg.check.sla_ms
-        if passed:
-            return latency is not None and latency <= CLEAR_PASS * sla
-        too_slow = latency is not None and latency > CLEAR_FAIL * sla
-        return too_slow or m.rps < CLEAR_BEHIND * rate
 
     def _probe_seconds(self, rate: float) -> float:
         """Long enough for ``min_completions`` (tail statistics), at least one second per window, capped."""
