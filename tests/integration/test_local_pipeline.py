@@ -7,12 +7,12 @@ retried errors take milliseconds; Wait states use the plan's 1 s local poll inte
 
 from __future__ import annotations
 
-import os
-import signal
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pipeline_helpers import (
     PlanOverride,
     Proxy,
@@ -24,7 +24,6 @@ from pipeline_helpers import (
 
 from rightsizing.steps.history import run_events
 from rightsizing_local.aws_errors import client_error
-from rightsizing_local.run import run_local
 
 
 def test_success_path_measures_deletes_then_collects(tmp_path: Path, fast_request: dict) -> None:
@@ -244,28 +243,50 @@ def test_invalid_request_fails_at_plan_and_creates_nothing(tmp_path: Path, fast_
     assert result.sagemaker_calls == []
 
 
+CTRL_C_SCRIPT = """
+import json, os, signal, sys
+from pathlib import Path
+from rightsizing.models.request import RightsizingRequest
+from rightsizing_local.run import run_local
+
+request = RightsizingRequest.model_validate_json(Path(sys.argv[1]).read_text())
+seen, fakes = [], {}
+
+def progress(key, stage, detail):
+    seen.append(stage)
+    if stage == "probe" and seen.count("probe") == 1:
+        os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, as Ctrl-C sends
+
+def keep(clients):
+    fakes.update(clients)
+    return clients
+
+interrupted = False
+try:
+    run_local(request, Path(sys.argv[2]), progress=progress, wrap_clients=keep)
+except KeyboardInterrupt:
+    interrupted = True
+groups = fakes["sagemaker"].process_groups + fakes["ecs"].process_groups
+print(json.dumps({"interrupted": interrupted, "seen": seen, "groups": groups}))
+"""
+
+
 def test_ctrl_c_stops_every_server_and_generator(tmp_path: Path, fast_request: dict) -> None:
-    from rightsizing.models.request import RightsizingRequest
-
+    """In its own interpreter: signal delivery must not depend on what earlier tests left in this process."""
     fast_request["candidates"] = [{"instance_type": "local.small"}]
-    seen: list[str] = []
+    request_path = tmp_path / "request.json"
+    request_path.write_text(json.dumps(fast_request))
 
-    def progress(key: str, stage: str, detail: str) -> None:
-        seen.append(stage)
-        if stage == "probe" and seen.count("probe") == 1:
-            # A real SIGINT, as Ctrl-C sends: unlike _thread.interrupt_main() it also wakes a main thread blocked
-            # in a wait (interrupt_main only sets a flag checked at the next bytecode, which made this test flaky).
-            os.kill(os.getpid(), signal.SIGINT)
+    completed = subprocess.run(
+        [sys.executable, "-c", CTRL_C_SCRIPT, str(request_path), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
-    fakes: dict[str, Any] = {}
-
-    def keep(clients: dict[str, Any]) -> dict[str, Any]:
-        fakes.update(clients)
-        return clients
-
-    with pytest.raises(KeyboardInterrupt):
-        run_local(RightsizingRequest.model_validate(fast_request), tmp_path, progress=progress, wrap_clients=keep)
-    assert "in_service" in seen and "probe" in seen
-    groups = fakes["sagemaker"].process_groups + fakes["ecs"].process_groups
-    assert len(groups) == 2  # one model server, one load generator
-    assert_no_process_left(groups)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    out = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert out["interrupted"], f"the run ended without being interrupted; stages seen: {out['seen']}"
+    assert "in_service" in out["seen"] and "probe" in out["seen"]
+    assert len(out["groups"]) == 2  # one model server, one load generator
+    assert_no_process_left(out["groups"])
