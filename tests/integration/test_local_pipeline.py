@@ -249,6 +249,9 @@ from pathlib import Path
 from rightsizing.models.request import RightsizingRequest
 from rightsizing_local.run import run_local
 
+# A shell starting a job in the background (`cmd &`, as CI runners may) makes it ignore SIGINT, and Python then
+# keeps it ignored; an interactive Ctrl-C always has Python's KeyboardInterrupt handler, so install it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 request = RightsizingRequest.model_validate_json(Path(sys.argv[1]).read_text())
 seen, fakes = [], {}
 
@@ -272,7 +275,8 @@ print(json.dumps({"interrupted": interrupted, "seen": seen, "groups": groups}))
 
 
 def test_ctrl_c_stops_every_server_and_generator(tmp_path: Path, fast_request: dict) -> None:
-    """In its own interpreter: signal delivery must not depend on what earlier tests left in this process."""
+    """In its own interpreter, with Python's SIGINT handler installed (see the script): independent of how the
+    test run itself was started."""
     fast_request["candidates"] = [{"instance_type": "local.small"}]
     request_path = tmp_path / "request.json"
     request_path.write_text(json.dumps(fast_request))
