@@ -2,66 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from closed_loop_sim import ClosedLoopServer, FakeClock
 
 from rightsizing.exceptions import InvalidRequest
-from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.load import Phase
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import ProbeRecord
-from rightsizing.search import PhasesSearch, ProbeMeasurement, strategy_for
+from rightsizing.search import PhasesSearch, strategy_for
 from rightsizing.search.phases import phase_slices
 from rightsizing.steps.plan import parse_request
 
 
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class SimulatedServer:
-    """``slots`` workers, service time ``service_ms`` (+ ``contention_ms_per_user`` per busy worker); closed loop.
-
-    N users: throughput = min(N, c) / S, latency = S * max(1, N / c), p95 = 1.2 x that. Each probe advances the
-    clock by settle + window and records (users, seconds).
-    """
-
-    clock: FakeClock
-    slots: int = 1000
-    service_ms: float = 20.0
-    contention_ms_per_user: float = 0.0
-    settle_seconds: float = 0.0
-    error_rate: Callable[[int], float] = lambda users: 0.0
-    calls: list[tuple[int, float]] = field(default_factory=list)
-    settled: list[bool] = field(default_factory=list)
-
-    @property
-    def users(self) -> list[int]:
-        return [users for users, _ in self.calls]
-
-    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
-        self.calls.append((users, seconds))
-        self.settled.append(settle)
-        self.clock.now += (self.settle_seconds if settle else 0.0) + seconds
-        busy = min(users, self.slots)
-        service_ms = self.service_ms + self.contention_ms_per_user * busy
-        latency_ms = service_ms * max(1.0, users / self.slots)
-        requests = round(busy / (service_ms / 1000) * seconds)
-        failures = round(requests * self.error_rate(users))
-        latencies = (
-            LatencyPercentiles(p50=latency_ms, p90=latency_ms * 1.1, p95=latency_ms * 1.2, p99=latency_ms * 1.5)
-            if requests > failures
-            else None
-        )
-        return ProbeMeasurement(users, seconds, requests, failures, latencies, 10.0)
+def phases_server(clock: FakeClock, **overrides: Any) -> ClosedLoopServer:
+    """Many slots and no settle time unless a test says otherwise: phases tests follow users, not saturation."""
+    return ClosedLoopServer(clock, **{"slots": 1000, "settle_seconds": 0.0, **overrides})
 
 
 def phase(initial: int, rate: int, seconds: float) -> Phase:
@@ -80,7 +37,7 @@ def search(phases: list[Phase], **overrides: Any) -> PhasesSearch:
 
 def test_users_grow_at_the_spawn_rate_from_the_initial_users() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)
+    server = phases_server(clock)
 
     outcome = search([phase(2, 30, 20)], step_seconds=4.0).run(server, budget_seconds=600, clock=clock)
 
@@ -93,7 +50,7 @@ def test_users_grow_at_the_spawn_rate_from_the_initial_users() -> None:
 
 def test_each_phase_restarts_at_its_own_initial_users() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)
+    server = phases_server(clock)
 
     outcome = search([phase(1, 60, 6), phase(10, 0, 4)]).run(server, budget_seconds=600, clock=clock)
 
@@ -121,7 +78,7 @@ def test_a_phase_shorter_than_a_step_is_one_slice_of_its_length() -> None:
 
 def test_max_users_caps_the_users() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)
+    server = phases_server(clock)
 
     search([phase(3, 120, 10)], max_users=6).run(server, budget_seconds=600, clock=clock)
 
@@ -140,7 +97,7 @@ def test_initial_users_above_max_users_are_capped_too() -> None:
 def test_stops_at_the_first_slice_over_the_sla() -> None:
     clock = FakeClock()
     # p95 = 1.2 * (10 + users) ms: 21 users 37.2 ms (passes 40 ms), 31 users 49.2 ms (fails).
-    server = SimulatedServer(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
+    server = phases_server(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
 
     outcome = search([phase(1, 300, 60)], sla_ms=40.0).run(server, budget_seconds=600, clock=clock)
 
@@ -159,7 +116,7 @@ def test_stops_at_the_first_slice_over_the_sla() -> None:
 
 def test_stops_when_the_error_rate_exceeds_the_limit() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, error_rate=lambda users: 0.05 if users >= 5 else 0.0)
+    server = phases_server(clock, error_rate=lambda users: 0.05 if users >= 5 else 0.0)
 
     outcome = search([phase(1, 60, 20)]).run(server, budget_seconds=600, clock=clock)
 
@@ -173,7 +130,7 @@ def test_stops_when_the_error_rate_exceeds_the_limit() -> None:
 
 def test_stops_when_invocations_per_minute_reach_the_maximum() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)  # 50 rps per user = 3000 invocations per minute per user
+    server = phases_server(clock)  # 50 rps per user = 3000 invocations per minute per user
 
     outcome = search([phase(1, 60, 20)], max_invocations_per_minute=12_000).run(server, 600, clock=clock)
 
@@ -187,7 +144,7 @@ def test_stops_when_invocations_per_minute_reach_the_maximum() -> None:
 
 def test_reaching_exactly_the_maximum_invocations_stops() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)
+    server = phases_server(clock)
 
     outcome = search([phase(1, 60, 20)], max_invocations_per_minute=9_000).run(server, 600, clock=clock)
 
@@ -197,7 +154,7 @@ def test_reaching_exactly_the_maximum_invocations_stops() -> None:
 
 def test_a_looser_latency_threshold_runs_past_the_sla_but_the_answer_stays_within_it() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
+    server = phases_server(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
 
     outcome = search([phase(1, 300, 60)], sla_ms=40.0, latency_threshold_ms=60.0).run(server, 600, clock=clock)
 
@@ -213,7 +170,7 @@ def test_a_looser_latency_threshold_runs_past_the_sla_but_the_answer_stays_withi
 
 def test_a_tighter_latency_threshold_stops_before_the_sla_breaks() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
+    server = phases_server(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
 
     outcome = search([phase(1, 300, 60)], sla_ms=40.0, latency_threshold_ms=20.0).run(server, 600, clock=clock)
 
@@ -225,7 +182,7 @@ def test_a_tighter_latency_threshold_stops_before_the_sla_breaks() -> None:
 
 def test_all_requests_failing_stops_with_no_answer() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, error_rate=lambda users: 1.0)
+    server = phases_server(clock, error_rate=lambda users: 1.0)
 
     outcome = search([phase(1, 60, 20)], latency_threshold_ms=60_000.0).run(server, 600, clock=clock)
 
@@ -237,7 +194,7 @@ def test_all_requests_failing_stops_with_no_answer() -> None:
 
 def test_answer_is_the_best_passing_slice_not_the_last() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=4, service_ms=20.0)  # 50 rps per user up to 4 users, then 200 rps
+    server = phases_server(clock, slots=4, service_ms=20.0)  # 50 rps per user up to 4 users, then 200 rps
 
     outcome = search([phase(1, 120, 6), phase(2, 0, 2)]).run(server, budget_seconds=600, clock=clock)
 
@@ -254,7 +211,7 @@ def test_answer_is_the_best_passing_slice_not_the_last() -> None:
 
 def test_never_starts_a_slice_that_does_not_fit_the_budget() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, settle_seconds=1.0)  # the first 4 s slice costs 5 s, later ones 4 s
+    server = phases_server(clock, settle_seconds=1.0)  # the first 4 s slice costs 5 s, later ones 4 s
 
     outcome = search([phase(1, 60, 40)], step_seconds=4.0).run(server, budget_seconds=12.0, clock=clock)
 
@@ -269,7 +226,7 @@ def test_never_starts_a_slice_that_does_not_fit_the_budget() -> None:
 
 def test_budget_counts_time_already_on_the_clock() -> None:
     clock = FakeClock(now=100.0)
-    server = SimulatedServer(clock, settle_seconds=1.0)
+    server = phases_server(clock, settle_seconds=1.0)
 
     outcome = search([phase(1, 0, 40)], step_seconds=4.0).run(server, budget_seconds=12.0, clock=clock)
 
@@ -279,7 +236,7 @@ def test_budget_counts_time_already_on_the_clock() -> None:
 
 def test_no_probe_when_the_budget_is_below_one_slice() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)
+    server = phases_server(clock)
 
     outcome = search([phase(1, 0, 10)], step_seconds=4.0).run(server, budget_seconds=3.0, clock=clock)
 
@@ -296,7 +253,7 @@ def test_reports_each_slice_to_the_callback_in_order() -> None:
     clock = FakeClock()
     seen: list[ProbeRecord] = []
 
-    outcome = search([phase(1, 60, 6)]).run(SimulatedServer(clock), 600, clock=clock, on_probe=seen.append)
+    outcome = search([phase(1, 60, 6)]).run(phases_server(clock), 600, clock=clock, on_probe=seen.append)
 
     assert seen == outcome.probes
     assert [r.index for r in seen] == [0, 1, 2]

@@ -4,56 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pytest
+from closed_loop_sim import ClosedLoopServer, FakeClock
 
-from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import ProbeRecord
 from rightsizing.search import GENERATOR_CPU_LIMIT_PERCENT, ProbeMeasurement, SteppedSearch, strategy_for
-
-
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class SimulatedServer:
-    """``slots`` workers with service time ``service_ms`` (+ ``contention_ms_per_user`` per busy worker).
-
-    Closed loop with N users: throughput = min(N, c) / S and latency = S * max(1, N / c) (Little's law), with the
-    tail a fixed multiple of the mean. Each probe advances the fake clock by settle + window.
-    """
-
-    clock: FakeClock
-    slots: int = 4
-    service_ms: float = 20.0
-    contention_ms_per_user: float = 0.0
-    settle_seconds: float = 1.0
-    error_rate: Callable[[int], float] = lambda users: 0.0
-    cpu_percent: Callable[[int], float | None] = lambda users: 10.0
-    calls: list[int] = field(default_factory=list)
-
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
-        self.calls.append(users)
-        self.clock.now += self.settle_seconds + seconds
-        busy = min(users, self.slots)
-        service_ms = self.service_ms + self.contention_ms_per_user * busy
-        latency_ms = service_ms * max(1.0, users / self.slots)
-        requests = round(busy / (service_ms / 1000) * seconds)
-        failures = round(requests * self.error_rate(users))
-        latencies = (
-            LatencyPercentiles(p50=latency_ms, p90=latency_ms * 1.1, p95=latency_ms * 1.2, p99=latency_ms * 1.5)
-            if requests > failures
-            else None
-        )
-        return ProbeMeasurement(users, seconds, requests, failures, latencies, self.cpu_percent(users))
 
 
 def search(**overrides: object) -> SteppedSearch:
@@ -65,11 +22,11 @@ def search(**overrides: object) -> SteppedSearch:
 
 def test_stepped_search_stops_when_throughput_saturates() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=4, service_ms=20.0)  # capacity 4 / 0.02 s = 200 rps
+    server = ClosedLoopServer(clock, slots=4, service_ms=20.0)  # capacity 4 / 0.02 s = 200 rps
 
     outcome = search().run(server, budget_seconds=600, clock=clock)
 
-    assert server.calls == [1, 2, 4, 8]
+    assert server.users == [1, 2, 4, 8]
     assert outcome.sustainable_rps == pytest.approx(200.0)
     assert outcome.saturation_rps == pytest.approx(200.0)
     assert "saturated" in outcome.stop_reason
@@ -83,11 +40,11 @@ def test_stepped_search_stops_when_throughput_saturates() -> None:
 def test_stepped_search_stops_at_sla_breach_while_throughput_still_grows() -> None:
     clock = FakeClock()
     # Latency climbs with concurrency: p95 at 16 users = 1.2 * 26 ms = 31.2 ms, at 32 users 1.2 * 42 ms = 50.4 ms.
-    server = SimulatedServer(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
+    server = ClosedLoopServer(clock, slots=64, service_ms=10.0, contention_ms_per_user=1.0)
 
     outcome = search(sla_ms=40.0).run(server, budget_seconds=600, clock=clock)
 
-    assert server.calls == [1, 2, 4, 8, 16, 32]
+    assert server.users == [1, 2, 4, 8, 16, 32]
     assert [p.passed for p in outcome.probes] == [True] * 5 + [False]
     assert outcome.sustainable_rps == pytest.approx(16 / 0.026, rel=1e-3)
     assert outcome.saturation_rps == pytest.approx(32 / 0.042, rel=1e-3)  # the failing probe was faster
@@ -98,11 +55,11 @@ def test_stepped_search_stops_at_sla_breach_while_throughput_still_grows() -> No
 
 def test_stepped_search_sustainable_zero_when_first_step_fails() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=4, service_ms=20.0)
+    server = ClosedLoopServer(clock, slots=4, service_ms=20.0)
 
     outcome = search(sla_ms=5.0).run(server, budget_seconds=600, clock=clock)
 
-    assert server.calls == [1]
+    assert server.users == [1]
     assert outcome.sustainable_rps == 0.0
     assert outcome.saturation_rps == pytest.approx(50.0)
     assert outcome.latency_at_sustainable is None
@@ -112,11 +69,11 @@ def test_stepped_search_sustainable_zero_when_first_step_fails() -> None:
 
 def test_stepped_search_stops_before_a_step_that_exceeds_the_budget() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=1000, service_ms=20.0, settle_seconds=1.0)  # each step takes 5 s
+    server = ClosedLoopServer(clock, slots=1000, service_ms=20.0, settle_seconds=1.0)  # each step takes 5 s
 
     outcome = search(step_seconds=4.0).run(server, budget_seconds=12.0, clock=clock)
 
-    assert server.calls == [1, 2]  # a third 5 s step would end at 15 s
+    assert server.users == [1, 2]  # a third 5 s step would end at 15 s
     assert clock.now <= 12.0
     assert "Time budget exhausted" in outcome.stop_reason
     assert "4 users" in outcome.stop_reason
@@ -125,11 +82,11 @@ def test_stepped_search_stops_before_a_step_that_exceeds_the_budget() -> None:
 
 def test_stepped_search_makes_no_probe_when_budget_is_below_one_step() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)
+    server = ClosedLoopServer(clock)
 
     outcome = search(step_seconds=4.0).run(server, budget_seconds=3.0, clock=clock)
 
-    assert server.calls == []
+    assert server.users == []
     assert outcome.probes == []
     assert outcome.sustainable_rps == 0.0
     assert outcome.saturation_rps == 0.0
@@ -138,7 +95,7 @@ def test_stepped_search_makes_no_probe_when_budget_is_below_one_step() -> None:
 
 def test_stepped_search_budget_counts_time_already_spent_on_the_clock() -> None:
     clock = FakeClock(now=100.0)  # a monotonic clock does not start at 0
-    server = SimulatedServer(clock, slots=1000, settle_seconds=1.0)
+    server = ClosedLoopServer(clock, slots=1000, settle_seconds=1.0)
 
     outcome = search(step_seconds=4.0).run(server, budget_seconds=12.0, clock=clock)
 
@@ -148,32 +105,32 @@ def test_stepped_search_budget_counts_time_already_spent_on_the_clock() -> None:
 
 def test_stepped_search_caps_users_at_max_users() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=1000, service_ms=20.0)  # never saturates in range
+    server = ClosedLoopServer(clock, slots=1000, service_ms=20.0)  # never saturates in range
 
     outcome = search(max_users=6).run(server, budget_seconds=600, clock=clock)
 
-    assert server.calls == [1, 2, 4, 6]
+    assert server.users == [1, 2, 4, 6]
     assert "max_users (6)" in outcome.stop_reason
     assert outcome.sustainable_rps == pytest.approx(300.0)
 
 
 def test_stepped_search_single_user_cap_makes_one_probe() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock)
+    server = ClosedLoopServer(clock)
 
     outcome = search(max_users=1).run(server, budget_seconds=600, clock=clock)
 
-    assert server.calls == [1]
+    assert server.users == [1]
     assert outcome.sustainable_rps == pytest.approx(50.0)
 
 
 def test_stepped_search_stops_when_error_rate_exceeds_limit() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=1000, error_rate=lambda users: 0.05 if users >= 4 else 0.0)
+    server = ClosedLoopServer(clock, slots=1000, error_rate=lambda users: 0.05 if users >= 4 else 0.0)
 
     outcome = search(max_error_rate=0.01).run(server, budget_seconds=600, clock=clock)
 
-    assert server.calls == [1, 2, 4]
+    assert server.users == [1, 2, 4]
     assert not outcome.probes[-1].passed
     assert outcome.probes[-1].error_rate == pytest.approx(0.05, abs=0.001)
     assert "error rate 5.0% exceeded the 1.0% limit" in outcome.stop_reason
@@ -183,7 +140,7 @@ def test_stepped_search_stops_when_error_rate_exceeds_limit() -> None:
 
 def test_stepped_search_passes_error_rate_at_the_limit() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=4, error_rate=lambda users: 0.01)
+    server = ClosedLoopServer(clock, slots=4, error_rate=lambda users: 0.01)
 
     outcome = search(max_error_rate=0.01).run(server, budget_seconds=600, clock=clock)
 
@@ -193,11 +150,11 @@ def test_stepped_search_passes_error_rate_at_the_limit() -> None:
 
 def test_stepped_search_fails_probe_with_all_requests_failed() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, error_rate=lambda users: 1.0)
+    server = ClosedLoopServer(clock, error_rate=lambda users: 1.0)
 
     outcome = search().run(server, budget_seconds=600, clock=clock)
 
-    assert server.calls == [1]
+    assert server.users == [1]
     assert outcome.sustainable_rps == 0.0
     assert outcome.saturation_rps == 0.0  # rps counts successful completions only
     assert outcome.probes[0].error_rate == 1.0
@@ -228,7 +185,7 @@ def test_stepped_search_fails_probe_without_completed_requests() -> None:
 
 def test_stepped_search_flags_generator_limited_when_last_probe_cpu_high() -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=4, cpu_percent=lambda users: 95.0 if users >= 8 else 40.0)
+    server = ClosedLoopServer(clock, slots=4, cpu_percent=lambda users: 95.0 if users >= 8 else 40.0)
 
     outcome = search().run(server, budget_seconds=600, clock=clock)
 
@@ -241,7 +198,7 @@ def test_stepped_search_flags_generator_limited_when_last_probe_cpu_high() -> No
 @pytest.mark.parametrize("cpu", [None, 50.0, GENERATOR_CPU_LIMIT_PERCENT])
 def test_stepped_search_not_generator_limited_when_cpu_low_or_unknown(cpu: float | None) -> None:
     clock = FakeClock()
-    server = SimulatedServer(clock, slots=4, cpu_percent=lambda users: cpu)
+    server = ClosedLoopServer(clock, slots=4, cpu_percent=lambda users: cpu)
 
     outcome = search().run(server, budget_seconds=600, clock=clock)
 
@@ -253,7 +210,7 @@ def test_stepped_search_reports_each_probe_to_callback_in_order() -> None:
     clock = FakeClock()
     seen: list[ProbeRecord] = []
 
-    outcome = search().run(SimulatedServer(clock), budget_seconds=600, clock=clock, on_probe=seen.append)
+    outcome = search().run(ClosedLoopServer(clock), budget_seconds=600, clock=clock, on_probe=seen.append)
 
     assert seen == outcome.probes
     assert [r.index for r in seen] == list(range(len(seen)))
@@ -263,8 +220,8 @@ def test_stepped_search_reports_each_probe_to_callback_in_order() -> None:
 def test_stepped_search_stops_when_throughput_drops() -> None:
     clock = FakeClock()
     # Past 4 users the server thrashes: throughput falls although latency still meets the loose SLA.
-    server = SimulatedServer(clock, slots=1000, service_ms=20.0)
-    drop = SimulatedServer(clock, slots=2, service_ms=40.0)
+    server = ClosedLoopServer(clock, slots=1000, service_ms=20.0)
+    drop = ClosedLoopServer(clock, slots=2, service_ms=40.0)
 
     class Thrashing:
         def measure(self, users: int, seconds: float) -> ProbeMeasurement:
