@@ -33,7 +33,7 @@ from rightsizing.search.base import ProbeMeasurement
 from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest import protocol
 from rightsizing_loadtest.artifacts import LocustArtifacts
-from rightsizing_loadtest.driver import open_loop_measurement, set_users
+from rightsizing_loadtest.driver import hold_users, open_loop_measurement, set_users
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.tally import OpenLoopTally, merge
 
@@ -166,13 +166,14 @@ class DistributedProbe:
 
     # --- probes -------------------------------------------------------------------------------------------------
     def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
-        if self._closed:
-            raise RuntimeError("probe is closed")
-        if users < 1 or seconds <= 0:
-            raise ValueError("a probe needs at least one user and a positive window")
-        set_users(self.runner, users, self.spawn_timeout_seconds)
-        if settle:
-            gevent.sleep(self.settle_seconds)
+        hold_users(
+            self.runner,
+            users,
+            seconds,
+            closed=self._closed,
+            spawn_timeout_seconds=self.spawn_timeout_seconds,
+            settle_seconds=self.settle_seconds if settle else 0.0,
+        )
         replies = self._ask_all(protocol.WINDOW, [{"seconds": seconds}] * self.workers, seconds + REPLY_GRACE_SECONDS)
         latencies = [ms for r in replies for ms in r["latencies_ms"]]
         return ProbeMeasurement(

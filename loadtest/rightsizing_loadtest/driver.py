@@ -26,7 +26,7 @@ from rightsizing.search.ramp import RampMeasurement
 from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest.artifacts import LocustArtifacts
 from rightsizing_loadtest.openloop import OpenLoopPacer
-from rightsizing_loadtest.recorder import CpuMeter, RequestRecorder, RequestTotals, Window
+from rightsizing_loadtest.recorder import CpuMeter, RequestRecorder, RequestTotals
 from rightsizing_loadtest.tally import OpenLoopResult, merge
 
 
@@ -48,6 +48,18 @@ def set_users(runner: Runner, users: int, timeout_seconds: float) -> None:
     deadline = time.monotonic() + timeout_seconds
     while runner.user_count != users and time.monotonic() < deadline:
         gevent.sleep(0.02)
+
+
+def hold_users(
+    runner: Runner, users: int, seconds: float, *, closed: bool, spawn_timeout_seconds: float, settle_seconds: float
+) -> None:
+    """The start of every closed-loop probe, in-process or distributed: check it, re-target users, let them settle."""
+    if closed:
+        raise RuntimeError("probe is closed")
+    if users < 1 or seconds <= 0:
+        raise ValueError("a probe needs at least one user and a positive window")
+    set_users(runner, users, spawn_timeout_seconds)
+    gevent.sleep(settle_seconds)
 
 
 def open_loop_measurement(
@@ -97,29 +109,22 @@ class LocustProbe:
         return self._recorder.totals
 
     def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
-        if self._closed:
-            raise RuntimeError("probe is closed")
-        if users < 1 or seconds <= 0:
-            raise ValueError("a probe needs at least one user and a positive window")
-        set_users(self.runner, users, self.spawn_timeout_seconds)
-        if settle:
-            gevent.sleep(self.settle_seconds)
-        window = Window()
-        cpu_before = self._cpu.seconds()
-        started = time.monotonic()
-        self._recorder.window = window
-        try:
-            gevent.sleep(seconds)
-        finally:
-            self._recorder.window = None
-        elapsed = time.monotonic() - started
+        hold_users(
+            self.runner,
+            users,
+            seconds,
+            closed=self._closed,
+            spawn_timeout_seconds=self.spawn_timeout_seconds,
+            settle_seconds=self.settle_seconds if settle else 0.0,
+        )
+        window = self._recorder.record(seconds, self._cpu)
         return ProbeMeasurement(
             users=users,
-            seconds=elapsed,
+            seconds=window.seconds,
             requests=window.requests,
             failures=window.failures,
             latencies=latency_percentiles(window.latencies_ms),
-            generator_cpu_percent=self._cpu.percent_since(cpu_before, elapsed),
+            generator_cpu_percent=window.cpu_percent,
         )
 
     def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:

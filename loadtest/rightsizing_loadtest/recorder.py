@@ -7,6 +7,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 
+import gevent
 import psutil
 from locust.env import Environment
 from locust.exception import CatchResponseError
@@ -17,6 +18,8 @@ class Window:
     requests: int = 0
     failures: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # set when the window closes
+    cpu_percent: float | None = None
 
 
 @dataclass
@@ -50,6 +53,19 @@ class RequestRecorder:
         self.window: Window | None = None  # None: settle period or between probes
         self.ramp_log: deque[tuple[float, float, bool]] | None = None  # (completed, ms, ok) during a ramp
         env.events.request.add_listener(self._on_request)
+
+    def record(self, seconds: float, cpu: CpuMeter) -> Window:
+        """The completions of the next ``seconds``, with this process's CPU meanwhile (the caller sleeps)."""
+        window = Window()
+        cpu_before, started = cpu.seconds(), time.monotonic()
+        self.window = window
+        try:
+            gevent.sleep(seconds)
+        finally:
+            self.window = None
+        window.seconds = time.monotonic() - started
+        window.cpu_percent = cpu.percent_since(cpu_before, window.seconds)
+        return window
 
     def _on_request(
         self,

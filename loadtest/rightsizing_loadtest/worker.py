@@ -23,7 +23,7 @@ from rightsizing_loadtest.endpoint import EndpointConfigError, resolve_target
 from rightsizing_loadtest.generator import generator_for
 from rightsizing_loadtest.job_io import TaskError, load_job, load_payloads, one_line, read_config
 from rightsizing_loadtest.openloop import OpenLoopPacer
-from rightsizing_loadtest.recorder import CpuMeter, RequestRecorder, Window
+from rightsizing_loadtest.recorder import CpuMeter, RequestRecorder
 from rightsizing_loadtest.timing import Timing
 
 PARENT_CHECK_SECONDS = 0.5
@@ -54,20 +54,13 @@ class Worker:
         return self.recorder.totals.to_wire()
 
     def _window(self, data: dict[str, Any]) -> dict[str, Any]:
-        window = Window()
-        cpu_before, started = self.cpu.seconds(), time.monotonic()
-        self.recorder.window = window
-        try:
-            gevent.sleep(float(data["seconds"]))
-        finally:
-            self.recorder.window = None
-        elapsed = time.monotonic() - started
+        window = self.recorder.record(float(data["seconds"]), self.cpu)
         return {
             "requests": window.requests,
             "failures": window.failures,
             "latencies_ms": window.latencies_ms,
-            "seconds": elapsed,
-            "cpu_percent": self.cpu.percent_since(cpu_before, elapsed),
+            "seconds": window.seconds,
+            "cpu_percent": window.cpu_percent,
         }
 
     def _open_loop(self, data: dict[str, Any]) -> dict[str, Any]:
