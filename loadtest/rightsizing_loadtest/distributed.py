@@ -82,8 +82,8 @@ class DistributedProbe:
             for _ in range(workers):
                 self._start_worker()
         except BaseException:
+            self.runner.quit()  # tells the connected workers to quit first, so stopping them need not wait them out
             self._stop_processes()
-            self.runner.quit()
             raise
         self._artifacts = LocustArtifacts(self.env, artifacts_dir)
 
