@@ -1,10 +1,12 @@
-"""A plain open-loop sweep: fixed rates on a grid, long windows, no search logic. Truth for servers we cannot model.
+"""A plain open-loop sweep: fixed rates on a grid, long probes, no search logic. Truth for servers we cannot model.
 
 Run as its own process (Locust patches its process with gevent); prints one JSON line per rate, then a summary:
-  python benchmarks/rate_sweep.py URL --sla-ms 50 --rates 60,70,80,90,100 --seconds 20 [--payload=BODY ...]
+  python benchmarks/rate_sweep.py URL --sla-ms 50 --rates 70,75,80,85,90,95,100 --seconds 30 [--payload=BODY ...]
+  python benchmarks/rate_sweep.py URL --sla-ms 50 --grid 60:120:5 ...            (from:to:step, inclusive)
 
-The truth is the highest rate that passes (p95 within the SLA, errors <= 1 %, completions >= 95 % of offered) such
-that every lower rate on the grid passed too — a spike at one rate is visible in the output, not hidden by a bracket.
+The summary's ``truth`` is where the isotonic (non-decreasing) fit of p95 vs rate crosses the SLA (sweep_truth.py):
+robust to one unlucky window at the knee. ``strict`` is the naive reading (highest rate with every lower rate
+passing), printed for comparison. The sweep stops after two consecutive rates far over the SLA.
 """
 
 from __future__ import annotations
@@ -14,28 +16,43 @@ import json
 import os
 from pathlib import Path
 
+from sweep_truth import sla_crossing, strict_boundary
+
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing_loadtest.driver import LocustProbe
 from rightsizing_loadtest.endpoint import Target, user_class_for
 from rightsizing_loadtest.generator import open_loop_factory
 
-WINDOWS = 3
 MAX_ERROR_RATE = 0.01
 KEEP_UP = 0.95
+FAR_OVER = 2.0  # p95 above this many SLAs (or overloaded) twice in a row: higher rates only fail harder
+MAX_CLEAR_FAILURES = 2
+
+
+def grid(spec: str) -> list[float]:
+    start, stop, step = (float(v) for v in spec.split(":"))
+    if step <= 0 or stop < start:
+        raise argparse.ArgumentTypeError(f"--grid {spec!r}: want from:to:step with to >= from and step > 0")
+    count = round((stop - start) / step) + 1
+    return [round(start + i * step, 6) for i in range(count)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url")
     parser.add_argument("--sla-ms", type=float, required=True)
-    parser.add_argument("--rates", required=True, help="comma-separated rates, ascending")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    rates = parser.add_mutually_exclusive_group(required=True)
+    rates.add_argument("--rates", help="comma-separated rates, ascending")
+    rates.add_argument("--grid", type=grid, help="from:to:step, inclusive")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per rate")
+    parser.add_argument("--windows", type=int, default=6)
     parser.add_argument("--payload", action="append", default=[])
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--workdir", default="/tmp/rate-sweep")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
+    rate_list = args.grid or [float(r) for r in args.rates.split(",")]
     target = Target(args.url, "sweep", "us-east-1")
     payloads = args.payload or ["1,2,3,4"]
     probe = LocustProbe(
@@ -46,26 +63,35 @@ def main() -> None:
         open_loop=open_loop_factory(target, payloads, "text/csv", 10),  # the pacer exactly as the task builds it
         drain_seconds=5.0,
     )
-    results = []
+    results: list[dict] = []
+    clear_failures = 0
     try:
-        for rate in (float(r) for r in args.rates.split(",")):
-            m = probe.measure_rate(rate, args.seconds, WINDOWS, late_ms=0.1 * args.sla_ms)
+        for rate in rate_list:
+            m = probe.measure_rate(rate, args.seconds, args.windows, late_ms=0.1 * args.sla_ms)
             p95 = m.latencies.p95 if isinstance(m.latencies, LatencyPercentiles) else None
-            passed = (p95 is not None and p95 <= args.sla_ms and m.error_rate <= MAX_ERROR_RATE
-                      and m.rps >= KEEP_UP * rate)
+            overloaded = m.error_rate > MAX_ERROR_RATE or m.rps < KEEP_UP * rate
+            passed = p95 is not None and p95 <= args.sla_ms and not overloaded
             cpu = m.generator_cpu_percent
             row = {"rate": rate, "rps": round(m.rps, 2), "p95_ms": p95 and round(p95, 1), "passed": passed,
-                   "late_share": m.late_share, "generator_cpu": cpu and round(cpu)}
+                   "overloaded": overloaded, "late_share": m.late_share, "generator_cpu": cpu and round(cpu),
+                   "window_p95_ms": [w and round(w.p95, 1) for w in m.window_latencies]}
             results.append(row)
             print(json.dumps(row), flush=True)
+            far_over = overloaded or p95 is None or p95 > FAR_OVER * args.sla_ms
+            clear_failures = clear_failures + 1 if far_over else 0
+            if clear_failures >= MAX_CLEAR_FAILURES:
+                break
     finally:
         probe.close()
-    truth = 0.0
-    for row in results:
-        if not row["passed"]:
-            break
-        truth = row["rate"]
-    print(json.dumps({"truth": truth, "first_failure": next((r["rate"] for r in results if not r["passed"]), None)}))
+    swept = [r["rate"] for r in results]
+    p95s = [None if r["overloaded"] else r["p95_ms"] for r in results]
+    truth = sla_crossing(swept, p95s, args.sla_ms) if results else None
+    print(json.dumps({
+        "truth": truth and round(truth, 2),
+        "strict": strict_boundary(swept, [r["passed"] for r in results]),
+        "first_failure": next((r["rate"] for r in results if not r["passed"]), None),
+        "late": any((r["late_share"] or 0) > 0.01 for r in results),
+    }), flush=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from locust import User
 from locust.env import Environment
 from locust.rpc.protocol import Message
 
-from rightsizing.search.base import ProbeMeasurement
+from rightsizing.search.base import FailFast, ProbeMeasurement
 from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest import protocol
 from rightsizing_loadtest.artifacts import LocustArtifacts
@@ -186,7 +186,12 @@ class DistributedProbe:
             generators=len(replies),
         )
 
-    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+    def measure_rate(
+        self, rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None = None
+    ) -> ProbeMeasurement:
+        """Every worker paces rate/N for the whole probe. ``fail_fast`` is not applied: no worker sees the others'
+        counts until the end, and one worker's share being certain to fail says nothing certain about the sum."""
+        del fail_fast
         if self._closed:
             raise RuntimeError("probe is closed")
         if self.runner.user_count:

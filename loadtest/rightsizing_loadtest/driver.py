@@ -21,7 +21,7 @@ from locust import User
 from locust.env import Environment
 from locust.runners import Runner
 
-from rightsizing.search.base import ProbeMeasurement
+from rightsizing.search.base import FailFast, ProbeMeasurement
 from rightsizing.search.ramp import RampMeasurement
 from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest.artifacts import LocustArtifacts
@@ -63,7 +63,12 @@ def hold_users(
 
 
 def open_loop_measurement(
-    rate: float, result: OpenLoopResult, cpu_percent: float | None, generators: int = 1
+    rate: float,
+    result: OpenLoopResult,
+    cpu_percent: float | None,
+    generators: int = 1,
+    *,
+    stopped_early: bool = False,
 ) -> ProbeMeasurement:
     return ProbeMeasurement(
         users=0,
@@ -77,6 +82,7 @@ def open_loop_measurement(
         window_rps=result.window_rps,
         window_latencies=result.window_latencies,
         generators=generators,
+        stopped_early=stopped_early,
     )
 
 
@@ -127,16 +133,20 @@ class LocustProbe:
             generator_cpu_percent=window.cpu_percent,
         )
 
-    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+    def measure_rate(
+        self, rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None = None
+    ) -> ProbeMeasurement:
         """Open loop at ``rate`` requests/s (see ``openloop``); closed-loop users are parked meanwhile."""
         if self._pacer is None:
             raise RuntimeError("this probe was built without an open-loop pacer")
         if self.runner.user_count:
             set_users(self.runner, 0, self.spawn_timeout_seconds)
         cpu_before, started = self._cpu.seconds(), time.monotonic()
-        tally = self._pacer.run(rate, self.settle_seconds, seconds, windows, late_ms, self.drain_seconds)
+        tally = self._pacer.run(
+            rate, self.settle_seconds, seconds, windows, late_ms, self.drain_seconds, fail_fast=fail_fast
+        )
         cpu_percent = self._cpu.percent_since(cpu_before, time.monotonic() - started)
-        return open_loop_measurement(rate, merge([tally]), cpu_percent)
+        return open_loop_measurement(rate, merge([tally]), cpu_percent, stopped_early=tally.seconds < seconds)
 
     def ramp(
         self, spawn_rate: float, max_users: int, stop_failure_ratio: float, budget_seconds: float, window: float

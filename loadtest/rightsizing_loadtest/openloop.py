@@ -8,14 +8,17 @@ late: above 1 % the generator, not the endpoint, set the pace and the probe is i
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import gevent
 import gevent.pool
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
+from rightsizing.search.base import FailFast
 from rightsizing_loadtest.tally import OpenLoopTally, Sent, tally
 from rightsizing_loadtest.users import judge
 
@@ -49,27 +52,41 @@ class OpenLoopPacer:
         self._path = path
 
     def run(
-        self, rate: float, settle: float, seconds: float, windows: int, late_ms: float, drain: float, phase: float = 0
+        self,
+        rate: float,
+        settle: float,
+        seconds: float,
+        windows: int,
+        late_ms: float,
+        drain: float,
+        phase: float = 0,
+        fail_fast: FailFast | None = None,
     ) -> OpenLoopTally:
         """Send at ``rate`` for ``settle + seconds``; ``phase`` in [0, 1) shifts this generator's schedule by a
-        fraction of the interval, so N workers at rate/N interleave into one even schedule."""
+        fraction of the interval, so N workers at rate/N interleave into one even schedule. With ``fail_fast``
+        the sends stop once the measured part's failure is certain; the tally then covers what was measured."""
         start = time.monotonic() + phase / rate
         measure_from, measure_to = start + settle, start + settle + seconds
         sent: list[Sent] = []
+        live = _LiveCounts(measure_from, measure_to, fail_fast.sla_ms / 1000 if fail_fast else math.inf)
+        planned = math.ceil(seconds * rate) + 1  # an upper bound on the measured sends: the safe side for FailFast
         group = gevent.pool.Group()
         k = 0
         while (scheduled := start + k / rate) < measure_to:
+            if fail_fast is not None and fail_fast.certain(planned, live.over_sla, live.failed):
+                measure_to = scheduled  # sends scheduled before this point are the measured part
+                break
             delay = scheduled - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
-            group.spawn(self._send, scheduled, sent)
+            group.spawn(self._send, scheduled, sent, live)
             k += 1
         group.join(timeout=drain)  # let the last requests finish; what is still pending has failed the SLA anyway
         group.kill(block=True, timeout=1)
         pending = k - len(sent)  # killed before completing: count them as failures
-        return tally(sent, pending, measure_from, seconds, windows, late_ms / 1000)
+        return tally(sent, pending, measure_from, measure_to - measure_from, windows, late_ms / 1000)
 
-    def _send(self, scheduled: float, sent: list[Sent]) -> None:
+    def _send(self, scheduled: float, sent: list[Sent], live: _LiveCounts) -> None:
         began = time.monotonic()
         body = self._next_body()
         ok = False
@@ -79,4 +96,25 @@ class OpenLoopPacer:
             ) as response:
                 ok = judge(response)
         finally:
-            sent.append(Sent(scheduled, began - scheduled, time.monotonic(), ok))
+            record = Sent(scheduled, began - scheduled, time.monotonic(), ok)
+            sent.append(record)
+            live.add(record)
+
+
+@dataclass
+class _LiveCounts:
+    """Measured sends over the SLA, and failed, so far: all FailFast needs, kept as requests complete."""
+
+    measure_from: float
+    measure_to: float
+    sla_s: float
+    over_sla: int = 0
+    failed: int = 0
+
+    def add(self, s: Sent) -> None:
+        if not self.measure_from <= s.scheduled < self.measure_to:
+            return
+        if not s.ok or s.completed is None:
+            self.failed += 1
+        elif s.completed - s.scheduled > self.sla_s:
+            self.over_sla += 1

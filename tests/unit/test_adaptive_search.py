@@ -10,6 +10,7 @@ from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.request import LoadSettings
 from rightsizing.search import AdaptiveSearch, ProbeMeasurement, strategy_for
 from rightsizing.search.adaptive import Bracket
+from rightsizing.search.base import FailFast
 
 
 def _lat(ms: float) -> LatencyPercentiles:
@@ -29,6 +30,7 @@ class SimulatedServer:
     generator_cpu: float = 20.0
     late_share: float = 0.0
     calls: list[tuple[str, float]] = field(default_factory=list)
+    fail_fasts: list[FailFast | None] = field(default_factory=list)
 
     @property
     def capacity(self) -> float:
@@ -45,17 +47,24 @@ class SimulatedServer:
         n = int(rps * seconds)
         return ProbeMeasurement(users, seconds, n, 0, _lat(latency), self.generator_cpu)
 
-    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
-        self.now += seconds + 1.0
-        self.calls.append(("open", rate))
+    def measure_rate(
+        self, rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None = None
+    ) -> ProbeMeasurement:
+        self.fail_fasts.append(fail_fast)
+        stopped_early = False
         if rate >= self.capacity:
             done, latency = self.capacity, 50 * self.service_ms  # queue grows without bound
         else:
             done, latency = rate, self.service_ms / (1 - rate / self.capacity)
+        # Over the SLA, more than 5 % of requests are: a watching probe knows its failure is certain early.
+        if fail_fast is not None and latency > fail_fast.sla_ms:
+            seconds, stopped_early = min(seconds, 1.0), True
+        self.now += seconds + 1.0
+        self.calls.append(("open", rate))
         n = int(done * seconds)
         return ProbeMeasurement(
             0, seconds, n, 0, _lat(latency), self.generator_cpu, offered_rps=rate, late_share=self.late_share,
-            window_rps=(done,) * windows, window_latencies=(_lat(latency),) * windows,
+            window_rps=(done,) * windows, window_latencies=(_lat(latency),) * windows, stopped_early=stopped_early,
         )
 
 
@@ -126,10 +135,14 @@ def test_sla_below_service_time_gives_zero() -> None:
 
 
 def test_bracket_interpolates_and_always_shrinks() -> None:
-    bracket = Bracket(lo=100, lo_latency=20, hi=200, hi_latency=80)
-    assert bracket.next_rate(50) == pytest.approx(150)  # halfway in latency -> halfway in rate
-    far = Bracket(lo=100, lo_latency=20, hi=200, hi_latency=5000)  # no usable slope: bisection
-    assert far.next_rate(50) == pytest.approx(150)
+    # A queue of capacity 200 with 10 ms service: L(r) = 10 / (1 - r/200), so L(100) = 20, L(180) = 100 and the
+    # SLA of 50 ms is met up to exactly 160 RPS; the straight line in latency would say 137.5.
+    bracket = Bracket(lo=100, lo_latency=20, hi=180, hi_latency=100)
+    assert bracket.next_rate(50) == pytest.approx(160)
+    far = Bracket(lo=0, lo_latency=13.5, hi=137.6, hi_latency=190.8)  # measured: one user, then far past the knee
+    assert far.next_rate(50) == pytest.approx(103.2)  # clamped to 3/4 of the way (a straight line said 34)
+    blind = Bracket(lo=100, lo_latency=20, hi=200)  # the ceiling as the top: no latency there, bisection
+    assert blind.next_rate(50) == pytest.approx(150)
     edge = Bracket(lo=100, lo_latency=49.9, hi=200, hi_latency=60)
     assert 100 < edge.next_rate(50) <= 175  # clamped inside the middle of the bracket
 
@@ -152,9 +165,11 @@ def test_transient_late_sends_are_re_measured_not_reported() -> None:
     original = server.measure_rate
     hiccups = iter([0.2])  # the first open-loop probe is disturbed (another process took the CPU), then fine
 
-    def flaky(rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
+    def flaky(
+        rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None
+    ) -> ProbeMeasurement:
         server.late_share = next(hiccups, 0.0)
-        return original(rate, seconds, windows, late_ms)
+        return original(rate, seconds, windows, late_ms, fail_fast)
 
     server.measure_rate = flaky  # type: ignore[method-assign]
     outcome = _search().run(server, budget_seconds=300, clock=server.clock)
@@ -169,9 +184,11 @@ def test_a_spike_far_below_the_ceiling_does_not_cap_the_answer() -> None:
     original = server.measure_rate
     spiked: list[float] = []
 
-    def spiky(rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
-        m = original(rate, seconds, windows, late_ms)
-        if spiked or rate > 0.5 * server.capacity:
+    def spiky(
+        rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None
+    ) -> ProbeMeasurement:
+        m = original(rate, seconds, windows, late_ms, fail_fast)
+        if spiked or rate > 0.78 * server.capacity:  # below SUSPECT_FAILURE_SHARE of the ceiling
             return m
         spiked.append(rate)
         spike = _lat(500.0)
@@ -212,8 +229,10 @@ class ScalableGeneratorServer(SimulatedServer):
             return replace(m, generators=self.generators)
         return replace(m, requests=int(self._limit() * seconds), generator_cpu_percent=97.0, generators=self.generators)
 
-    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement:
-        m = super().measure_rate(rate, seconds, windows, late_ms)
+    def measure_rate(
+        self, rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None = None
+    ) -> ProbeMeasurement:
+        m = super().measure_rate(rate, seconds, windows, late_ms, fail_fast)
         late = 0.0 if rate <= self._limit() else 0.3
         return replace(m, late_share=late, generators=self.generators)
 
@@ -237,3 +256,15 @@ def test_generator_limit_is_reported_when_no_process_can_be_added() -> None:
     assert server.generators == 2
     assert "generator" in outcome.stop_reason
     assert outcome.sustainable_rps <= 2 * server.per_process_rps  # never a rate the generator could not send
+
+
+def test_overloaded_probes_stop_as_soon_as_their_failure_is_certain() -> None:
+    watched, unwatched = SimulatedServer(slots=1, service_ms=20.0), SimulatedServer(slots=1, service_ms=20.0)
+    fast = _search(100.0).run(watched, budget_seconds=300, clock=watched.clock)
+    slow = _search(100.0, fail_fast=False).run(unwatched, budget_seconds=300, clock=unwatched.clock)
+    assert fast.sustainable_rps == slow.sustainable_rps  # same probes, same verdicts: only shorter
+    assert watched.fail_fasts[0] == FailFast(sla_ms=100.0, over_share=pytest.approx(0.05), max_error_rate=0.01)
+    assert unwatched.fail_fasts == [None] * len(unwatched.fail_fasts)
+    stopped = [p for p in fast.probes if "the failure was certain" in p.note]
+    assert stopped and all(not p.passed and p.seconds == 1.0 for p in stopped)
+    assert watched.now < unwatched.now

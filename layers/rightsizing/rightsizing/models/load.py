@@ -87,6 +87,12 @@ class LoadSettings(BaseModel):
         600, ge=50, le=1_000_000, description="Adaptive: completions per open-loop probe (tail statistics need ~100)."
     )
     max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
+    fail_fast: bool = Field(
+        True,
+        description="Adaptive: end an open-loop probe as soon as its failure is certain (more requests over the SLA "
+        "or failed than the whole probe may have), instead of running it to the end. Not applied across distributed "
+        "workers.",
+    )
     phases: list[Phase] = Field(
         default_factory=_default_phases,
         max_length=MAX_PHASES,

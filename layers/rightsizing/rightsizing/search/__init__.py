@@ -35,6 +35,7 @@ def strategy_for(
             precision=load.precision,
             min_completions=load.min_completions,
             max_probe_seconds=load.max_probe_seconds,
+            fail_fast=load.fail_fast,
         )
     if load.mode == "ramp":
         return RampSearch(sla_percentile, sla_ms, max_error_rate, load.max_users)  # type: ignore[return-value]

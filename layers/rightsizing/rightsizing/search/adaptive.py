@@ -7,8 +7,9 @@
    [0, X_max]. A probe passes when its latency at the SLA percentile and its error rate are within limits and it
    kept up with the offered rate; it is *invalid* (not failed) when the generator sent > 1 % late or its CPU
    passed 90 %: then the probe adds a generator process if it can (``ScalableProbe``) and measures again, else
-   the outcome says the generator was the limit. The next rate
-   interpolates the latency margin between the bracket's ends, falling back to bisection; the search stops when
+   the outcome says the generator was the limit. A probe ends as soon as its failure is certain (``FailFast``).
+   The next rate interpolates where latency crosses the SLA between the bracket's ends (1/latency linear in the
+   rate, as in a queue), falling back to bisection; the search stops when
    (first failing - last passing) / last passing <= precision.
 
 Closed loop alone under-reports tail latency (users wait for each other); open loop is the honest test of
@@ -26,6 +27,7 @@ from rightsizing.models.result import ProbeRecord
 from rightsizing.search.base import (
     GENERATOR_CPU_LIMIT_PERCENT,
     Clock,
+    FailFast,
     ProbeCallback,
     ProbeMeasurement,
     RateProbe,
@@ -63,11 +65,13 @@ class Bracket:
         return (self.hi - self.lo) / self.lo if self.lo > 0 else math.inf
 
     def next_rate(self, sla_ms: float) -> float:
-        """Interpolate where latency crosses the SLA; bisection when the ends give no usable slope."""
+        """Where latency crosses the SLA if 1/latency falls linearly with the rate, as in a queue (L ~ S / (1 - r/C)):
+        latency's hockey stick near saturation then interpolates well, where a straight line in latency lands far
+        too low. Bisection when the ends give no usable slope; always inside the middle half of the bracket."""
         lo_lat, hi_lat = self.lo_latency, self.hi_latency
         share = 0.5
-        if lo_lat is not None and hi_lat is not None and hi_lat > lo_lat and hi_lat < 4 * sla_ms:
-            share = (sla_ms - lo_lat) / (hi_lat - lo_lat)
+        if lo_lat is not None and hi_lat is not None and 0 < lo_lat <= sla_ms < hi_lat:
+            share = (1 / lo_lat - 1 / sla_ms) / (1 / lo_lat - 1 / hi_lat)
         share = min(1 - MIN_INTERPOLATION_SHARE, max(MIN_INTERPOLATION_SHARE, share))
         return self.lo + share * (self.hi - self.lo)
 
@@ -85,6 +89,7 @@ class AdaptiveSearch:
         precision: float = 0.05,
         min_completions: int = 600,
         max_probe_seconds: float = 30.0,
+        fail_fast: bool = True,
     ) -> None:
         self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
         self.step_seconds = step_seconds
@@ -93,6 +98,7 @@ class AdaptiveSearch:
         self.precision = precision
         self.min_completions = min_completions
         self.max_probe_seconds = max_probe_seconds
+        self.fail_fast = FailFast.for_check(self.check) if fail_fast else None
         # A send delayed by a tenth of the SLA is late: that much generator lag already distorts the verdict.
         self.late_ms = max(1.0, 0.1 * sla_ms)
 
@@ -203,8 +209,10 @@ class _Run:
         """One open-loop probe; unstable windows earn one re-measure when passing, or when failing far below the
         ceiling (where a failure is more likely a spike than overload)."""
         for attempt in range(MAX_EXTENSIONS + 1):
-            m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms)
+            m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms, fail_fast=self.cfg.fail_fast)
             passed, why = self.cfg.check.verdict(m)
+            if m.stopped_early and not passed:
+                why += f" (stopped after {m.seconds:.1f} of {seconds:.1f} s: the failure was certain)"
             valid, invalid_why = _generator_ok(m)
             if passed and m.rps < KEEP_UP_RATIO * rate:
                 passed, why = False, f"completed {m.rps:.1f} of {rate:.1f} RPS offered: falling behind"

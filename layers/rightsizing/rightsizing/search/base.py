@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rightsizing.models.common import LatencyPercentiles, Percentile
+from rightsizing.models.common import PERCENTILE_FRACTIONS, LatencyPercentiles, Percentile
 from rightsizing.models.result import ProbeRecord
 
 # Above this share of one core, the single-process (gevent) generator itself is likely the bottleneck.
@@ -43,6 +43,8 @@ class ProbeMeasurement:
     window_rps: tuple[float, ...] = ()
     window_latencies: tuple[LatencyPercentiles | None, ...] = ()
     generators: int = 1  # processes whose figures were merged (distributed mode); CPU is the busiest one's
+    # Open loop: the probe ended before its planned length because its failure was already certain (FailFast).
+    stopped_early: bool = False
 
     @property
     def successes(self) -> int:
@@ -67,12 +69,38 @@ class LoadProbe(Protocol):
     def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement: ...
 
 
+@dataclass(frozen=True)
+class FailFast:
+    """When an open-loop probe's failure is *certain*, whatever the rest of it would measure: no statistics.
+
+    A probe plans ``planned`` sends. Its percentile is taken over successful latencies (at most ``planned``), so
+    once more than ``(1 - q) * planned`` of them are over the SLA, the q-th percentile is over it too; once more
+    than ``max_error_rate * planned`` sends failed, so is the error rate. Two requests of margin cover the
+    percentile's interpolation. A probe far past the knee then stops after a second or two instead of running on.
+    """
+
+    sla_ms: float
+    over_share: float  # 1 - q: the share of latencies allowed above the SLA
+    max_error_rate: float
+
+    @classmethod
+    def for_check(cls, check: SlaCheck) -> FailFast:
+        return cls(check.sla_ms, 1.0 - PERCENTILE_FRACTIONS[check.percentile], check.max_error_rate)
+
+    def certain(self, planned: int, over_sla: int, failed: int) -> bool:
+        return over_sla >= self.over_share * planned + 2 or failed >= self.max_error_rate * planned + 2
+
+
 class RateProbe(LoadProbe, Protocol):
     """Open loop as well: requests sent on a fixed schedule of ``rate`` per second whatever the endpoint does,
     latency timed from each request's *scheduled* start (no coordinated omission), measured in ``windows`` equal
-    windows after a settle. ``late_ms``: a send leaving later than this counts as late (generator falling behind)."""
+    windows after a settle. ``late_ms``: a send leaving later than this counts as late (generator falling behind).
+    ``fail_fast``: a probe may end early once its failure is certain (then ``stopped_early`` is set, and its figures
+    cover the part measured); a probe that cannot watch its sends live ignores it."""
 
-    def measure_rate(self, rate: float, seconds: float, windows: int, late_ms: float) -> ProbeMeasurement: ...
+    def measure_rate(
+        self, rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None = None
+    ) -> ProbeMeasurement: ...
 
 
 class ScalableProbe(RateProbe, Protocol):

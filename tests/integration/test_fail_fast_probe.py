@@ -1,0 +1,57 @@
+"""The open-loop pacer ends a probe once its failure is certain, against the ground-truth server (1 slot x 20 ms =
+50 RPS): far past capacity it stops within seconds and still fails; under capacity it runs its full length.
+
+The probe runs in a subprocess: importing Locust patches the importing process with gevent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from rightsizing.search.base import FailFast, SlaCheck
+    from rightsizing_loadtest.driver import LocustProbe
+    from rightsizing_loadtest.endpoint import Target, user_class_for
+    from rightsizing_loadtest.generator import open_loop_factory
+
+    url, workdir = sys.argv[1], Path(sys.argv[2])
+    target, payloads = Target(url, "local", "us-east-1"), ["1,2,3"]
+    probe = LocustProbe(user_class_for(target, payloads, "text/csv", timeout_seconds=5), url, workdir,
+                        settle_seconds=0.5, drain_seconds=1.0,
+                        open_loop=open_loop_factory(target, payloads, "text/csv", 5))
+    check = SlaCheck("p95", 100.0, 0.01)
+    out = {}
+    for name, rate, seconds in (("under", 20.0, 2.0), ("over", 150.0, 8.0)):
+        m = probe.measure_rate(rate, seconds, 3, 10.0, fail_fast=FailFast.for_check(check))
+        out[name] = {"seconds": m.seconds, "stopped_early": m.stopped_early, "passed": check.verdict(m)[0],
+                     "requests": m.requests}
+    probe.close()
+    print(json.dumps(out))
+    """
+)
+
+
+def test_a_probe_past_capacity_stops_once_its_failure_is_certain(tmp_path: Path, start_server: Callable) -> None:
+    server = start_server(slots=1, service_seconds=0.020)
+
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, server.url, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    over, under = out["over"], out["under"]
+    # 150 RPS into 50: the queue grows ~2 s of latency per second, so > 5 % of 1,200 planned requests are over
+    # 100 ms within ~1 s of measuring; the probe stops there and its verdict is still a failure.
+    assert over["stopped_early"] and not over["passed"]
+    assert 0 < over["seconds"] < 4.0, over
+    assert under == {"seconds": 2.0, "stopped_early": False, "passed": True, "requests": under["requests"]}
+    assert 35 <= under["requests"] <= 45  # 20 RPS x 2 s, measured in full
