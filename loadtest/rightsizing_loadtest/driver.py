@@ -141,11 +141,12 @@ class LocustProbe:
             raise RuntimeError("this probe was built without an open-loop pacer")
         if self.runner.user_count:
             set_users(self.runner, 0, self.spawn_timeout_seconds)
-        cpu_before, started = self._cpu.seconds(), time.monotonic()
-        tally = self._pacer.run(
-            rate, self.settle_seconds, seconds, windows, late_ms, self.drain_seconds, fail_fast=fail_fast
+        pacer = self._pacer
+        tally, cpu_percent, _ = self._cpu.around(
+            lambda: pacer.run(
+                rate, self.settle_seconds, seconds, windows, late_ms, self.drain_seconds, fail_fast=fail_fast
+            )
         )
-        cpu_percent = self._cpu.percent_since(cpu_before, time.monotonic() - started)
         return open_loop_measurement(rate, merge([tally]), cpu_percent, stopped_early=tally.seconds < seconds)
 
     def ramp(

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import gevent
 import psutil
 from locust.env import Environment
 from locust.exception import CatchResponseError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,14 +61,11 @@ class RequestRecorder:
     def record(self, seconds: float, cpu: CpuMeter) -> Window:
         """The completions of the next ``seconds``, with this process's CPU meanwhile (the caller sleeps)."""
         window = Window()
-        cpu_before, started = cpu.seconds(), time.monotonic()
         self.window = window
         try:
-            gevent.sleep(seconds)
+            _, window.cpu_percent, window.seconds = cpu.around(lambda: gevent.sleep(seconds))
         finally:
             self.window = None
-        window.seconds = time.monotonic() - started
-        window.cpu_percent = cpu.percent_since(cpu_before, window.seconds)
         return window
 
     def _on_request(
@@ -105,5 +106,9 @@ class CpuMeter:
         times = self._process.cpu_times()
         return times.user + times.system
 
-    def percent_since(self, cpu_before: float, elapsed: float) -> float | None:
-        return 100.0 * (self.seconds() - cpu_before) / elapsed if elapsed > 0 else None
+    def around(self, call: Callable[[], T]) -> tuple[T, float | None, float]:
+        """Run ``call``; return its result, this process's CPU % of one core meanwhile, and the seconds it took."""
+        cpu_before, started = self.seconds(), time.monotonic()
+        result = call()
+        elapsed = time.monotonic() - started
+        return result, 100.0 * (self.seconds() - cpu_before) / elapsed if elapsed > 0 else None, elapsed

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from typing import Any
 
 import gevent
@@ -64,17 +63,18 @@ class Worker:
         }
 
     def _open_loop(self, data: dict[str, Any]) -> dict[str, Any]:
-        cpu_before, started = self.cpu.seconds(), time.monotonic()
-        tally = self.pacer.run(
-            float(data["rate"]),
-            float(data["settle"]),
-            float(data["seconds"]),
-            int(data["windows"]),
-            float(data["late_ms"]),
-            float(data["drain"]),
-            phase=float(data["phase"]),
+        tally, cpu_percent, _ = self.cpu.around(
+            lambda: self.pacer.run(
+                float(data["rate"]),
+                float(data["settle"]),
+                float(data["seconds"]),
+                int(data["windows"]),
+                float(data["late_ms"]),
+                float(data["drain"]),
+                phase=float(data["phase"]),
+            )
         )
-        return {"tally": tally.to_wire(), "cpu_percent": self.cpu.percent_since(cpu_before, time.monotonic() - started)}
+        return {"tally": tally.to_wire(), "cpu_percent": cpu_percent}
 
     def _flush(self, data: dict[str, Any]) -> dict[str, Any]:
         self.runner._send_stats()  # Locust reports every 3 s; the master writes its CSVs right after this
