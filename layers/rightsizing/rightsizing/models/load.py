@@ -93,6 +93,14 @@ class LoadSettings(BaseModel):
         "or failed than the whole probe may have), instead of running it to the end. Not applied across distributed "
         "workers.",
     )
+    confirm_factor: float = Field(
+        3.0,
+        ge=1,
+        le=20,
+        description="Adaptive: before it is reported, the answer is re-measured by a probe this many times longer "
+        "(capped by max_probe_seconds; 1 = off). Short probes over-state what a server with bursty latency holds "
+        "for minutes; if the longer probe fails, the search goes on below that rate.",
+    )
     phases: list[Phase] = Field(
         default_factory=_default_phases,
         max_length=MAX_PHASES,

@@ -36,6 +36,7 @@ def strategy_for(
             min_completions=load.min_completions,
             max_probe_seconds=load.max_probe_seconds,
             fail_fast=load.fail_fast,
+            confirm_factor=load.confirm_factor,
         )
     if load.mode == "ramp":
         return RampSearch(sla_percentile, sla_ms, max_error_rate, load.max_users)  # type: ignore[return-value]

@@ -50,6 +50,7 @@ START_SHARE_OF_CEILING = 0.9
 # overload (real servers have GC pauses, noisy neighbours): re-measure it once before it caps the bracket for good.
 SUSPECT_FAILURE_SHARE = 0.8
 MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
+MAX_CONFIRMATIONS = 2  # a failed confirmation lowers the bracket; past this many the search stops confirming
 
 
 @dataclass
@@ -90,6 +91,7 @@ class AdaptiveSearch:
         min_completions: int = 600,
         max_probe_seconds: float = 30.0,
         fail_fast: bool = True,
+        confirm_factor: float = 3.0,
     ) -> None:
         self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
         self.step_seconds = step_seconds
@@ -99,6 +101,7 @@ class AdaptiveSearch:
         self.min_completions = min_completions
         self.max_probe_seconds = max_probe_seconds
         self.fail_fast = FailFast.for_check(self.check) if fail_fast else None
+        self.confirm_factor = confirm_factor
         # A send delayed by a tenth of the SLA is late: that much generator lag already distorts the verdict.
         self.late_ms = max(1.0, 0.1 * sla_ms)
 
@@ -121,6 +124,7 @@ class _Run:
     ) -> None:
         self.cfg, self.probe, self.deadline, self.clock, self.on_probe = cfg, probe, deadline, clock, on_probe
         self.records: list[ProbeRecord] = []
+        self.confirmations = 0
 
     def search(self) -> str:
         if self.cfg.warmup_seconds > 0 and self._fits(self.cfg.warmup_seconds):
@@ -178,32 +182,40 @@ class _Run:
                     )
                 return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
             suspect_below = SUSPECT_FAILURE_SHARE * ceiling.rps
-            record = self._open_probe(rate, seconds, suspect_below)
-            retried = False
-            while not record.valid and self._fits(seconds + 1):
-                if self._scale_out():  # the generator was the limit: one more process, same rate
-                    record = self._open_probe(rate, seconds, suspect_below)
-                elif not retried:  # a passing hiccup (another process took the CPU) gets one more chance
-                    retried = True
-                    record = self._open_probe(rate, seconds, suspect_below)
-                else:
-                    break
+            record = self._valid_open_probe(rate, seconds, suspect_below)
             if not record.valid:
                 return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
-            latency = record.latency_ms.at(self.cfg.check.percentile) if record.latency_ms else None
+            latency = _latency_at(record, self.cfg.check.percentile)
             if record.passed:
                 bracket.lo, bracket.lo_latency = max(bracket.lo, record.rps), latency
             else:
                 bracket.hi, bracket.hi_latency = min(bracket.hi, rate), latency
-            if bracket.lo > 0 and bracket.width() <= self.cfg.precision:
-                return (
-                    f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS "
-                    f"{'fails' if bracket.hi < cap else 'is the measured ceiling'} "
-                    f"(within {self.cfg.precision:.0%})."
-                )
+            while bracket.lo > 0 and bracket.width() <= self.cfg.precision:
+                held = self._confirm(bracket, suspect_below)
+                if held is not None:
+                    return (
+                        f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS "
+                        f"{'fails' if bracket.hi < cap else 'is the measured ceiling'} "
+                        f"(within {self.cfg.precision:.0%}).{held}"
+                    )
             if bracket.hi <= self._lowest_useful_rate():
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
             rate = bracket.next_rate(self.cfg.check.sla_ms)
+
+    def _valid_open_probe(self, rate: float, seconds: float, suspect_below: float) -> ProbeRecord:
+        """An open-loop probe, measured again while the generator was the limit: from one more generator process
+        if the probe can add one, else once more (a passing hiccup: another process took the CPU)."""
+        record = self._open_probe(rate, seconds, suspect_below)
+        retried = False
+        while not record.valid and self._fits(seconds + 1):
+            if self._scale_out():
+                record = self._open_probe(rate, seconds, suspect_below)
+            elif not retried:
+                retried = True
+                record = self._open_probe(rate, seconds, suspect_below)
+            else:
+                break
+        return record
 
     def _open_probe(self, rate: float, seconds: float, suspect_below: float) -> ProbeRecord:
         """One open-loop probe; unstable windows earn one re-measure when passing, or when failing far below the
@@ -224,6 +236,42 @@ class _Run:
                 return self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
             self._record(m, False, "unstable windows: re-measuring", kind="open", stable=False)
         raise AssertionError("unreachable")
+
+    def _confirm(self, bracket: Bracket, suspect_below: float) -> str | None:
+        """Re-measure the answer with a probe ``confirm_factor`` times longer before reporting it: on a server whose
+        latency comes in bursts of seconds (GC, noisy neighbours) a short probe can fall between two bursts, so
+        short probes alone over-state what holds for minutes. Returns a note for the stop reason, or None when the
+        longer probe failed: then every pass at or above that rate is withdrawn and the bracket is lowered."""
+        answer = self._best_open_pass()
+        if answer is None or answer.target_rps is None or self.cfg.confirm_factor <= 1:
+            return ""
+        rate = answer.target_rps
+        seconds = min(self.cfg.max_probe_seconds, self.cfg.confirm_factor * self._probe_seconds(rate))
+        if seconds <= answer.seconds * 1.01:
+            return ""  # the answer's own probe was already that long
+        if self.confirmations >= MAX_CONFIRMATIONS:
+            return f" Not confirmed by a longer probe: {MAX_CONFIRMATIONS} confirmations failed already."
+        if not self._fits(seconds + 1):
+            return " Not confirmed by a longer probe: no time left."
+        self.confirmations += 1
+        record = self._valid_open_probe(rate, seconds, suspect_below)
+        if record.passed or not record.valid:
+            return f" The answer held for a {record.seconds:.0f} s probe." if record.passed else ""
+        for i, r in enumerate(self.records):
+            if r.kind == "open" and r.passed and r.index != record.index and (r.target_rps or 0) >= rate:
+                self.records[i] = r.model_copy(update={
+                    "passed": False,
+                    "note": f"withdrawn: a {record.seconds:.0f} s probe at {rate:.1f} RPS failed ({record.note})",
+                })
+        bracket.hi, bracket.hi_latency = rate, _latency_at(record, self.cfg.check.percentile)
+        best = self._best_open_pass()
+        bracket.lo = best.rps if best else 0.0
+        bracket.lo_latency = _latency_at(best, self.cfg.check.percentile) if best else bracket.lo_latency
+        return None
+
+    def _best_open_pass(self) -> ProbeRecord | None:
+        passing = [r for r in self.records if r.kind == "open" and r.passed and r.valid]
+        return max(passing, key=lambda r: r.rps, default=None)
 
     def _scale_out(self) -> bool:
         """Ask the probe for one more generator process (distributed mode); False when it cannot add one."""
@@ -259,6 +307,10 @@ class _Run:
         if self.on_probe is not None:
             self.on_probe(record)
         return record
+
+
+def _latency_at(record: ProbeRecord, percentile: Percentile) -> float | None:
+    return record.latency_ms.at(percentile) if record.latency_ms else None
 
 
 def _generator_ok(m: ProbeMeasurement) -> tuple[bool, str]:
