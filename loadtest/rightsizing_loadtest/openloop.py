@@ -23,6 +23,7 @@ from rightsizing_loadtest.tally import OpenLoopTally, Sent, tally
 from rightsizing_loadtest.users import judge
 
 POOL_CONNECTIONS = 1000  # in-flight cap: far above any healthy endpoint's concurrency at its SLA rate
+QUIESCE_SECONDS = 5.0  # at most this long waiting, before a probe, for the queue a previous one left to drain
 INVOCATIONS_PATH = "/invocations"
 
 
@@ -50,6 +51,7 @@ class OpenLoopPacer:
         self._next_body = next_body
         self._headers_for = headers_for
         self._path = path
+        self._fastest: float | None = None  # seconds: the fastest successful request so far (an idle endpoint)
 
     def run(
         self,
@@ -65,6 +67,7 @@ class OpenLoopPacer:
         """Send at ``rate`` for ``settle + seconds``; ``phase`` in [0, 1) shifts this generator's schedule by a
         fraction of the interval, so N workers at rate/N interleave into one even schedule. With ``fail_fast``
         the sends stop once the measured part's failure is certain; the tally then covers what was measured."""
+        self.quiesce()
         start = time.monotonic() + phase / rate
         measure_from, measure_to = start + settle, start + settle + seconds
         sent: list[Sent] = []
@@ -86,6 +89,23 @@ class OpenLoopPacer:
         pending = k - len(sent)  # killed before completing: count them as failures
         return tally(sent, pending, measure_from, measure_to - measure_from, windows, late_ms / 1000)
 
+    def quiesce(self, max_seconds: float = QUIESCE_SECONDS) -> float:
+        """Send one request at a time until one is about as fast as the fastest seen: the queue an overloaded probe
+        left in the endpoint (requests the client gave up on are still served) has drained and cannot fail the
+        next probe's first requests. Costs one request when the endpoint is idle; returns the seconds spent."""
+        began = time.monotonic()
+        idle = _LiveCounts(0.0, 0.0, math.inf)
+        while time.monotonic() - began < max_seconds:
+            sent: list[Sent] = []
+            self._send(time.monotonic(), sent, idle)
+            s, fastest = sent[0], self._fastest
+            quick = fastest is not None and s.completed is not None and s.completed - s.scheduled <= max(
+                2 * fastest, fastest + 0.002
+            )
+            if s.ok and quick:
+                break
+        return time.monotonic() - began
+
     def _send(self, scheduled: float, sent: list[Sent], live: _LiveCounts) -> None:
         began = time.monotonic()
         body = self._next_body()
@@ -99,6 +119,9 @@ class OpenLoopPacer:
             record = Sent(scheduled, began - scheduled, time.monotonic(), ok)
             sent.append(record)
             live.add(record)
+            if ok and record.completed is not None:
+                latency = record.completed - scheduled
+                self._fastest = latency if self._fastest is None else min(self._fastest, latency)
 
 
 @dataclass

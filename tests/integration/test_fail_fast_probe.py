@@ -1,5 +1,7 @@
 """The open-loop pacer ends a probe once its failure is certain, against the ground-truth server (1 slot x 20 ms =
-50 RPS): far past capacity it stops within seconds and still fails; under capacity it runs its full length.
+50 RPS): far past capacity it stops within seconds and still fails; under capacity it runs its full length. The
+probe under capacity runs right after the overloaded one: the server is still serving the queue left behind
+(requests the client gave up on), and the pacer waits for it to drain (quiesce) before measuring.
 
 The probe runs in a subprocess: importing Locust patches the importing process with gevent.
 """
@@ -29,7 +31,7 @@ SCRIPT = textwrap.dedent(
                         open_loop=open_loop_factory(target, payloads, "text/csv", 5))
     check = SlaCheck("p95", 100.0, 0.01)
     out = {}
-    for name, rate, seconds in (("under", 20.0, 2.0), ("over", 150.0, 8.0)):
+    for name, rate, seconds in (("over", 150.0, 8.0), ("under", 20.0, 2.0)):
         m = probe.measure_rate(rate, seconds, 3, 10.0, fail_fast=FailFast.for_check(check))
         out[name] = {"seconds": m.seconds, "stopped_early": m.stopped_early, "passed": check.verdict(m)[0],
                      "requests": m.requests}
