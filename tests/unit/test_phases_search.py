@@ -224,6 +224,17 @@ def test_never_starts_a_slice_that_does_not_fit_the_budget() -> None:
     assert outcome.sustainable_rps == pytest.approx(250.0)
 
 
+def test_a_phase_start_is_budgeted_with_its_settle_time() -> None:
+    clock = FakeClock()
+    server = phases_server(clock, settle_seconds=3.0)  # a phase's first 4 s slice costs 7 s, the others 4 s
+    # Phase 1: slices at 0 s (7 s) and 4 s (4 s); phase 2's first slice then needs ~7 s, not the last slice's 4 s.
+    outcome = search([phase(1, 0, 8), phase(2, 0, 8)], step_seconds=4.0).run(server, budget_seconds=16.0, clock=clock)
+
+    assert server.users == [1, 1]
+    assert clock.now == pytest.approx(11.0)
+    assert "(phase 2 of 2 at 0 s (2 users), ~7.0 s) would not fit in the remaining 5.0 s" in outcome.stop_reason
+
+
 def test_budget_counts_time_already_on_the_clock() -> None:
     clock = FakeClock(now=100.0)
     server = phases_server(clock, settle_seconds=1.0)

@@ -94,11 +94,13 @@ class PhasesSearch:
     ) -> SearchOutcome:
         started = clock()
         records: list[ProbeRecord] = []
-        # Wall time a probe costs beyond its window (settle, spawning), learnt from the last one; 0 before any.
-        overhead = 0.0
+        # Wall time a probe costs beyond its window, learnt from the last one of its kind (0 before any): a phase's
+        # first slice settles, the others run back to back, so one estimate would under-state the first kind.
+        overhead = {True: 0.0, False: 0.0}
         for planned in self.slices:
             remaining = budget_seconds - (clock() - started)
-            cost = planned.seconds + overhead
+            settle = planned.offset == 0
+            cost = planned.seconds + max(overhead[settle], overhead[False])
             if cost > remaining:
                 reason = (
                     f"Time budget exhausted: the next slice ({planned.label(self.phase_count)}, ~{cost:.1f} s) would "
@@ -107,8 +109,8 @@ class PhasesSearch:
                 return summarize(records, reason)
             probe_started = clock()
             # Settle only where a phase starts (its users jump); within a phase users grow continuously, as in IR.
-            measurement = probe.measure(planned.users, planned.seconds, settle=planned.offset == 0)
-            overhead = max(0.0, clock() - probe_started - planned.seconds)
+            measurement = probe.measure(planned.users, planned.seconds, settle=settle)
+            overhead[settle] = max(0.0, clock() - probe_started - planned.seconds)
             passed, why = self.check.verdict(measurement)
             where = planned.label(self.phase_count)
             record = to_record(len(records), measurement, passed, f"{where}: {why}" if why else where)
