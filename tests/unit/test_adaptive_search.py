@@ -295,8 +295,8 @@ class BurstyServer(SimulatedServer):
 
 def test_the_answer_is_confirmed_by_a_longer_probe_before_it_is_reported() -> None:
     lucky, confirmed = BurstyServer(), BurstyServer()
-    unconfirmed = _search(50.0, confirm_factor=1.0).run(lucky, budget_seconds=300, clock=lucky.clock)
-    outcome = _search(50.0).run(confirmed, budget_seconds=300, clock=confirmed.clock)
+    unconfirmed = _search(50.0).run(lucky, budget_seconds=300, clock=lucky.clock)  # the default: no confirmation
+    outcome = _search(50.0, confirm_factor=3.0).run(confirmed, budget_seconds=300, clock=confirmed.clock)
     truth = confirmed.truth
     assert unconfirmed.sustainable_rps > truth * 1.05  # short probes alone over-state it
     # Two failed confirmations withdrew every lucky pass they covered; what is left is within 1 % of the truth,
@@ -310,7 +310,7 @@ def test_the_answer_is_confirmed_by_a_longer_probe_before_it_is_reported() -> No
 
 def test_a_steady_server_confirms_the_answer_at_once() -> None:
     server = SimulatedServer(slots=4, service_ms=10.0)
-    outcome = _search(50.0).run(server, budget_seconds=300, clock=server.clock)
+    outcome = _search(50.0, confirm_factor=3.0).run(server, budget_seconds=300, clock=server.clock)
     assert "The answer held for a 6 s probe." in outcome.stop_reason
     confirmation = outcome.probes[-1]
     assert confirmation.passed and confirmation.seconds == 6.0 and confirmation.rps == outcome.sustainable_rps

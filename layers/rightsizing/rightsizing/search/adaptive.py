@@ -91,7 +91,7 @@ class AdaptiveSearch:
         min_completions: int = 600,
         max_probe_seconds: float = 30.0,
         fail_fast: bool = True,
-        confirm_factor: float = 3.0,
+        confirm_factor: float = 1.0,
     ) -> None:
         self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
         self.step_seconds = step_seconds
