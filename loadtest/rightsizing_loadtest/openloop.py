@@ -89,24 +89,19 @@ class OpenLoopPacer:
         pending = k - len(sent)  # killed before completing: count them as failures
         return tally(sent, pending, measure_from, measure_to - measure_from, windows, late_ms / 1000)
 
-    def quiesce(self, max_seconds: float = QUIESCE_SECONDS) -> float:
+    def quiesce(self, max_seconds: float = QUIESCE_SECONDS) -> None:
         """Send one request at a time until one is about as fast as the fastest seen: the queue an overloaded probe
         left in the endpoint (requests the client gave up on are still served) has drained and cannot fail the
-        next probe's first requests. Costs one request when the endpoint is idle; returns the seconds spent."""
+        next probe's first requests. Costs one request when the endpoint is idle."""
         began = time.monotonic()
-        idle = _LiveCounts(0.0, 0.0, math.inf)
         while time.monotonic() - began < max_seconds:
             sent: list[Sent] = []
-            self._send(time.monotonic(), sent, idle)
-            s, fastest = sent[0], self._fastest
-            quick = fastest is not None and s.completed is not None and s.completed - s.scheduled <= max(
-                2 * fastest, fastest + 0.002
-            )
-            if s.ok and quick:
-                break
-        return time.monotonic() - began
+            self._send(time.monotonic(), sent)
+            latency, fastest = sent[0].latency_s, self._fastest
+            if latency is not None and fastest is not None and latency <= max(2 * fastest, fastest + 0.002):
+                return
 
-    def _send(self, scheduled: float, sent: list[Sent], live: _LiveCounts) -> None:
+    def _send(self, scheduled: float, sent: list[Sent], live: _LiveCounts | None = None) -> None:
         began = time.monotonic()
         body = self._next_body()
         ok = False
@@ -118,9 +113,10 @@ class OpenLoopPacer:
         finally:
             record = Sent(scheduled, began - scheduled, time.monotonic(), ok)
             sent.append(record)
-            live.add(record)
-            if ok and record.completed is not None:
-                latency = record.completed - scheduled
+            if live is not None:
+                live.add(record)
+            latency = record.latency_s
+            if latency is not None:
                 self._fastest = latency if self._fastest is None else min(self._fastest, latency)
 
 
@@ -137,7 +133,7 @@ class _LiveCounts:
     def add(self, s: Sent) -> None:
         if not self.measure_from <= s.scheduled < self.measure_to:
             return
-        if not s.ok or s.completed is None:
+        if s.latency_s is None:
             self.failed += 1
-        elif s.completed - s.scheduled > self.sla_s:
+        elif s.latency_s > self.sla_s:
             self.over_sla += 1

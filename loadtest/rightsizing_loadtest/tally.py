@@ -19,6 +19,11 @@ class Sent:
     completed: float | None
     ok: bool
 
+    @property
+    def latency_s(self) -> float | None:
+        """Seconds from the *scheduled* start to completion for a success; None for a failure."""
+        return self.completed - self.scheduled if self.ok and self.completed is not None else None
+
 
 @dataclass(frozen=True)
 class OpenLoopResult:
@@ -89,8 +94,8 @@ def tally(
     for s in sent:
         index = min(windows - 1, int((s.scheduled - measure_from) / window_length))
         requests[index] += 1
-        if s.ok and s.completed is not None:
-            buckets[index].append((s.completed - s.scheduled) * 1000)
+        if s.latency_s is not None:
+            buckets[index].append(s.latency_s * 1000)
     return OpenLoopTally(
         seconds=seconds,
         window_latencies_ms=buckets,
