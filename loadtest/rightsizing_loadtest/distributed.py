@@ -9,15 +9,14 @@ the CSVs and HTML report cover every worker) and sends measurement requests over
   one even schedule; the master merges their raw tallies window by window (``openloop.merge``).
 The generator's CPU is the busiest worker's: one saturated worker invalidates a probe. ``add_generator`` starts
 one more worker (up to ``max_workers``) when the search finds the generator saturated.
+Where the workers run is the launcher's business (``launchers``): child processes connecting over loopback, or
+Fargate tasks of their own connecting to this task's private address (``ecs_workers``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,17 +33,12 @@ from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest import protocol
 from rightsizing_loadtest.artifacts import LocustArtifacts
 from rightsizing_loadtest.driver import hold_users, open_loop_measurement, set_users
+from rightsizing_loadtest.launchers import GeneratorError, ProcessLauncher, WorkerLauncher
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.tally import OpenLoopTally, merge
 
-WORKER_MODULE = "rightsizing_loadtest.worker"
-CONNECT_TIMEOUT_SECONDS = 30.0
 REPLY_GRACE_SECONDS = 15.0  # on top of a measurement's own length: a worker that says nothing by then is lost
-QUIT_TIMEOUT_SECONDS = 5.0
-
-
-class GeneratorError(RuntimeError):
-    """A worker died, never connected or could not measure: the test cannot go on with a partial generator."""
+CHECK_SECONDS = 2.0  # while workers connect: how often to ask the launcher whether one has ended
 
 
 class DistributedProbe:
@@ -59,7 +53,7 @@ class DistributedProbe:
         settle_seconds: float = 1.0,
         drain_seconds: float = 2.0,
         spawn_timeout_seconds: float = 30.0,
-        worker_env: dict[str, str] | None = None,
+        launcher: WorkerLauncher | None = None,
         on_worker_added: Callable[[int], None] | None = None,
     ) -> None:
         if not 1 <= workers <= max_workers:
@@ -68,47 +62,47 @@ class DistributedProbe:
         self.drain_seconds = drain_seconds
         self.spawn_timeout_seconds = spawn_timeout_seconds
         self.max_workers = max_workers
-        self._worker_env = {**os.environ, **(worker_env or {})}
+        self._launcher: WorkerLauncher = launcher or ProcessLauncher()
+        self._started = 0
         self.env = Environment(user_classes=[user_class], host=host)
-        self.runner = self.env.create_master_runner("127.0.0.1", 0)  # a free port, loopback only
+        self.runner = self.env.create_master_runner(self._launcher.bind_host, self._launcher.bind_port)
         self.runner.register_message(protocol.REPLY, self._on_reply)
         self._replies: Queue[dict[str, Any]] = Queue()
         self._ids = itertools.count(1)
-        self._processes: list[subprocess.Popen[bytes]] = []
         self._totals: dict[str, RequestTotals] = {}
         self._closed = False
         self._on_worker_added = on_worker_added
         try:
-            for _ in range(workers):
-                self._start_worker()
+            self._start_workers(workers)
         except BaseException:
             self.runner.quit()  # tells the connected workers to quit first, so stopping them need not wait them out
-            self._stop_processes()
+            self._launcher.stop()
             raise
         self._artifacts = LocustArtifacts(self.env, artifacts_dir)
 
     # --- workers ------------------------------------------------------------------------------------------------
     @property
     def workers(self) -> int:
-        return len(self._processes)
+        return self._started
 
-    def _start_worker(self) -> None:
-        env = {
-            **self._worker_env,
-            protocol.MASTER_PORT_ENV: str(self.runner.server.port),
-            protocol.WORKER_INDEX_ENV: str(len(self._processes)),
-            protocol.MASTER_PID_ENV: str(os.getpid()),
-        }
-        # stdout stays the task's JSON progress channel: worker output goes to stderr.
-        process = subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env, stdout=sys.stderr.fileno())
-        self._processes.append(process)
-        wanted = len(self._processes)
-        deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
-        while self._connected() < wanted:
-            if process.poll() is not None:
-                raise GeneratorError(f"load-generator worker exited with code {process.returncode} before connecting")
+    def _start_workers(self, count: int) -> None:
+        """Start ``count`` workers at once (Fargate tasks take a minute each) and wait until all have connected."""
+        self._launcher.start(self.runner.server.port, count)
+        self._started += count
+        timeout = self._launcher.connect_timeout
+        deadline = time.monotonic() + timeout
+        next_check = 0.0
+        while self._connected() < self._started:
+            if time.monotonic() >= next_check:  # a launcher may ask an API: not every 50 ms
+                failure = self._launcher.failure()
+                if failure:
+                    raise GeneratorError(failure)
+                next_check = time.monotonic() + CHECK_SECONDS
             if time.monotonic() > deadline:
-                raise GeneratorError(f"load-generator worker did not connect within {CONNECT_TIMEOUT_SECONDS:.0f} s")
+                raise GeneratorError(
+                    f"{self._started - self._connected()} of {self._started} load-generator workers did not "
+                    f"connect within {timeout:.0f} s"
+                )
             gevent.sleep(0.05)
 
     def _connected(self) -> int:
@@ -122,7 +116,7 @@ class DistributedProbe:
         """One more worker, if allowed; Locust's master rebalances running users onto it."""
         if self._closed or self.workers >= self.max_workers:
             return False
-        self._start_worker()
+        self._start_workers(1)
         if self._on_worker_added is not None:
             self._on_worker_added(self.workers)
         return True
@@ -221,17 +215,8 @@ class DistributedProbe:
                 self._ask_all(protocol.FLUSH, [{}] * self._connected(), REPLY_GRACE_SECONDS)
             self._artifacts.finish()
             self.runner.quit()  # tells workers to quit
-            self._stop_processes()
+            self._launcher.stop()
         return self._artifacts.write_report()
-
-    def _stop_processes(self) -> None:
-        deadline = time.monotonic() + QUIT_TIMEOUT_SECONDS
-        for process in self._processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def _busiest(replies: list[dict[str, Any]]) -> float | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import faulthandler
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ from rightsizing.store import join_uri, put_json, store_for
 from rightsizing_loadtest.cpus import available_cpus
 from rightsizing_loadtest.distributed import DistributedProbe
 from rightsizing_loadtest.driver import LocustProbe
+from rightsizing_loadtest.ecs_workers import WorkerTasksUnavailable, ecs_launcher
 from rightsizing_loadtest.endpoint import EndpointConfigError, Target, resolve_target
 from rightsizing_loadtest.generator import generator_for
 from rightsizing_loadtest.job_io import (
@@ -52,6 +54,7 @@ from rightsizing_loadtest.job_io import (
     read_config,
     upload,
 )
+from rightsizing_loadtest.launchers import ProcessLauncher, WorkerLauncher
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.timing import Timing
 
@@ -61,7 +64,8 @@ __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "TaskError", "Timing", "exe
 def make_probe(
     job: LoadTestJob, target: Target, payloads: list[str], timing: Timing, workdir: Path
 ) -> LocustProbe | DistributedProbe:
-    """In-process Locust, or master + worker processes when the job allows more than one generator process."""
+    """In-process Locust, or a master with workers (child processes, or Fargate tasks of their own) when the job
+    allows more than one generator process."""
     user_class, pacer_for = generator_for(job, target, payloads, timing.request_timeout)
     load = job.load
     if not load.distributed:
@@ -85,8 +89,26 @@ def make_probe(
         max_workers=max_workers,
         settle_seconds=timing.settle_seconds,
         drain_seconds=timing.drain_seconds,
+        launcher=worker_launcher(job, target),
         on_worker_added=lambda count: emit("generator", workers=count, max_workers=max_workers),
     )
+
+
+def worker_launcher(job: LoadTestJob, target: Target) -> WorkerLauncher:
+    """Child processes, or (``worker_placement: tasks``) one Fargate task per worker; refused (exit 2) before
+    anything starts when worker tasks cannot run here."""
+    if job.load.worker_placement == "processes":
+        return ProcessLauncher()
+    if not target.signed:
+        raise TaskError(
+            EXIT_REFUSED,
+            "load.worker_placement 'tasks' runs workers as Fargate tasks, which cannot reach a loopback "
+            "ENDPOINT_URL: use 'processes' for a local endpoint",
+        )
+    try:
+        return ecs_launcher(job, os.environ["JOB_URI"], os.environ)
+    except WorkerTasksUnavailable as e:
+        raise TaskError(EXIT_REFUSED, str(e)) from e
 
 
 def probe_event(record: ProbeRecord) -> dict[str, Any]:
@@ -111,10 +133,12 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
 
 
 def run_search(
-    job: LoadTestJob, target: Target, payloads: list[str], timing: Timing, workdir: Path
+    job: LoadTestJob, target: Target, payloads: list[str], workdir: Path, task_started: float
 ) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
     """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
-    probe = make_probe(job, target, payloads, timing, workdir)
+    probe = make_probe(job, target, payloads, Timing.for_job(job, time.monotonic() - task_started), workdir)
+    # Starting workers takes seconds (processes) to minutes (Fargate tasks): the search gets what is left.
+    timing = Timing.for_job(job, time.monotonic() - task_started)
     strategy = strategy_for(job.load, job.sla_percentile, job.sla_ms, job.max_error_rate)
     records: list[ProbeRecord] = []
 
@@ -179,7 +203,7 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
     )
     with tempfile.TemporaryDirectory(prefix="rightsizing-loadtest-") as workdir:
         started_epoch = time.time()  # wall clock: the metrics window endpoint-side (CloudWatch) figures cover
-        outcome, totals, files, seconds = run_search(job, target, payloads, timing, Path(workdir))
+        outcome, totals, files, seconds = run_search(job, target, payloads, Path(workdir), started)
         store = store_for(job.results_uri)
         artifacts = upload(store, job.results_uri, files)
     trace = [p.model_dump(mode="json") for p in outcome.probes]

@@ -1,12 +1,16 @@
 """Distributed-mode worker: ``python -m rightsizing_loadtest.worker``, started by the master (``distributed``).
 
 It reads the same job as the task (JOB_URI, ENDPOINT_URL inherited), builds the same user class and open-loop
-pacer, connects to the master on 127.0.0.1 and runs Locust's worker runner: the master spawns its users. On top,
-it answers the master's measurement requests (``protocol``). It exits when the master says quit or disappears.
+pacer, connects to the master (127.0.0.1, or the master task's address when the worker is a Fargate task of its
+own) and runs Locust's worker runner: the master spawns its users. On top, it answers the master's measurement
+requests (``protocol``). It exits when the master says quit or disappears: a child process watches the master's
+pid; a worker task notices the master's missing heartbeats (Locust: 60 s). Either way it exits by the job's
+``max_seconds`` plus a grace period at the latest.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import sys
@@ -26,6 +30,7 @@ from rightsizing_loadtest.recorder import CpuMeter, RequestRecorder
 from rightsizing_loadtest.timing import Timing
 
 PARENT_CHECK_SECONDS = 0.5
+HARD_BOUND_GRACE_SECONDS = 120.0  # the master's start-up and result upload come on top of the job's search time
 
 
 class Worker:
@@ -95,9 +100,14 @@ def main() -> int:
         level=logging.WARNING, stream=sys.stderr, format=f"%(levelname)s worker {index} %(name)s: %(message)s"
     )
     try:
+        host = os.environ.get(protocol.MASTER_HOST_ENV, "").strip() or "127.0.0.1"
         port = int(os.environ.get(protocol.MASTER_PORT_ENV, ""))
-        gevent.spawn(_exit_with_master, int(os.environ.get(protocol.MASTER_PID_ENV, "")))
+        master_pid = os.environ.get(protocol.MASTER_PID_ENV, "").strip()
+        if master_pid:
+            gevent.spawn(_exit_with_master, int(master_pid))
         job = load_job(read_config())
+        # Backstop for a worker that lost its master in a way Locust does not notice: dump stacks and exit 1.
+        faulthandler.dump_traceback_later(job.max_seconds + HARD_BOUND_GRACE_SECONDS, exit=True)
         target = resolve_target(job)
         payloads = load_payloads(job.payloads_uri)
     except (ValueError, TaskError, EndpointConfigError) as e:
@@ -106,7 +116,7 @@ def main() -> int:
         return 1
     user_class, pacer_for = generator_for(job, target, payloads, Timing.for_job(job, 0).request_timeout)
     env = Environment(user_classes=[user_class], host=target.base_url)
-    runner = env.create_worker_runner("127.0.0.1", port)
+    runner = env.create_worker_runner(host, port)
     Worker(env, runner, pacer_for(env))
     runner.greenlet.join()
     return 0

@@ -34,6 +34,11 @@ class LocalGuard:
         self._sagemaker = sagemaker
 
     def check(self, request: RightsizingRequest) -> None:
+        if request.load.worker_placement == "tasks":
+            raise InvalidRequest(
+                "invalid request: load.worker_placement: 'tasks' starts each worker as a Fargate task of its own "
+                "(AWS only); local runs use 'processes'"
+            )
         for index, candidate in enumerate(request.candidates):
             if candidate.instance_type not in PROFILES:
                 raise InvalidRequest(

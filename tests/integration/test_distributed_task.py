@@ -83,9 +83,9 @@ PROBE_SCRIPT = textwrap.dedent(
     paced = probe.measure_rate(100.0, 2.0, 2, 5.0)
     out["paced"] = [paced.generators, paced.requests, paced.failures, list(paced.window_rps)]
     out["third"] = probe.add_generator()
-    out["pids"] = [p.pid for p in probe._processes]
+    out["pids"] = [p.pid for p in probe._launcher.processes]
     probe.close()
-    out["exit_codes"] = [p.returncode for p in probe._processes]
+    out["exit_codes"] = [p.returncode for p in probe._launcher.processes]
     print(json.dumps(out))
     """
 )

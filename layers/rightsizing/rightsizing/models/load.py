@@ -122,6 +122,12 @@ class LoadSettings(BaseModel):
         "processes up to this many and re-measure; 'auto' = the CPUs available to the load-test task. "
         "Default: workers (no scaling).",
     )
+    worker_placement: Literal["processes", "tasks"] = Field(
+        "processes",
+        description="Where distributed workers run: 'processes' inside the load-test task (size LoadTestCpu to "
+        "them), or 'tasks' = one 1-vCPU Fargate task per worker, beside the master task, for loads one task "
+        "(at most 16 vCPU) cannot produce. AWS only; worker tasks take 20-90 s to start, within max_seconds.",
+    )
 
     @field_validator("phases")
     @classmethod
@@ -143,10 +149,15 @@ class LoadSettings(BaseModel):
         if isinstance(self.max_workers, int) and self.max_workers < self.workers:
             raise ValueError(f"max_workers ({self.max_workers}) is below workers ({self.workers})")
         if self.mode == "ramp" and self.distributed:
-            raise ValueError("mode 'ramp' is the single-process classic baseline: use workers 1 and max_workers 1")
+            raise ValueError(
+                "mode 'ramp' is the single-process classic baseline: use workers 1, max_workers 1 and "
+                "worker_placement 'processes'"
+            )
+        if self.worker_placement == "tasks" and self.max_workers == "auto":
+            raise ValueError("max_workers 'auto' counts the load-test task's CPUs: with worker tasks give a number")
         return self
 
     @property
     def distributed(self) -> bool:
         """Locust master/worker processes rather than one in-process generator."""
-        return self.workers > 1 or self.max_workers not in (None, 1)
+        return self.workers > 1 or self.max_workers not in (None, 1) or self.worker_placement == "tasks"

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from rightsizing.models.common import Percentile
 from rightsizing.models.request import LoadSettings
 
+# Tags on every AWS resource a run creates (SageMaker resources, worker tasks); the sweeper finds leftovers by them.
+RUN_ID_TAG = "rightsizing:run-id"
+CANDIDATE_TAG = "rightsizing:candidate-id"
 
 class LoadTestJob(BaseModel):
     """Everything the load generator needs, stored as JSON; the container gets only its URI (override size limit)."""

@@ -12,13 +12,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rightsizing.backends import Backend
 from rightsizing.exceptions import BudgetExceeded, InvalidRequest
-from rightsizing.models.plan import CandidatePlan, LoadTestJob, RunPlan
+from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, CandidatePlan, LoadTestJob, RunPlan
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.steps.history import poll_schedule
 from rightsizing.store import get_json, join_uri, put_json, store_for
 
-RUN_ID_TAG = "rightsizing:run-id"
-CANDIDATE_TAG = "rightsizing:candidate-id"
 TASK_START_MARGIN_SECONDS = 600  # Fargate image pull and start take 20-90 s; never cut a test short for it
 RESOURCE_PREFIX = "rightsize"  # IAM policies scope SageMaker create/delete to names with this prefix
 
