@@ -110,3 +110,39 @@ def test_stopped_runs_trigger_the_sweeper_with_the_run_id() -> None:
     target = rule["Targets"][0]
     assert target["Arn"] == {"Ref": "CleanupStateMachine"}
     assert target["InputTransformer"]["InputPathsMap"] == {"run_id": "$.detail.name"}  # execution name = run id
+
+
+def test_the_master_task_knows_where_to_start_worker_tasks() -> None:
+    from rightsizing_loadtest.ecs_workers import CONFIG_ENV, MASTER_PORT
+
+    master = RESOURCES["LoadTestTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    environment = {item["Name"]: item["Value"] for item in master["Environment"]}
+    assert set(CONFIG_ENV.values()) <= set(environment)
+    assert environment[CONFIG_ENV["task_definition"]] == {"Ref": "LoadTestWorkerTaskDefinition"}
+    assert environment[CONFIG_ENV["cluster"]] == {"GetAtt": "LoadTestCluster.Arn"}
+    worker = RESOURCES["LoadTestWorkerTaskDefinition"]["Properties"]
+    container = worker["ContainerDefinitions"][0]
+    assert environment[CONFIG_ENV["container"]] == container["Name"]
+    assert container["EntryPoint"] == ["python", "-m", "rightsizing_loadtest.worker"]
+    assert worker["Cpu"] == "1024"  # one Locust worker per vCPU
+    ingress = RESOURCES["LoadTestWorkerIngress"]["Properties"]
+    assert ingress["FromPort"] == ingress["ToPort"] == MASTER_PORT
+    assert ingress["GroupId"] == ingress["SourceSecurityGroupId"] == {"Ref": "LoadTestSecurityGroupId"}
+
+
+def test_the_master_may_start_only_worker_tasks_and_pass_only_their_roles() -> None:
+    policy = RESOURCES["LoadTestMasterStartsWorkers"]["Properties"]
+    assert policy["Roles"] == [{"Ref": "LoadTestTaskRole"}]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    run = statements["RunWorkerTasksOnThisCluster"]
+    assert run["Action"] == "ecs:RunTask" and run["Resource"] == {"Ref": "LoadTestWorkerTaskDefinition"}
+    assert run["Condition"] == {"ArnEquals": {"ecs:cluster": {"GetAtt": "LoadTestCluster.Arn"}}}
+    assert statements["TagWorkerTasksAtLaunch"]["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    passed = statements["PassOnlyTheWorkerRolesToEcs"]
+    assert passed["Resource"] == [{"GetAtt": "LoadTestWorkerRole.Arn"}, {"GetAtt": "LoadTestExecutionRole.Arn"}]
+    worker = RESOURCES["LoadTestWorkerTaskDefinition"]["Properties"]
+    assert worker["TaskRoleArn"] == {"GetAtt": "LoadTestWorkerRole.Arn"}
+    # Workers only invoke and read their job; writing results and starting tasks stay with the master.
+    assert "Policies" not in RESOURCES["LoadTestWorkerRole"]["Properties"]
+    shared = RESOURCES["LoadTestInvokePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {s["Action"] for s in shared} == {"sagemaker:InvokeEndpoint", "s3:GetObject"}

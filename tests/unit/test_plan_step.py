@@ -61,6 +61,13 @@ def test_unknown_local_profile_is_named(tmp_path: Path, demo_request: dict) -> N
         _plan(tmp_path, demo_request)
 
 
+def test_worker_tasks_are_refused_locally_before_anything_is_written(tmp_path: Path, demo_request: dict) -> None:
+    demo_request["load"] = {"workers": 2, "worker_placement": "tasks"}
+    with pytest.raises(InvalidRequest, match=r"load\.worker_placement: 'tasks' .* local runs use 'processes'"):
+        _plan(tmp_path, demo_request)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_budget_is_checked_before_anything_is_written(tmp_path: Path, demo_request: dict) -> None:
     demo_request["budget_usd"] = 0.01
     with pytest.raises(BudgetExceeded, match="above budget_usd"):

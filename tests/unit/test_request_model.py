@@ -59,6 +59,9 @@ def test_aws_request_defaults() -> None:
         ({"load": {"max_workers": 0}}, "load.max_workers", "between 1 and 64, or 'auto'"),
         ({"load": {"workers": 4, "max_workers": 2}}, "load", "max_workers (2) is below workers (4)"),
         ({"load": {"mode": "ramp", "workers": 2}}, "load", "single-process classic baseline"),
+        ({"load": {"mode": "ramp", "worker_placement": "tasks"}}, "load", "single-process classic baseline"),
+        ({"load": {"worker_placement": "tasks", "max_workers": "auto"}}, "load", "with worker tasks give a number"),
+        ({"load": {"worker_placement": "pods"}}, "load.worker_placement", "'processes' or 'tasks'"),
     ],
 )
 def test_bad_request_names_field_and_rule(demo_request: dict[str, Any], patch: dict, field: str, rule: str) -> None:
@@ -118,3 +121,4 @@ def test_worker_settings_choose_in_process_or_distributed() -> None:
     assert LoadSettings(workers=2).distributed  # max_workers defaults to workers: no scaling
     assert LoadSettings(max_workers="auto").distributed and LoadSettings(max_workers=4).distributed
     assert not LoadSettings(workers=1, max_workers=1).distributed
+    assert LoadSettings(worker_placement="tasks").distributed  # one worker task beside the master
