@@ -193,7 +193,8 @@ class EcsTaskLauncher:
                     return f"load-generator worker task {task['taskArn']} stopped before connecting: {_why(task)}"
         return None
 
-    def stop(self) -> None:
+    def stop(self, at_once: bool = False) -> None:
+        del at_once  # StopTask is immediate either way (SIGTERM, then SIGKILL after the task's stop timeout)
         for arn in self.task_arns:
             if arn in self._stopped:
                 continue

@@ -37,8 +37,9 @@ class WorkerLauncher(Protocol):
         """A started worker that has ended, described; None while they all run. Called while waiting to connect."""
         ...
 
-    def stop(self) -> None:
-        """Make sure every started worker has ended (after the master told them to quit)."""
+    def stop(self, at_once: bool = False) -> None:
+        """Make sure every started worker has ended: after the master told them to quit, or ``at_once`` when the
+        master itself is being stopped."""
         ...
 
 
@@ -72,7 +73,11 @@ class ProcessLauncher:
                 return f"load-generator worker exited with code {process.returncode} before connecting"
         return None
 
-    def stop(self) -> None:
+    def stop(self, at_once: bool = False) -> None:
+        if at_once:
+            for process in self.processes:
+                if process.poll() is None:
+                    process.terminate()
         deadline = time.monotonic() + QUIT_TIMEOUT_SECONDS
         for process in self.processes:
             try:

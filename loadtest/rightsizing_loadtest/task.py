@@ -23,6 +23,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -62,7 +63,12 @@ __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "TaskError", "Timing", "exe
 
 
 def make_probe(
-    job: LoadTestJob, target: Target, payloads: list[str], timing: Timing, workdir: Path
+    job: LoadTestJob,
+    target: Target,
+    payloads: list[str],
+    timing: Timing,
+    workdir: Path,
+    launcher: WorkerLauncher | None = None,
 ) -> LocustProbe | DistributedProbe:
     """In-process Locust, or a master with workers (child processes, or Fargate tasks of their own) when the job
     allows more than one generator process."""
@@ -89,7 +95,7 @@ def make_probe(
         max_workers=max_workers,
         settle_seconds=timing.settle_seconds,
         drain_seconds=timing.drain_seconds,
-        launcher=worker_launcher(job, target),
+        launcher=launcher or worker_launcher(job, target),
         on_worker_added=lambda count: emit("generator", workers=count, max_workers=max_workers),
     )
 
@@ -136,7 +142,18 @@ def run_search(
     job: LoadTestJob, target: Target, payloads: list[str], workdir: Path, task_started: float
 ) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
     """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
-    probe = make_probe(job, target, payloads, Timing.for_job(job, time.monotonic() - task_started), workdir)
+    launcher = worker_launcher(job, target) if job.load.distributed else None
+    # SIGTERM (ECS StopTask on a timeout or an aborted run; a local run's Ctrl-C) from here on: workers must not
+    # outlive this task, worker tasks least of all.
+    stop_handler = gevent.signal_handler(signal.SIGTERM, stopped, launcher) if launcher else None
+    try:
+        probe = make_probe(
+            job, target, payloads, Timing.for_job(job, time.monotonic() - task_started), workdir, launcher
+        )
+    except BaseException:
+        if stop_handler is not None:
+            stop_handler.cancel()
+        raise
     # Starting workers takes seconds (processes) to minutes (Fargate tasks): the search gets what is left.
     timing = Timing.for_job(job, time.monotonic() - task_started)
     strategy = strategy_for(job.load, job.sla_percentile, job.sla_ms, job.max_error_rate)
@@ -162,8 +179,21 @@ def run_search(
         )
     finally:
         deadline.close()
-        artifacts = probe.close()
+        try:
+            artifacts = probe.close()
+        finally:
+            if stop_handler is not None:
+                stop_handler.cancel()
     return outcome, probe.totals, artifacts, time.monotonic() - started
+
+
+def stopped(launcher: WorkerLauncher) -> None:
+    """On SIGTERM: stop the workers (StopTask for worker tasks), then exit at once; artefacts are not written."""
+    print("rightsizing-loadtest: stopped (SIGTERM); stopping the load-generator workers", file=sys.stderr, flush=True)
+    try:
+        launcher.stop(at_once=True)
+    finally:
+        os._exit(EXIT_FAILED)
 
 
 def check_reachable(totals: RequestTotals, endpoint_url: str) -> None:

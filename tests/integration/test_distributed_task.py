@@ -147,3 +147,38 @@ def test_workers_exit_when_the_master_is_killed(tmp_path: Path, start_server: Ca
         if task.poll() is None:
             task.kill()
             task.wait()
+
+
+def test_a_stopped_master_stops_its_workers_first(tmp_path: Path, start_server: Callable) -> None:
+    # ECS StopTask sends SIGTERM to the task's main process only; its workers must not outlive it.
+    server = start_server()
+    load = LoadSettings(warmup_seconds=5, step_seconds=5, workers=2, max_workers=2)
+    job = write_job(tmp_path, load=load, max_seconds=60)
+    env = {**os.environ, "JOB_URI": job.uri, "ENDPOINT_URL": server.url}
+    task = subprocess.Popen(
+        [sys.executable, "-m", "rightsizing_loadtest.task"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert task.stdout is not None
+        assert json.loads(task.stdout.readline())["event"] == "start"
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = [p.pid for p in psutil.Process(task.pid).children() if WORKER_MODULE in " ".join(p.cmdline())]
+            time.sleep(0.2)
+        assert len(workers) == 2
+        time.sleep(1.0)  # into the search, past the workers' start-up
+        task.send_signal(signal.SIGTERM)
+        _, stderr = task.communicate(timeout=15)
+        assert task.returncode == 1
+        assert "stopped (SIGTERM); stopping the load-generator workers" in stderr
+        # Stopped before the master exited, not by the orphan watch: gone already.
+        assert not _workers_alive(workers)
+    finally:
+        if task.poll() is None:
+            task.kill()
+            task.wait()
