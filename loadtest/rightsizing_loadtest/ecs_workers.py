@@ -185,8 +185,9 @@ class EcsTaskLauncher:
         for tasks in _batches(self.task_arns, DESCRIBE_BATCH):
             try:
                 described = self._ecs.describe_tasks(cluster=self._config.cluster, tasks=tasks)
-            except (ClientError, BotoCoreError) as e:
-                return f"DescribeTasks for the load-generator workers failed: {e}"
+            except (ClientError, BotoCoreError) as e:  # a passing API error must not end the test: look again later
+                print(f"rightsizing-loadtest: DescribeTasks failed, will retry: {e}", file=sys.stderr, flush=True)
+                return None
             for task in described.get("tasks", []):
                 if task.get("lastStatus") == "STOPPED":
                     self._stopped.add(task["taskArn"])

@@ -243,3 +243,13 @@ def test_outside_fargate_worker_tasks_are_refused_clearly(metadata_uri: str) -> 
         read_metadata({})
     with pytest.raises(WorkerTasksUnavailable, match="cannot read this task's address"):
         read_metadata({METADATA_ENV: metadata_uri.replace("/v4/abc", "/v4/missing")})
+
+
+def test_a_failed_describe_is_not_a_worker_failure(ecs: tuple[object, Stubber]) -> None:
+    client, stubber = ecs
+    stubber.add_response("run_task", {"tasks": [{"taskArn": _worker_arn(0)}], "failures": []}, _expected_run_task(0))
+    stubber.add_client_error("describe_tasks", "ThrottlingException", "Rate exceeded", 400)
+    launcher = _launcher(client)
+    launcher.start(5557, 1)
+
+    assert launcher.failure() is None  # the connect timeout still bounds the wait
