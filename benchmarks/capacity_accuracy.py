@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ground_truth import true_sla_rate
-from sweep_truth import speed_adjusted
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
@@ -126,6 +125,9 @@ SWEEP_SECONDS = 30.0
 # the method under test; the truth is wherever the sweep's own fit crosses the SLA inside it (None below it).
 # The closed-loop ceiling is no guide here: on this server it read anywhere from 110 to 200 RPS.
 SWEEP_FROM, SWEEP_TO, SWEEP_STEP = 0.7, 1.5, 0.05
+# The host's speed swings by up to ~50 % within minutes: a grid whose first rate fails goes on downwards, down to
+# 0.4x the first answer, rather than leaving that sweep without a truth.
+SWEEP_EXTEND_DOWN = 6
 
 
 def run_sweep(url: str, around_rps: float, payloads: list[str], workdir: Path) -> dict:
@@ -134,7 +136,8 @@ def run_sweep(url: str, around_rps: float, payloads: list[str], workdir: Path) -
     stop = start + round((SWEEP_TO - SWEEP_FROM) * around_rps / step) * step  # it ends itself 2 clear failures past
     command = [sys.executable, str(HERE / "rate_sweep.py"), url, "--sla-ms", str(MODEL_SLA_MS),
                "--grid", f"{start:g}:{stop:g}:{step:g}", "--seconds", str(SWEEP_SECONDS), "--cpu", str(GENERATOR_CPU),
-               "--workdir", str(workdir), *(f"--payload={p}" for p in payloads)]
+               "--workdir", str(workdir), "--extend-down", str(SWEEP_EXTEND_DOWN),
+               *(f"--payload={p}" for p in payloads)]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=1800)
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     summary = lines[-1]
@@ -144,46 +147,38 @@ def run_sweep(url: str, around_rps: float, payloads: list[str], workdir: Path) -
     return summary
 
 
-def host_speed() -> float:
-    """Requests/s of the model app's own code on the server CPU right now (host_speed.py)."""
-    command = [sys.executable, str(HERE / "host_speed.py"), "--cpu", str(SERVER_CPU)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
-    return float(json.loads(done.stdout.splitlines()[-1])["rps"])
+def host_stability() -> dict:
+    """The host's own speed in 1 s slices on the server CPU (host_speed.py): how steady any (c) figure can be."""
+    command = [sys.executable, str(HERE / "host_speed.py"), "--cpu", str(SERVER_CPU), "--slices", "30"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
     from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
 
+    host = host_stability()
+    print(f"  host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
+          f"{host['max']:.0f}, {host['slow_share']:.0%} below 80 % of the median)", file=sys.stderr, flush=True)
     server = start_server(ensure_builtin_model(), workers=1, cpus=[SERVER_CPU], log_path=workdir / "server.log")
     payloads = [",".join(f"{v:.4f}" for v in row) for row in sample_rows(8)]
     fast: list[tuple[LoadTestResult, float]] = []
     sweeps: list[dict] = []
-    # The host's speed at every boundary between steps: step i ran between speeds[i] and speeds[i + 1].
-    speeds: list[float] = []
-
-    def boundary() -> None:
-        speeds.append(host_speed())
-        print(f"  host speed: {speeds[-1]:.0f} app requests/s on CPU {SERVER_CPU}", file=sys.stderr, flush=True)
 
     def search(index: int) -> None:
         fast.append(run_task(server.url, adaptive, MODEL_SLA_MS, 600, workdir / f"adaptive{index}", payloads))
         print(f"  adaptive {index}: {fast[-1][0].sustainable_rps:.1f} RPS in {fast[-1][0].test_seconds:.0f} s",
               file=sys.stderr, flush=True)
-        boundary()
 
     try:
         wait_ready(server)
-        boundary()
         search(1)
         around = fast[0][0].sustainable_rps or fast[0][0].saturation_rps / 2
         sweeps.append(run_sweep(server.url, around, payloads, workdir / "sweep1"))
-        boundary()
         search(2)
         ramp, ramp_wall = run_task(server.url, LoadSettings(mode="ramp", max_users=5000), MODEL_SLA_MS, 600,
                                    workdir / "ramp", payloads)
-        boundary()
         sweeps.append(run_sweep(server.url, around, payloads, workdir / "sweep2"))
-        boundary()
         search(3)
     finally:
         server.stop()
@@ -195,8 +190,7 @@ def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
         "adaptive_runs": [(run.sustainable_rps, run.test_seconds) for run, _ in fast],
         "ramp": ramp.sustainable_rps, "ramp_s": ramp.test_seconds, "ramp_wall": ramp_wall,
         "generator_limited": any(run.generator_limited for run, _ in fast),
-        "speeds": speeds,
-        "adjusted": speed_adjusted(speeds, [run.sustainable_rps for run, _ in fast], [s["truth"] for s in sweeps]),
+        "host": host,
     }
 
 
@@ -219,13 +213,9 @@ def print_table(rows: list[dict]) -> None:
             truths = ", ".join(f"{s['truth']}" for s in r["sweeps"])
             runs = ", ".join(f"{rps:.1f} ({error(rps, r['truth'])}, {sec:.0f} s)" for rps, sec in r["adaptive_runs"])
             print(f"    truth = mean of sweeps [{truths}]; adaptive = median of runs [{runs}]")
-            speeds = ", ".join(f"{v:.0f}" for v in r["speeds"])
-            adjusted = r["adjusted"]
-            print(f"    host speed (app requests/s on the server CPU) at each step boundary: [{speeds}]")
-            print(f"    speed-adjusted: sweeps [{', '.join(f'{t:.1f}' for t in adjusted['sweeps'])}], "
-                  f"adaptive runs [{', '.join(f'{v:.1f}' for v in adjusted['runs'])}]: "
-                  f"adaptive {adjusted['adaptive']:.1f} vs truth {adjusted['truth']:.1f}, "
-                  f"{error(adjusted['adaptive'], adjusted['truth'])}")
+            host = r["host"]
+            print(f"    host speed (model app requests/s on the server CPU, 1 s slices): median {host['median']:.0f}, "
+                  f"{host['min']:.0f}-{host['max']:.0f}, {host['slow_share']:.0%} of slices below 80 % of the median")
     total_a, total_r = sum(r["adaptive_s"] for r in rows), sum(r["ramp_s"] for r in rows)
     print(f"{'all cases: test seconds adaptive / ramp':40} {'':8} {'':9} {'':8} {total_a:6.0f} {'':8} {'':8} "
           f"{total_r:6.0f} {total_a / total_r:9.2f}")

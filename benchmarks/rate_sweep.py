@@ -6,7 +6,9 @@ Run as its own process (Locust patches its process with gevent); prints one JSON
 
 The summary's ``truth`` is where the isotonic (non-decreasing) fit of p95 vs rate crosses the SLA (sweep_truth.py):
 robust to one unlucky window at the knee. ``strict`` is the naive reading (highest rate with every lower rate
-passing), printed for comparison. The sweep stops after two consecutive rates far over the SLA.
+passing), printed for comparison. The sweep stops after two consecutive rates far over the SLA. With
+``--extend-down N``, a grid whose first rate already fails is extended below it, one step at a time, until a rate
+passes (at most N more rates): a grid placed too high still finds its crossing.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--payload", action="append", default=[])
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--workdir", default="/tmp/rate-sweep")
+    parser.add_argument("--extend-down", type=int, default=0, help="rates to add below a failing first rate")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -64,25 +67,36 @@ def main() -> None:
         drain_seconds=5.0,
     )
     results: list[dict] = []
-    clear_failures = 0
+
+    def measure(rate: float) -> dict:
+        m = probe.measure_rate(rate, args.seconds, args.windows, late_ms=0.1 * args.sla_ms)
+        p95 = m.latencies.p95 if isinstance(m.latencies, LatencyPercentiles) else None
+        overloaded = m.error_rate > MAX_ERROR_RATE or m.rps < KEEP_UP * rate
+        passed = p95 is not None and p95 <= args.sla_ms and not overloaded
+        cpu = m.generator_cpu_percent
+        row = {"rate": rate, "rps": round(m.rps, 2), "p95_ms": p95 and round(p95, 1), "passed": passed,
+               "overloaded": overloaded, "late_share": m.late_share, "generator_cpu": cpu and round(cpu),
+               "window_p95_ms": [w and round(w.p95, 1) for w in m.window_latencies],
+               "far_over": overloaded or p95 is None or p95 > FAR_OVER * args.sla_ms}
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        return row
+
+    step = rate_list[1] - rate_list[0] if len(rate_list) > 1 else rate_list[0] / 10
     try:
-        for rate in rate_list:
-            m = probe.measure_rate(rate, args.seconds, args.windows, late_ms=0.1 * args.sla_ms)
-            p95 = m.latencies.p95 if isinstance(m.latencies, LatencyPercentiles) else None
-            overloaded = m.error_rate > MAX_ERROR_RATE or m.rps < KEEP_UP * rate
-            passed = p95 is not None and p95 <= args.sla_ms and not overloaded
-            cpu = m.generator_cpu_percent
-            row = {"rate": rate, "rps": round(m.rps, 2), "p95_ms": p95 and round(p95, 1), "passed": passed,
-                   "overloaded": overloaded, "late_share": m.late_share, "generator_cpu": cpu and round(cpu),
-                   "window_p95_ms": [w and round(w.p95, 1) for w in m.window_latencies]}
-            results.append(row)
-            print(json.dumps(row), flush=True)
-            far_over = overloaded or p95 is None or p95 > FAR_OVER * args.sla_ms
-            clear_failures = clear_failures + 1 if far_over else 0
+        row = measure(rate_list[0])
+        lowest, added = rate_list[0], 0
+        while not row["passed"] and added < args.extend_down and lowest - step > 0:
+            lowest, added = round(lowest - step, 6), added + 1
+            row = measure(lowest)
+        clear_failures = 1 if results[0]["far_over"] else 0
+        for rate in rate_list[1:]:
             if clear_failures >= MAX_CLEAR_FAILURES:
                 break
+            clear_failures = clear_failures + 1 if measure(rate)["far_over"] else 0
     finally:
         probe.close()
+    results.sort(key=lambda r: r["rate"])
     swept = [r["rate"] for r in results]
     p95s = [None if r["overloaded"] else r["p95_ms"] for r in results]
     truth = sla_crossing(swept, p95s, args.sla_ms) if results else None

@@ -49,20 +49,3 @@ def strict_boundary(rates: Sequence[float], passed: Sequence[bool]) -> float:
             break
         best = rate
     return best
-
-
-# Step order in measure_model_case: adaptive 1, sweep 1, adaptive 2, ramp, sweep 2, adaptive 3.
-ADAPTIVE_STEPS, SWEEP_STEPS = (0, 2, 5), (1, 4)
-
-
-def speed_adjusted(speeds: list[float], adaptive: list[float], truths: list[float | None]) -> dict:
-    """Every figure scaled to the run's mean host speed, each by the mean of the speeds around its own step:
-    a measure of the error with the host's drift taken out (only as good as host_speed tracks the server)."""
-    mean = sum(speeds) / len(speeds)
-
-    def scaled(value: float, step: int) -> float:
-        return value * mean / ((speeds[step] + speeds[step + 1]) / 2)
-
-    runs = sorted(scaled(v, step) for v, step in zip(adaptive, ADAPTIVE_STEPS, strict=True))
-    found = [scaled(t, step) for t, step in zip(truths, SWEEP_STEPS, strict=True) if t]
-    return {"truth": sum(found) / len(found) if found else 0.0, "sweeps": found, "adaptive": runs[1], "runs": runs}

@@ -34,19 +34,3 @@ def test_overload_counts_as_far_over_and_the_edges_are_explicit() -> None:
     assert sweep_truth.sla_crossing([80, 90], [20, 30], 50) == 90  # never crossed: a lower bound
     with pytest.raises(ValueError, match="ascending"):
         sweep_truth.sla_crossing([90, 80], [20, 30], 50)
-
-
-def test_speed_adjustment_scales_each_step_by_the_host_speed_around_it() -> None:
-    # Steps: adaptive 1, sweep 1, adaptive 2, ramp, sweep 2, adaptive 3; the host ran at 100 then at 80 from the
-    # ramp on. A server that tracks the host exactly reads 100 RPS at full speed and 80 at the slower one.
-    speeds = [100.0, 100.0, 100.0, 100.0, 80.0, 80.0, 80.0]
-    adjusted = sweep_truth.speed_adjusted(speeds, [100.0, 100.0, 80.0], [100.0, 80.0])
-    mean = sum(speeds) / len(speeds)
-    # The sweeps and the adaptive runs agree once the drift is taken out: each reads `mean` RPS.
-    assert adjusted["sweeps"] == pytest.approx([mean, mean])
-    assert adjusted["truth"] == pytest.approx(mean) and adjusted["adaptive"] == pytest.approx(mean)
-
-
-def test_speed_adjustment_skips_a_sweep_that_found_no_crossing() -> None:
-    adjusted = sweep_truth.speed_adjusted([100.0] * 7, [90.0, 95.0, 100.0], [None, 96.0])
-    assert adjusted["sweeps"] == [96.0] and adjusted["truth"] == 96.0 and adjusted["adaptive"] == 95.0
