@@ -5,6 +5,7 @@ Each test runs the generator in subprocesses (importing Locust patches the impor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,8 +13,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 from test_loadtest_task import TRUE_CAPACITY_RPS, read_result, run_task, write_job
@@ -119,48 +121,16 @@ def test_a_worker_added_mid_test_takes_its_share(tmp_path: Path, start_server: C
     assert not _workers_alive(out["pids"])
 
 
-def test_workers_exit_when_the_master_is_killed(tmp_path: Path, start_server: Callable) -> None:
-    server = start_server()
+@contextlib.contextmanager
+def _master_with_two_workers(
+    tmp_path: Path, server: Any, stderr: int
+) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
+    """The task as master with its two worker processes started (their pids); the task is killed at the end."""
     load = LoadSettings(warmup_seconds=5, step_seconds=5, workers=2, max_workers=2)
     job = write_job(tmp_path, load=load, max_seconds=60)
     env = {**os.environ, "JOB_URI": job.uri, "ENDPOINT_URL": server.url}
     task = subprocess.Popen(
-        [sys.executable, "-m", "rightsizing_loadtest.task"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert task.stdout is not None
-        first = json.loads(task.stdout.readline())
-        assert first["event"] == "start"
-        deadline = time.monotonic() + 30
-        workers: list[int] = []
-        while len(workers) < 2 and time.monotonic() < deadline:
-            workers = [p.pid for p in psutil.Process(task.pid).children() if WORKER_MODULE in " ".join(p.cmdline())]
-            time.sleep(0.2)
-        assert len(workers) == 2
-        task.send_signal(signal.SIGKILL)  # no chance to say quit
-        task.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while _workers_alive(workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _workers_alive(workers)
-    finally:
-        if task.poll() is None:
-            task.kill()
-            task.wait()
-
-
-def test_a_stopped_master_stops_its_workers_first(tmp_path: Path, start_server: Callable) -> None:
-    # ECS StopTask sends SIGTERM to the task's main process only; its workers must not outlive it.
-    server = start_server()
-    load = LoadSettings(warmup_seconds=5, step_seconds=5, workers=2, max_workers=2)
-    job = write_job(tmp_path, load=load, max_seconds=60)
-    env = {**os.environ, "JOB_URI": job.uri, "ENDPOINT_URL": server.url}
-    task = subprocess.Popen(
-        [sys.executable, "-m", "rightsizing_loadtest.task"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "rightsizing_loadtest.task"], env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
     )
     try:
         assert task.stdout is not None
@@ -171,6 +141,26 @@ def test_a_stopped_master_stops_its_workers_first(tmp_path: Path, start_server: 
             workers = [p.pid for p in psutil.Process(task.pid).children() if WORKER_MODULE in " ".join(p.cmdline())]
             time.sleep(0.2)
         assert len(workers) == 2
+        yield task, workers
+    finally:
+        if task.poll() is None:
+            task.kill()
+            task.wait()
+
+
+def test_workers_exit_when_the_master_is_killed(tmp_path: Path, start_server: Callable) -> None:
+    with _master_with_two_workers(tmp_path, start_server(), subprocess.DEVNULL) as (task, workers):
+        task.send_signal(signal.SIGKILL)  # no chance to say quit
+        task.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _workers_alive(workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _workers_alive(workers)
+
+
+def test_a_stopped_master_stops_its_workers_first(tmp_path: Path, start_server: Callable) -> None:
+    # ECS StopTask sends SIGTERM to the task's main process only; its workers must not outlive it.
+    with _master_with_two_workers(tmp_path, start_server(), subprocess.PIPE) as (task, workers):
         time.sleep(1.0)  # into the search, past the workers' start-up
         task.send_signal(signal.SIGTERM)
         _, stderr = task.communicate(timeout=15)
@@ -178,7 +168,3 @@ def test_a_stopped_master_stops_its_workers_first(tmp_path: Path, start_server: 
         assert "stopped (SIGTERM); stopping the load-generator workers" in stderr
         # Stopped before the master exited, not by the orphan watch: gone already.
         assert not _workers_alive(workers)
-    finally:
-        if task.poll() is None:
-            task.kill()
-            task.wait()
