@@ -12,6 +12,7 @@ pinned to CPU 1 and the generator to CPU 0. Traffic goes to 127.0.0.1 only; ever
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -139,6 +140,8 @@ def run_sweep(url: str, around_rps: float, payloads: list[str], workdir: Path) -
                "--workdir", str(workdir), "--extend-down", str(SWEEP_EXTEND_DOWN),
                *(f"--payload={p}" for p in payloads)]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=1800)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "rows.jsonl").write_text(done.stdout)  # every rate's row, for --keep
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     summary = lines[-1]
     summary["points"] = [(r["rate"], r["p95_ms"]) for r in lines[:-1]]
@@ -229,6 +232,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--confirm-factor", type=float, default=None,
                         help="adaptive load.confirm_factor (default: the model's default, off)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep every run's artefacts (search traces, Locust CSVs, sweep rows) in this folder")
     parser.add_argument("--queue-seconds", type=float, default=DEFAULT_QUEUE_SECONDS,
                         help="server waiting room, in seconds of capacity, before it answers 503")
     args = parser.parse_args()
@@ -236,7 +241,12 @@ def main() -> None:
     # The defaults a user gets, unless a confirmation factor is asked for.
     adaptive = LoadSettings() if args.confirm_factor is None else LoadSettings(confirm_factor=args.confirm_factor)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="capacity-accuracy-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = str(args.keep)
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="capacity-accuracy-"))
         for index, case in enumerate(cases):
             print(f"[{index + 1}/{len(cases)}] {case.name} ...", file=sys.stderr, flush=True)
             rows.append(measure_case(case, adaptive, Path(tmp) / str(index), args.queue_seconds))
