@@ -232,14 +232,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--confirm-factor", type=float, default=None,
                         help="adaptive load.confirm_factor (default: the model's default, off)")
+    parser.add_argument("--min-completions", type=int, default=None,
+                        help="adaptive load.min_completions (default: the model's, 600): longer open-loop probes")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep every run's artefacts (search traces, Locust CSVs, sweep rows) in this folder")
     parser.add_argument("--queue-seconds", type=float, default=DEFAULT_QUEUE_SECONDS,
                         help="server waiting room, in seconds of capacity, before it answers 503")
     args = parser.parse_args()
     cases = [] if args.only_model else [CASES[1], CASES[3]] if args.quick else CASES
-    # The defaults a user gets, unless a confirmation factor is asked for.
-    adaptive = LoadSettings() if args.confirm_factor is None else LoadSettings(confirm_factor=args.confirm_factor)
+    # The defaults a user gets, unless other settings are asked for.
+    overrides = {"confirm_factor": args.confirm_factor, "min_completions": args.min_completions}
+    adaptive = LoadSettings(**{k: v for k, v in overrides.items() if v is not None})
     rows = []
     with contextlib.ExitStack() as stack:
         if args.keep:
