@@ -24,7 +24,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, LoadTestJob
+from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, LoadTestJob, worker_started_by
 from rightsizing_loadtest import protocol
 from rightsizing_loadtest.launchers import GeneratorError
 
@@ -151,7 +151,7 @@ class EcsTaskLauncher:
                 launchType="FARGATE",
                 count=1,
                 group=f"rightsizing:{self._job.run_id}",
-                startedBy=f"rightsizing/{self._master.task_id}"[:128],
+                startedBy=worker_started_by(self._job.run_id),  # the sweeper's handle on them
                 propagateTags="TASK_DEFINITION",
                 tags=[
                     {"key": RUN_ID_TAG, "value": self._job.run_id},

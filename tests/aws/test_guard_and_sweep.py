@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from rightsizing.adapters.guard import AwsGuard
@@ -150,3 +151,62 @@ def test_run_prefix_matches_every_resource_name_of_the_run() -> None:
     run = "a-very-long-run-name-that-is-cut-to-forty-characters-20250101"
     assert all(resource_name(run, i).startswith(run_name_prefix(run)) for i in (1, 9, 10, 40))
     assert not resource_name("another-run", 1).startswith(run_name_prefix(run))
+
+
+CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/rightsizing-LoadTestCluster-abc"
+
+
+def _task(n: int) -> str:
+    return f"arn:aws:ecs:us-east-1:123456789012:task/rightsizing-LoadTestCluster-abc/worker{n}"
+
+
+@pytest.fixture
+def ecs() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_sweep_stops_the_runs_worker_tasks_found_by_started_by(sagemaker: Any, ecs: tuple[Any, Stubber]) -> None:
+    client, stubber = ecs
+    run = "fraud-20250101-120000-ab12"
+    listed = {"cluster": CLUSTER, "startedBy": f"rightsizing/{run}", "desiredStatus": "RUNNING"}
+    stubber.add_response("list_tasks", {"taskArns": [_task(1), _task(2)]}, listed)
+    for n in (1, 2):
+        stop = {"cluster": CLUSTER, "task": _task(n), "reason": f"rightsizing sweeper: run {run}"}
+        stubber.add_response("stop_task", {"task": {"taskArn": _task(n)}}, stop)
+
+    report = RunSweeper(client=sagemaker, cluster=CLUSTER, ecs=client).sweep(run)
+
+    assert report.done and report.deleted == ["task/worker1", "task/worker2"]
+
+
+def test_sweep_of_one_candidate_stops_only_that_candidates_worker_tasks(
+    sagemaker: Any, ecs: tuple[Any, Stubber]
+) -> None:
+    client, stubber = ecs
+    run = "fraud-20250101-120000-ab12"
+    stubber.add_response("list_tasks", {"taskArns": [_task(1), _task(2)]})
+    tags = [{"key": RUN_ID_TAG, "value": run}]
+    stubber.add_response(
+        "describe_tasks",
+        {"tasks": [
+            {"taskArn": _task(1), "tags": [*tags, {"key": CANDIDATE_TAG, "value": "c01-ml-m5-xlarge"}]},
+            {"taskArn": _task(2), "tags": [*tags, {"key": CANDIDATE_TAG, "value": "c02-ml-c5-xlarge"}]},
+        ]},
+        {"cluster": CLUSTER, "tasks": [_task(1), _task(2)], "include": ["TAGS"]},
+    )
+    stubber.add_response("stop_task", {"task": {"taskArn": _task(1)}})
+
+    report = RunSweeper(client=sagemaker, cluster=CLUSTER, ecs=client).sweep(run, candidate_id="c01-ml-m5-xlarge")
+
+    assert report.deleted == ["task/worker1"]
+
+
+def test_worker_tasks_carry_the_handle_the_sweeper_lists_them_by() -> None:
+    from rightsizing.models.plan import worker_started_by
+
+    assert worker_started_by("fraud-20250101-120000-ab12") == "rightsizing/fraud-20250101-120000-ab12"
+    assert worker_started_by("odd.name:1") == "rightsizing/odd-name-1"  # only characters ECS accepts
+    assert len(worker_started_by("x" * 200)) == 128

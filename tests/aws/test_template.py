@@ -146,3 +146,13 @@ def test_the_master_may_start_only_worker_tasks_and_pass_only_their_roles() -> N
     assert "Policies" not in RESOURCES["LoadTestWorkerRole"]["Properties"]
     shared = RESOURCES["LoadTestInvokePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert {s["Action"] for s in shared} == {"sagemaker:InvokeEndpoint", "s3:GetObject"}
+
+
+def test_the_sweeper_may_stop_only_the_load_test_clusters_tasks() -> None:
+    sweep = RESOURCES["SweepFunction"]["Properties"]
+    assert sweep["Environment"]["Variables"]["LOAD_TEST_CLUSTER_ARN"] == {"GetAtt": "LoadTestCluster.Arn"}
+    statements = {s["Sid"]: s for s in sweep["Policies"][0]["Statement"]}
+    assert statements["FindRunWorkerTasks"]["Condition"] == {
+        "ArnEquals": {"ecs:cluster": {"GetAtt": "LoadTestCluster.Arn"}}
+    }
+    assert "task/${LoadTestCluster}/*" in statements["StopRunWorkerTasks"]["Resource"]["Sub"]

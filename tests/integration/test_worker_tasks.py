@@ -46,7 +46,7 @@ def test_worker_tasks_connect_to_the_master_measure_together_and_are_stopped(
     tasks = out["tasks"]
     assert len(tasks) == 2 and out["calls"].count("RunTask") == 2
     for task in tasks:
-        assert task["group"] == "rightsizing:run-1" and task["startedBy"] == "rightsizing/master0"
+        assert task["group"] == "rightsizing:run-1" and task["startedBy"] == "rightsizing/run-1"
         assert {"key": "rightsizing:run-id", "value": "run-1"} in task["tags"]
         assert task["desiredStatus"] == "STOPPED" and task["stoppedReason"].startswith("rightsizing: load test over")
     assert out["calls"].count("StopTask") == 2

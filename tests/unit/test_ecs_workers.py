@@ -69,7 +69,7 @@ def _expected_run_task(index: int) -> dict:
         "launchType": "FARGATE",
         "count": 1,
         "group": f"rightsizing:{job.run_id}",
-        "startedBy": "rightsizing/0123456789abcdef",
+        "startedBy": f"rightsizing/{job.run_id}",
         "propagateTags": "TASK_DEFINITION",
         "tags": [
             {"key": "rightsizing:run-id", "value": job.run_id},

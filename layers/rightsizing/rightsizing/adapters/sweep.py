@@ -1,4 +1,5 @@
-"""The abort safety net: delete whatever a run left in SageMaker when its execution did not end normally.
+"""The abort safety net: delete whatever a run left in SageMaker (and stop its load-generator worker tasks in ECS)
+when its execution did not end normally.
 
 Every benchmark deletes its own resources, but an execution that is aborted, times out or fails outside a Map
 iteration stops before its deletes. The cleanup state machine (started by an EventBridge rule on those statuses)
@@ -17,7 +18,8 @@ from botocore.exceptions import ClientError
 
 from rightsizing.adapters.errors import error_code, error_message, translate
 from rightsizing.adapters.sagemaker import NOT_FOUND_MESSAGE
-from rightsizing.steps.plan import CANDIDATE_TAG, RUN_ID_TAG, resource_name
+from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, worker_started_by
+from rightsizing.steps.plan import resource_name
 
 # SageMaker refuses DeleteEndpoint in these; the endpoint's config and model must stay until it is gone.
 BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
@@ -41,15 +43,23 @@ def run_name_prefix(run_id: str) -> str:
 
 
 class RunSweeper:
-    def __init__(self, client: Any = None, region: str | None = None) -> None:
-        if client is None:
+    def __init__(
+        self, client: Any = None, region: str | None = None, cluster: str | None = None, ecs: Any = None
+    ) -> None:
+        """``cluster``: the load-test cluster, whose worker tasks of the run are stopped too (None: SageMaker only)."""
+        if client is None or (cluster and ecs is None):
             import boto3
 
-            client = boto3.client("sagemaker", region_name=region)
+            client = client or boto3.client("sagemaker", region_name=region)
+            ecs = ecs or (boto3.client("ecs", region_name=region) if cluster else None)
         self._client = client
+        self._cluster = cluster
+        self._ecs = ecs
 
     def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport:
         report = SweepReport(run_id, candidate_id)
+        if self._cluster:
+            self._stop_worker_tasks(report)
         wanted = {RUN_ID_TAG: run_id} | ({CANDIDATE_TAG: candidate_id} if candidate_id else {})
         prefix = run_name_prefix(run_id)
         for endpoint in self._owned("list_endpoints", "Endpoints", "EndpointArn", prefix, wanted):
@@ -61,6 +71,30 @@ class RunSweeper:
         for model in self._owned("list_models", "Models", "ModelArn", prefix, wanted):
             self._delete(report, "model", "delete_model", ModelName=model["name"])
         return report
+
+    def _stop_worker_tasks(self, report: SweepReport) -> None:
+        """Load-generator worker tasks of the run (distributed mode, ``worker_placement: tasks``) still running: they
+        end on their own within a minute of losing their master, but nothing of an abandoned run should go on."""
+        try:
+            pages = self._ecs.get_paginator("list_tasks").paginate(
+                cluster=self._cluster, startedBy=worker_started_by(report.run_id), desiredStatus="RUNNING"
+            )
+            arns = [arn for page in pages for arn in page.get("taskArns", [])]
+            if report.candidate_id and arns:
+                wanted = {"key": CANDIDATE_TAG, "value": report.candidate_id}
+                arns = [
+                    task["taskArn"]
+                    for start in range(0, len(arns), 100)  # DescribeTasks takes at most 100
+                    for task in self._ecs.describe_tasks(
+                        cluster=self._cluster, tasks=arns[start : start + 100], include=["TAGS"]
+                    ).get("tasks", [])
+                    if wanted in task.get("tags", [])
+                ]
+            for arn in arns:
+                self._ecs.stop_task(cluster=self._cluster, task=arn, reason=f"rightsizing sweeper: run {report.run_id}")
+                report.deleted.append(f"task/{arn.rsplit('/', 1)[-1]}")
+        except ClientError as e:
+            translate(e, f"ECS worker tasks of run {report.run_id}")
 
     def _delete_endpoint(self, endpoint: dict[str, Any], report: SweepReport) -> None:
         status = endpoint.get("EndpointStatus")

@@ -6,6 +6,8 @@ Field names are read by JSONPath in ``statemachine/rightsizing.asl.json``; keep 
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.models.common import Percentile
@@ -14,6 +16,12 @@ from rightsizing.models.request import LoadSettings
 # Tags on every AWS resource a run creates (SageMaker resources, worker tasks); the sweeper finds leftovers by them.
 RUN_ID_TAG = "rightsizing:run-id"
 CANDIDATE_TAG = "rightsizing:candidate-id"
+
+
+def worker_started_by(run_id: str) -> str:
+    """ECS ``startedBy`` of a run's load-generator worker tasks: ListTasks filters on it (not on tags), so the
+    sweeper finds them by run id. ECS allows letters, digits, hyphens, underscores and slashes, up to 128."""
+    return ("rightsizing/" + re.sub(r"[^A-Za-z0-9_/-]", "-", run_id))[:128]
 
 class LoadTestJob(BaseModel):
     """Everything the load generator needs, stored as JSON; the container gets only its URI (override size limit)."""
