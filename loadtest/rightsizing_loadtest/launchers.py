@@ -50,14 +50,13 @@ class ProcessLauncher:
     bind_port = 0
     connect_timeout = 30.0
 
-    def __init__(self, worker_env: dict[str, str] | None = None) -> None:
-        self._env = {**os.environ, **(worker_env or {})}
+    def __init__(self) -> None:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, master_port: int, count: int) -> None:
         for _ in range(count):
             env = {
-                **self._env,
+                **os.environ,  # the same job, endpoint and credentials as the master
                 protocol.MASTER_HOST_ENV: self.bind_host,
                 protocol.MASTER_PORT_ENV: str(master_port),
                 protocol.WORKER_INDEX_ENV: str(len(self.processes)),
