@@ -10,7 +10,7 @@ Every worker task ends on every path: the master tells it to quit and then stops
 loses its master quits after Locust's 60 s heartbeat timeout, and exits by the job's ``max_seconds`` anyway.
 
 The stack's values reach the master through its task definition's environment (``EcsWorkerConfig.from_environ``);
-its own address and task ARN come from the ECS task metadata endpoint (v4) that Fargate injects.
+its own address comes from the ECS task metadata endpoint (v4) that Fargate injects.
 """
 
 from __future__ import annotations
@@ -80,19 +80,8 @@ class EcsWorkerConfig(BaseModel):
             raise WorkerTasksUnavailable(f"worker task settings are invalid: {fields}") from None
 
 
-class TaskIdentity(BaseModel):
-    """The master task, as the metadata endpoint describes it."""
-
-    address: str
-    task_arn: str
-
-    @property
-    def task_id(self) -> str:
-        return self.task_arn.rsplit("/", 1)[-1]
-
-
-def read_metadata(environ: Mapping[str, str]) -> TaskIdentity:
-    """This container's private IPv4 address and its task's ARN (task metadata endpoint v4)."""
+def read_own_address(environ: Mapping[str, str]) -> str:
+    """This container's private IPv4 address (task metadata endpoint v4), which the workers connect to."""
     base = environ.get(METADATA_ENV, "").strip()
     if not base:
         raise WorkerTasksUnavailable(
@@ -101,12 +90,8 @@ def read_metadata(environ: Mapping[str, str]) -> TaskIdentity:
         )
     try:
         container = _get_json(base)
-        task = _get_json(f"{base}/task")
-        address = next(
-            ip for network in container.get("Networks", []) for ip in network.get("IPv4Addresses", []) if ip
-        )
-        return TaskIdentity(address=address, task_arn=task["TaskARN"])
-    except (OSError, ValueError, KeyError, StopIteration) as e:
+        return next(ip for network in container.get("Networks", []) for ip in network.get("IPv4Addresses", []) if ip)
+    except (OSError, ValueError, StopIteration) as e:
         raise WorkerTasksUnavailable(f"cannot read this task's address from {METADATA_ENV}: {e!r}") from e
 
 
@@ -122,14 +107,14 @@ class EcsTaskLauncher:
     connect_timeout = CONNECT_TIMEOUT_SECONDS
 
     def __init__(
-        self, ecs: Any, config: EcsWorkerConfig, master: TaskIdentity, job: LoadTestJob, job_uri: str
+        self, ecs: Any, config: EcsWorkerConfig, master_address: str, job: LoadTestJob, job_uri: str
     ) -> None:
         self._ecs = ecs
         self._config = config
-        self._master = master
+        self._master_address = master_address
         self._job = job
         self._job_uri = job_uri
-        self.bind_host = master.address
+        self.bind_host = master_address
         self.task_arns: list[str] = []
         self._stopped: set[str] = set()
 
@@ -140,7 +125,7 @@ class EcsTaskLauncher:
     def _run_one(self, master_port: int, index: int) -> None:
         environment = {
             "JOB_URI": self._job_uri,
-            protocol.MASTER_HOST_ENV: self._master.address,
+            protocol.MASTER_HOST_ENV: self._master_address,
             protocol.MASTER_PORT_ENV: str(master_port),
             protocol.WORKER_INDEX_ENV: str(index),
         }
@@ -224,9 +209,9 @@ def ecs_launcher(job: LoadTestJob, job_uri: str, environ: Mapping[str, str]) -> 
     import boto3  # only here: local runs never need it
 
     config = EcsWorkerConfig.from_environ(environ)
-    master = read_metadata(environ)
+    master_address = read_own_address(environ)
     region = config.cluster.split(":")[3] if config.cluster.startswith("arn:") else None  # the stack's region
-    return EcsTaskLauncher(boto3.client("ecs", region_name=region), config, master, job, job_uri)
+    return EcsTaskLauncher(boto3.client("ecs", region_name=region), config, master_address, job, job_uri)
 
 
-__all__ = ["EcsTaskLauncher", "EcsWorkerConfig", "TaskIdentity", "WorkerTasksUnavailable", "ecs_launcher"]
+__all__ = ["EcsTaskLauncher", "EcsWorkerConfig", "WorkerTasksUnavailable", "ecs_launcher", "read_own_address"]

@@ -27,7 +27,7 @@ import botocore.session
 import gevent
 from botocore.validate import ParamValidator
 
-from rightsizing_loadtest.ecs_workers import CONFIG_ENV, EcsTaskLauncher, EcsWorkerConfig, TaskIdentity
+from rightsizing_loadtest.ecs_workers import CONFIG_ENV, EcsTaskLauncher, EcsWorkerConfig
 from rightsizing_loadtest.endpoint import resolve_target
 from rightsizing_loadtest.generator import generator_for
 from rightsizing_loadtest.job_io import load_job, load_payloads
@@ -117,8 +117,7 @@ def main() -> None:
         CONFIG_ENV["subnets"]: "subnet-0a1b2c3d",
         CONFIG_ENV["security_groups"]: "sg-0a1b2c3d",
     }
-    master = TaskIdentity(address="127.0.0.1", task_arn=f"{CLUSTER.replace(':cluster/', ':task/')}/master0")
-    launcher = EcsTaskLauncher(fargate, EcsWorkerConfig.from_environ(environ), master, job, job_uri)
+    launcher = EcsTaskLauncher(fargate, EcsWorkerConfig.from_environ(environ), "127.0.0.1", job, job_uri)
     launcher.connect_timeout = 30.0
     out: dict[str, Any] = {}
     try:

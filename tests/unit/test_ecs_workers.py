@@ -20,15 +20,13 @@ from rightsizing_loadtest.ecs_workers import (
     STOP_REASON,
     EcsTaskLauncher,
     EcsWorkerConfig,
-    TaskIdentity,
     WorkerTasksUnavailable,
-    read_metadata,
+    read_own_address,
 )
 from rightsizing_loadtest.launchers import GeneratorError
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/rightsizing-LoadTestCluster-abc"
 WORKER_TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/rightsizing-LoadTestWorkerTaskDefinition-x:3"
-MASTER_ARN = "arn:aws:ecs:us-east-1:123456789012:task/rightsizing-LoadTestCluster-abc/0123456789abcdef"
 ENVIRON = {
     CONFIG_ENV["cluster"]: CLUSTER,
     CONFIG_ENV["task_definition"]: WORKER_TD,
@@ -110,7 +108,7 @@ def _launcher(client: object) -> EcsTaskLauncher:
     return EcsTaskLauncher(
         client,
         EcsWorkerConfig.from_environ(ENVIRON),
-        TaskIdentity(address="10.0.1.15", task_arn=MASTER_ARN),
+        "10.0.1.15",
         _job(),
         "s3://bucket/runs/rs/jobs/ml-c6i-xlarge-0.json",
     )
@@ -209,7 +207,6 @@ class _Metadata(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         bodies = {
             "/v4/abc": {"Name": "locust", "Networks": [{"NetworkMode": "awsvpc", "IPv4Addresses": ["10.0.1.15"]}]},
-            "/v4/abc/task": {"Cluster": CLUSTER, "TaskARN": MASTER_ARN, "Containers": []},
         }
         body = json.dumps(bodies.get(self.path, {})).encode()
         self.send_response(200 if self.path in bodies else 404)
@@ -231,18 +228,15 @@ def metadata_uri() -> Iterator[str]:
     server.server_close()
 
 
-def test_the_master_reads_its_address_and_task_from_the_metadata_endpoint(metadata_uri: str) -> None:
-    identity = read_metadata({METADATA_ENV: metadata_uri})
-
-    assert identity.address == "10.0.1.15"
-    assert identity.task_arn == MASTER_ARN and identity.task_id == "0123456789abcdef"
+def test_the_master_reads_its_address_from_the_metadata_endpoint(metadata_uri: str) -> None:
+    assert read_own_address({METADATA_ENV: metadata_uri}) == "10.0.1.15"
 
 
 def test_outside_fargate_worker_tasks_are_refused_clearly(metadata_uri: str) -> None:
     with pytest.raises(WorkerTasksUnavailable, match=f"{METADATA_ENV} is not set"):
-        read_metadata({})
+        read_own_address({})
     with pytest.raises(WorkerTasksUnavailable, match="cannot read this task's address"):
-        read_metadata({METADATA_ENV: metadata_uri.replace("/v4/abc", "/v4/missing")})
+        read_own_address({METADATA_ENV: metadata_uri.replace("/v4/abc", "/v4/missing")})
 
 
 def test_a_failed_describe_is_not_a_worker_failure(ecs: tuple[object, Stubber]) -> None:
