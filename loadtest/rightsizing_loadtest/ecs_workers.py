@@ -111,10 +111,9 @@ class EcsTaskLauncher:
     ) -> None:
         self._ecs = ecs
         self._config = config
-        self._master_address = master_address
         self._job = job
         self._job_uri = job_uri
-        self.bind_host = master_address
+        self.bind_host = master_address  # the workers connect to where the master listens
         self.task_arns: list[str] = []
         self._stopped: set[str] = set()
 
@@ -125,7 +124,7 @@ class EcsTaskLauncher:
     def _run_one(self, master_port: int, index: int) -> None:
         environment = {
             "JOB_URI": self._job_uri,
-            protocol.MASTER_HOST_ENV: self._master_address,
+            protocol.MASTER_HOST_ENV: self.bind_host,
             protocol.MASTER_PORT_ENV: str(master_port),
             protocol.WORKER_INDEX_ENV: str(index),
         }

@@ -42,19 +42,20 @@ def run_name_prefix(run_id: str) -> str:
     return resource_name(run_id, 1).removesuffix("01")
 
 
+def _boto_client(service: str, region: str | None) -> Any:
+    import boto3  # only when the caller gives no client (tests pass their own)
+
+    return boto3.client(service, region_name=region)
+
+
 class RunSweeper:
     def __init__(
         self, client: Any = None, region: str | None = None, cluster: str | None = None, ecs: Any = None
     ) -> None:
         """``cluster``: the load-test cluster, whose worker tasks of the run are stopped too (None: SageMaker only)."""
-        if client is None or (cluster and ecs is None):
-            import boto3
-
-            client = client or boto3.client("sagemaker", region_name=region)
-            ecs = ecs or (boto3.client("ecs", region_name=region) if cluster else None)
-        self._client = client
+        self._client = client or _boto_client("sagemaker", region)
         self._cluster = cluster
-        self._ecs = ecs
+        self._ecs = ecs or (_boto_client("ecs", region) if cluster else None)
 
     def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport:
         report = SweepReport(run_id, candidate_id)
