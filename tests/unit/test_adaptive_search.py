@@ -293,19 +293,36 @@ class BurstyServer(SimulatedServer):
         return m
 
 
-def test_the_answer_is_confirmed_by_a_longer_probe_before_it_is_reported() -> None:
-    lucky, confirmed = BurstyServer(), BurstyServer()
-    unconfirmed = _search(50.0).run(lucky, budget_seconds=300, clock=lucky.clock)  # the default: no confirmation
+@pytest.mark.parametrize("lucky", [1.10, 1.24])
+def test_the_answer_is_confirmed_by_a_longer_probe_before_it_is_reported(lucky: float) -> None:
+    short, confirmed = BurstyServer(lucky=lucky), BurstyServer(lucky=lucky)
+    unconfirmed = _search(50.0).run(short, budget_seconds=300, clock=short.clock)  # the default: no confirmation
     outcome = _search(50.0, confirm_factor=3.0).run(confirmed, budget_seconds=300, clock=confirmed.clock)
     truth = confirmed.truth
     assert unconfirmed.sustainable_rps > truth * 1.05  # short probes alone over-state it
-    # Two failed confirmations withdrew every lucky pass they covered; what is left is within 1 % of the truth,
-    # and the stop reason says it was not confirmed.
-    assert truth * 0.95 <= outcome.sustainable_rps <= truth * 1.01, outcome.stop_reason
-    assert "Not confirmed by a longer probe: 2 confirmations failed" in outcome.stop_reason
+    # A failed confirmation withdrew every lucky pass it covered, and from then on every probe was as long as a
+    # confirmation (3 x 3 s, capped at 6 s), so no later pass could be lucky: the answer is within 2 % of the truth.
+    assert truth * 0.98 <= outcome.sustainable_rps <= truth, outcome.stop_reason
+    assert "A longer probe failed what a short one had passed, so every later probe ran 6 s." in outcome.stop_reason
     withdrawn = [p for p in outcome.probes if p.note.startswith("withdrawn")]
     assert withdrawn and all(not p.passed and (p.target_rps or 0) > truth for p in withdrawn)
-    assert max(p.seconds for p in outcome.probes if p.kind == "open") == 6.0  # 3 x 3 s, capped at 6 s
+    open_probes = [p for p in outcome.probes if p.kind == "open"]
+    first_long = next(i for i, p in enumerate(open_probes) if p.seconds == 6.0)
+    assert all(p.seconds == 6.0 for p in open_probes[first_long:])
+
+
+def test_a_failed_confirmation_below_every_pass_restarts_from_the_idle_latency() -> None:
+    """With every pass withdrawn, the next rate interpolates from the one-user latency (no queueing), not from the
+    withdrawn pass's near-SLA latency, which would send the search to the bracket's lowest quarter."""
+    server = BurstyServer(lucky=1.24)
+    outcome = _search(50.0, confirm_factor=3.0).run(server, budget_seconds=300, clock=server.clock)
+    open_probes = [p for p in outcome.probes if p.kind == "open"]
+    failed_confirmation = next(i for i, p in enumerate(open_probes) if p.seconds == 6.0 and not p.passed)
+    assert not any(p.passed for p in open_probes[:failed_confirmation + 1])  # every pass was withdrawn
+    after = open_probes[failed_confirmation + 1].target_rps or 0
+    # idle p95 10 ms, SLA 50 ms, 396 RPS failed at 1,000 ms: the queue model puts the SLA at 81 % of 396 RPS,
+    # clamped to the bracket's middle half (297 RPS); the withdrawn pass's 45 ms would give its lowest quarter (99).
+    assert after == pytest.approx(0.75 * 396.0)
 
 
 def test_a_steady_server_confirms_the_answer_at_once() -> None:

@@ -99,7 +99,8 @@ class LoadSettings(BaseModel):
         le=20,
         description="Adaptive: before it is reported, re-measure the answer with a probe this many times longer "
         "(capped by max_probe_seconds; 1 = off, the default). Short probes can over-state what a server with bursty "
-        "latency holds for minutes; if the longer probe fails, the search goes on below that rate. 3 roughly "
+        "latency holds for minutes; if the longer probe fails, the search goes on below that rate with probes that "
+        "long. 3 roughly "
         "doubled the test time in benchmarks/capacity_accuracy.py.",
     )
     phases: list[Phase] = Field(

@@ -125,6 +125,8 @@ class _Run:
         self.cfg, self.probe, self.deadline, self.clock, self.on_probe = cfg, probe, deadline, clock, on_probe
         self.records: list[ProbeRecord] = []
         self.confirmations = 0
+        self.long_probes = False  # set once a longer probe has failed what a short one passed: short ones mislead here
+        self.idle_latency: float | None = None  # one user's latency: the bracket's lower end before any open pass
 
     def search(self) -> str:
         if self.cfg.warmup_seconds > 0 and self._fits(self.cfg.warmup_seconds):
@@ -167,7 +169,8 @@ class _Run:
         one_user = next((r for r in self.records if r.kind == "closed" and r.users == 1), None)
         bracket = Bracket(hi=cap)
         if one_user is not None and one_user.latency_ms is not None:
-            bracket.lo_latency = one_user.latency_ms.at(self.cfg.check.percentile)  # latency with no queueing
+            self.idle_latency = one_user.latency_ms.at(self.cfg.check.percentile)  # latency with no queueing
+        bracket.lo_latency = self.idle_latency
         # Start where closed loop last passed: usually just under the knee, so one or two probes bracket it.
         closed_pass = [r.rps for r in self.records if r.kind == "closed" and r.passed]
         # (never at the ceiling itself: open loop at full capacity only grows a queue)
@@ -186,8 +189,8 @@ class _Run:
             if not record.valid:
                 return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
             latency = _latency_at(record, self.cfg.check.percentile)
-            if record.passed:
-                bracket.lo, bracket.lo_latency = max(bracket.lo, record.rps), latency
+            if record.passed and record.rps > bracket.lo:
+                bracket.lo, bracket.lo_latency = record.rps, latency
             else:
                 bracket.hi, bracket.hi_latency = min(bracket.hi, rate), latency
             while bracket.lo > 0 and bracket.width() <= self.cfg.precision:
@@ -246,9 +249,11 @@ class _Run:
         if answer is None or answer.target_rps is None or self.cfg.confirm_factor <= 1:
             return ""
         rate = answer.target_rps
-        seconds = min(self.cfg.max_probe_seconds, self.cfg.confirm_factor * self._probe_seconds(rate))
-        if seconds <= answer.seconds * 1.01:
-            return ""  # the answer's own probe was already that long
+        seconds = self._confirm_seconds(rate)
+        if seconds <= answer.seconds * 1.01:  # the answer's own probe was already that long
+            if self.long_probes:
+                return f" A longer probe failed what a short one had passed, so every later probe ran {seconds:.0f} s."
+            return ""
         if self.confirmations >= MAX_CONFIRMATIONS:
             return f" Not confirmed by a longer probe: {MAX_CONFIRMATIONS} confirmations failed already."
         if not self._fits(seconds + 1):
@@ -264,9 +269,10 @@ class _Run:
                     "note": f"withdrawn: a {record.seconds:.0f} s probe at {rate:.1f} RPS failed ({record.note})",
                 })
         bracket.hi, bracket.hi_latency = rate, _latency_at(record, self.cfg.check.percentile)
+        self.long_probes = True
         best = self._best_open_pass()
         bracket.lo = best.rps if best else 0.0
-        bracket.lo_latency = _latency_at(best, self.cfg.check.percentile) if best else bracket.lo_latency
+        bracket.lo_latency = _latency_at(best, self.cfg.check.percentile) if best else self.idle_latency
         return None
 
     def _best_open_pass(self) -> ProbeRecord | None:
@@ -279,9 +285,18 @@ class _Run:
         return bool(add_generator is not None and add_generator())
 
     def _probe_seconds(self, rate: float) -> float:
-        """Long enough for ``min_completions`` (tail statistics), at least one second per window, capped."""
+        """Long enough for ``min_completions`` (tail statistics), at least one second per window, capped; as long as
+        a confirmation once a confirmation has failed (a pass from a short probe is known not to hold here)."""
+        if self.long_probes:
+            return self._confirm_seconds(rate)
+        return self._short_probe_seconds(rate)
+
+    def _short_probe_seconds(self, rate: float) -> float:
         wanted = self.cfg.min_completions / max(rate, 1e-9)
         return min(self.cfg.max_probe_seconds, max(WINDOWS * MIN_WINDOW_SECONDS, wanted))
+
+    def _confirm_seconds(self, rate: float) -> float:
+        return min(self.cfg.max_probe_seconds, self.cfg.confirm_factor * self._short_probe_seconds(rate))
 
     def _lowest_useful_rate(self) -> float:
         return max(0.5, self.cfg.precision * max((r.rps for r in self.records), default=1.0))
