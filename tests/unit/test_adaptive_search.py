@@ -204,6 +204,35 @@ def test_a_spike_far_below_the_ceiling_does_not_cap_the_answer() -> None:
     assert outcome.sustainable_rps >= 0.95 * truth, outcome.stop_reason
 
 
+def test_a_failure_re_measured_with_disagreeing_windows_stays_a_failure() -> None:
+    """Near the knee of a noisy server a failing probe's re-measure can pass by luck, its windows disagreeing:
+    that second chance must not turn the failure into the answer (it biased the search upwards)."""
+    server = SimulatedServer(slots=4, service_ms=10.0)
+    original = server.measure_rate
+    seen: dict[float, int] = {}
+
+    def noisy(
+        rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None
+    ) -> ProbeMeasurement:
+        m = original(rate, seconds, windows, late_ms, fail_fast)
+        if not 0.6 * server.capacity <= rate < 0.8 * server.capacity:  # below SUSPECT_FAILURE_SHARE of the ceiling
+            return m
+        seen[rate] = seen.get(rate, 0) + 1
+        window_p95 = (30.0, 90.0, 40.0) if seen[rate] == 1 else (30.0, 48.0, 40.0)  # first fails, then a lucky pass
+        p95 = 60.0 if seen[rate] == 1 else 45.0
+        return replace(m, latencies=_lat(p95), stopped_early=False,
+                       window_latencies=tuple(_lat(v) for v in window_p95))
+
+    server.measure_rate = noisy  # type: ignore[method-assign]
+    outcome = _search(50.0).run(server, budget_seconds=300, clock=server.clock)
+    assert seen and all(n == 2 for n in seen.values()), seen  # each was re-measured once
+    noisy_rates = {round(rate, 3) for rate in seen}  # the trace keeps rates to 3 decimals
+    noisy_records = [p for p in outcome.probes if p.kind == "open" and p.target_rps in noisy_rates]
+    assert noisy_records and not any(p.passed for p in noisy_records)
+    assert any("not shown to be a spike" in p.note for p in noisy_records)
+    assert outcome.sustainable_rps < min(seen), (outcome.sustainable_rps, seen)
+
+
 @dataclass
 class ScalableGeneratorServer(SimulatedServer):
     """Each generator process sends at most ``per_process_rps``; beyond that its CPU saturates and sends go late.
