@@ -361,3 +361,23 @@ def test_a_steady_server_confirms_the_answer_at_once() -> None:
     confirmation = outcome.probes[-1]
     assert confirmation.passed and confirmation.seconds == 6.0 and confirmation.rps == outcome.sustainable_rps
     assert not any(p.note.startswith("withdrawn") for p in outcome.probes)
+
+
+def test_a_probe_floor_longer_than_the_bursts_stops_short_passes_over_stating_the_answer() -> None:
+    """``min_probe_seconds`` (the product default is 6 s) keeps every open-loop probe long enough to meet a burst,
+    so a rate only a short probe could pass is never the answer, without any confirmation."""
+    short, floored = BurstyServer(lucky=1.24), BurstyServer(lucky=1.24)
+    unfloored = _search(50.0, max_probe_seconds=30.0).run(short, budget_seconds=300, clock=short.clock)
+    outcome = _search(50.0, max_probe_seconds=30.0, min_probe_seconds=6.0).run(
+        floored, budget_seconds=300, clock=floored.clock
+    )
+    assert unfloored.sustainable_rps > short.truth * 1.05  # 400 completions at ~300 RPS: 3 s probes
+    assert floored.truth * 0.95 <= outcome.sustainable_rps <= floored.truth, outcome.stop_reason
+    assert all(p.seconds >= 6.0 or not p.passed for p in outcome.probes if p.kind == "open")
+
+
+def test_the_request_model_carries_the_probe_floor_to_the_search() -> None:
+    default = strategy_for(LoadSettings(), "p95", 50.0, 0.01)
+    assert isinstance(default, AdaptiveSearch) and default.min_probe_seconds == 6.0
+    with pytest.raises(ValueError, match="min_probe_seconds"):
+        LoadSettings(min_probe_seconds=1)

@@ -86,6 +86,15 @@ class LoadSettings(BaseModel):
     min_completions: int = Field(
         600, ge=50, le=1_000_000, description="Adaptive: completions per open-loop probe (tail statistics need ~100)."
     )
+    min_probe_seconds: float = Field(
+        6.0,
+        ge=3,
+        le=600,
+        description="Adaptive: shortest open-loop probe, however few seconds min_completions needs (capped by "
+        "max_probe_seconds). A server's speed varies from second to second, so a few seconds above the rate it holds "
+        "for 30 s can pass before its queue shows: 3 s probes over-stated the local model server's 30 s rate by "
+        "10-19 % at ~300 RPS (benchmarks/README.md, run F).",
+    )
     max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
     fail_fast: bool = Field(
         True,

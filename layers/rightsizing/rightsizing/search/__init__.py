@@ -34,6 +34,7 @@ def strategy_for(
             warmup_seconds=load.warmup_seconds,
             precision=load.precision,
             min_completions=load.min_completions,
+            min_probe_seconds=load.min_probe_seconds,
             max_probe_seconds=load.max_probe_seconds,
             fail_fast=load.fail_fast,
             confirm_factor=load.confirm_factor,

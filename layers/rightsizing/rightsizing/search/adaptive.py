@@ -89,6 +89,7 @@ class AdaptiveSearch:
         warmup_seconds: float = 5.0,
         precision: float = 0.05,
         min_completions: int = 600,
+        min_probe_seconds: float = WINDOWS * MIN_WINDOW_SECONDS,
         max_probe_seconds: float = 30.0,
         fail_fast: bool = True,
         confirm_factor: float = 1.0,
@@ -99,6 +100,7 @@ class AdaptiveSearch:
         self.warmup_seconds = warmup_seconds
         self.precision = precision
         self.min_completions = min_completions
+        self.min_probe_seconds = max(min_probe_seconds, WINDOWS * MIN_WINDOW_SECONDS)
         self.max_probe_seconds = max_probe_seconds
         self.fail_fast = FailFast.for_check(self.check) if fail_fast else None
         self.confirm_factor = confirm_factor
@@ -291,7 +293,7 @@ class _Run:
         return bool(add_generator is not None and add_generator())
 
     def _probe_seconds(self, rate: float) -> float:
-        """Long enough for ``min_completions`` (tail statistics), at least one second per window, capped; as long as
+        """Long enough for ``min_completions`` (tail statistics), at least ``min_probe_seconds``, capped; as long as
         a confirmation once a confirmation has failed (a pass from a short probe is known not to hold here)."""
         if self.long_probes:
             return self._confirm_seconds(rate)
@@ -299,7 +301,7 @@ class _Run:
 
     def _short_probe_seconds(self, rate: float) -> float:
         wanted = self.cfg.min_completions / max(rate, 1e-9)
-        return min(self.cfg.max_probe_seconds, max(WINDOWS * MIN_WINDOW_SECONDS, wanted))
+        return min(self.cfg.max_probe_seconds, max(self.cfg.min_probe_seconds, wanted))
 
     def _confirm_seconds(self, rate: float) -> float:
         return min(self.cfg.max_probe_seconds, self.cfg.confirm_factor * self._short_probe_seconds(rate))
