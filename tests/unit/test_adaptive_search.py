@@ -364,7 +364,7 @@ def test_a_steady_server_confirms_the_answer_at_once() -> None:
 
 
 def test_a_probe_floor_longer_than_the_bursts_stops_short_passes_over_stating_the_answer() -> None:
-    """``min_probe_seconds`` (the product default is 6 s) keeps every open-loop probe long enough to meet a burst,
+    """A ``min_probe_seconds`` longer than the bursts keeps every open-loop probe long enough to meet one,
     so a rate only a short probe could pass is never the answer, without any confirmation."""
     short, floored = BurstyServer(lucky=1.24), BurstyServer(lucky=1.24)
     unfloored = _search(50.0, max_probe_seconds=30.0).run(short, budget_seconds=300, clock=short.clock)
@@ -378,6 +378,31 @@ def test_a_probe_floor_longer_than_the_bursts_stops_short_passes_over_stating_th
 
 def test_the_request_model_carries_the_probe_floor_to_the_search() -> None:
     default = strategy_for(LoadSettings(), "p95", 50.0, 0.01)
-    assert isinstance(default, AdaptiveSearch) and default.min_probe_seconds == 6.0
+    assert isinstance(default, AdaptiveSearch) and default.min_probe_seconds == 3.0  # one second per window
+    raised = strategy_for(LoadSettings(min_probe_seconds=8), "p95", 50.0, 0.01)
+    assert isinstance(raised, AdaptiveSearch) and raised.min_probe_seconds == 8.0
     with pytest.raises(ValueError, match="min_probe_seconds"):
         LoadSettings(min_probe_seconds=1)
+
+
+@dataclass
+class UnderReadCeilingServer(SimulatedServer):
+    """Its short closed-loop steps read only ``closed_share`` of the capacity (a slow spell during them, or the
+    client's gap between one user's requests), while open loop is served at full capacity."""
+
+    closed_share: float = 0.8
+
+    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+        m = super().measure(users, seconds)
+        return replace(m, requests=int(m.requests * self.closed_share))
+
+
+def test_an_under_read_ceiling_does_not_cap_the_answer() -> None:
+    server = UnderReadCeilingServer(slots=4, service_ms=10.0)
+    sla_ms = 200.0
+    truth = server.capacity * (1 - server.service_ms / sla_ms)  # 380 RPS, above the ceiling's 320 (+10 %: 352)
+    outcome = _search(sla_ms).run(server, budget_seconds=300, clock=server.clock)
+    closed = max(p.rps for p in outcome.probes if p.kind == "closed")
+    assert closed * 1.1 < truth * 0.95  # the ceiling's margin alone would have capped the answer 7 % low
+    assert truth * 0.95 <= outcome.sustainable_rps <= truth * 1.001, outcome.stop_reason
+    assert "fails" in outcome.stop_reason

@@ -87,13 +87,12 @@ class LoadSettings(BaseModel):
         600, ge=50, le=1_000_000, description="Adaptive: completions per open-loop probe (tail statistics need ~100)."
     )
     min_probe_seconds: float = Field(
-        6.0,
+        3.0,
         ge=3,
         le=600,
-        description="Adaptive: shortest open-loop probe, however few seconds min_completions needs (capped by "
-        "max_probe_seconds). A server's speed varies from second to second, so a few seconds above the rate it holds "
-        "for 30 s can pass before its queue shows: 3 s probes over-stated the local model server's 30 s rate by "
-        "10-19 % at ~300 RPS (benchmarks/README.md, run F).",
+        description="Adaptive: shortest open-loop probe (one second per window by default), however few seconds "
+        "min_completions needs; capped by max_probe_seconds. Raise it for an endpoint whose speed varies over "
+        "seconds: a short probe can pass a rate that fails over 30 s (benchmarks/README.md, runs F and I).",
     )
     max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
     fail_fast: bool = Field(

@@ -2,7 +2,7 @@
 
 1. Warm-up at one user (discarded): caches, JIT, connection pools.
 2. Ceiling, closed loop: users 1, 2, 4, … until throughput grows < 5 % or errors pass the limit. Fast, and it
-   bounds the answer: no rate above the measured ceiling X_max can be served.
+   bounds the search: open loop starts below X_max and looks past it only once a probe at X_max (+10 %) passes.
 3. SLA search, open loop: fixed-rate probes (latency timed from each request's scheduled start) inside
    [0, X_max]. A probe passes when its latency at the SLA percentile and its error rate are within limits and it
    kept up with the offered rate; it is *invalid* (not failed) when the generator sent > 1 % late or its CPU
@@ -43,7 +43,7 @@ MAX_LATE_SHARE = 0.01  # more late sends than this and the generator, not the en
 STABILITY_TOLERANCE = 0.10  # windows within 10 % of each other (perf_analyzer's rule)
 WINDOWS = 3
 MAX_EXTENSIONS = 1  # an unstable passing probe is measured once more before it is believed
-CEILING_MARGIN = 1.10  # open loop need not go past the measured ceiling, give or take its measurement noise
+CEILING_MARGIN = 1.10  # the bracket's first top: the closed-loop ceiling plus its measurement noise
 MIN_WINDOW_SECONDS = 1.0
 START_SHARE_OF_CEILING = 0.9
 # A failure with disagreeing windows this far below the throughput ceiling is more likely a latency spike than
@@ -61,6 +61,19 @@ class Bracket:
     lo_latency: float | None = None
     hi: float = math.inf
     hi_latency: float | None = None
+    hi_measured: bool = False  # False while ``hi`` is only the closed-loop ceiling's estimate, not a failed probe
+
+    def add(self, passed: bool, rate: float, rps: float, latency: float | None) -> None:
+        """A pass raises the lower end; a failure lowers the top, which is then a measured one. A pass at a top that
+        is still the closed-loop ceiling's estimate moves the top up: short closed-loop steps under-read the ceiling
+        (a slow spell, the client's gap between one user's requests), so look above it rather than report it."""
+        if not passed:
+            self.hi, self.hi_latency, self.hi_measured = min(self.hi, rate), latency, True
+            return
+        if rps > self.lo:
+            self.lo, self.lo_latency = rps, latency
+        if not self.hi_measured and rate >= self.hi:
+            self.hi = rate * CEILING_MARGIN
 
     def width(self) -> float:
         return (self.hi - self.lo) / self.lo if self.lo > 0 else math.inf
@@ -190,17 +203,15 @@ class _Run:
             record = self._valid_open_probe(rate, seconds, suspect_below)
             if not record.valid:
                 return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
-            latency = _latency_at(record, self.cfg.check.percentile)
-            if record.passed and record.rps > bracket.lo:
-                bracket.lo, bracket.lo_latency = record.rps, latency
-            else:
-                bracket.hi, bracket.hi_latency = min(bracket.hi, rate), latency
+            bracket.add(record.passed, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
+            if bracket.lo > 0 and bracket.width() <= self.cfg.precision and not bracket.hi_measured:
+                rate = bracket.hi  # the top is still the closed-loop estimate: measure it before it bounds the answer
+                continue
             while bracket.lo > 0 and bracket.width() <= self.cfg.precision:
                 held = self._confirm(bracket, suspect_below)
                 if held is not None:
                     return (
-                        f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS "
-                        f"{'fails' if bracket.hi < cap else 'is the measured ceiling'} "
+                        f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS fails "
                         f"(within {self.cfg.precision:.0%}).{held}"
                     )
             if bracket.hi <= self._lowest_useful_rate():
@@ -277,6 +288,7 @@ class _Run:
                     "note": f"withdrawn: a {record.seconds:.0f} s probe at {rate:.1f} RPS failed ({record.note})",
                 })
         bracket.hi, bracket.hi_latency = rate, _latency_at(record, self.cfg.check.percentile)
+        bracket.hi_measured = True
         self.long_probes = True
         best = self._best_open_pass()
         bracket.lo = best.rps if best else 0.0
