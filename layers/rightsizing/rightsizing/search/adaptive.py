@@ -4,8 +4,9 @@
 2. Ceiling, closed loop: users 1, 2, 4, … until throughput grows < 5 % or errors pass the limit. Fast, and it
    bounds the search: open loop starts below X_max and looks past it only once a probe at X_max (+10 %) passes.
 3. SLA search, open loop: fixed-rate probes (latency timed from each request's scheduled start) inside
-   [0, X_max]. A probe passes when its latency at the SLA percentile and its error rate are within limits and it
-   kept up with the offered rate; it is *invalid* (not failed) when the generator sent > 1 % late or its CPU
+   [0, 1.1 X_max], and above it once a probe at the top passes. A probe passes when its latency at the SLA
+   percentile and its error rate are within limits and it kept up with the offered rate; it is *invalid* (not
+   failed) when the generator sent > 1 % late or its CPU
    passed 90 %: then the probe adds a generator process if it can (``ScalableProbe``) and measures again, else
    the outcome says the generator was the limit. A probe ends as soon as its failure is certain (``FailFast``).
    The next rate interpolates where latency crosses the SLA between the bracket's ends (1/latency linear in the
