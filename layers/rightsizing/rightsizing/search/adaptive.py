@@ -6,12 +6,11 @@
 3. SLA search, open loop: fixed-rate probes (latency timed from each request's scheduled start) inside
    [0, 1.1 X_max], and above it once a probe at the top passes. A probe passes when its latency at the SLA
    percentile and its error rate are within limits and it kept up with the offered rate; it is *invalid* (not
-   failed) when the generator sent > 1 % late or its CPU
-   passed 90 %: then the probe adds a generator process if it can (``ScalableProbe``) and measures again, else
-   the outcome says the generator was the limit. A probe ends as soon as its failure is certain (``FailFast``).
-   The next rate interpolates where latency crosses the SLA between the bracket's ends (1/latency linear in the
-   rate, as in a queue), falling back to bisection; the search stops when
-   (first failing - last passing) / last passing <= precision.
+   failed) when the generator sent > 1 % late or its CPU passed 90 %: then the probe adds a generator process if
+   it can (``ScalableProbe``) and measures again, else the outcome says the generator was the limit. A probe ends
+   as soon as its failure is certain (``FailFast``). The next rate interpolates where latency crosses the SLA
+   between the bracket's ends (1/latency linear in the rate, as in a queue), falling back to bisection; the search
+   stops when (first failing - last passing) / last passing <= precision.
 
 Closed loop alone under-reports tail latency (users wait for each other); open loop is the honest test of
 "at λ RPS, p95 <= SLA". See shared measurement notes: stability = 3 windows within 10 %.
@@ -205,7 +204,7 @@ class _Run:
             if not record.valid:
                 return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
             bracket.add(record.passed, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
-            if bracket.lo > 0 and bracket.width() <= self.cfg.precision and not bracket.hi_measured:
+            if not bracket.hi_measured and bracket.width() <= self.cfg.precision:
                 rate = bracket.hi  # the top is still the closed-loop estimate: measure it before it bounds the answer
                 continue
             while bracket.lo > 0 and bracket.width() <= self.cfg.precision:
@@ -288,8 +287,7 @@ class _Run:
                     "passed": False,
                     "note": f"withdrawn: a {record.seconds:.0f} s probe at {rate:.1f} RPS failed ({record.note})",
                 })
-        bracket.hi, bracket.hi_latency = rate, _latency_at(record, self.cfg.check.percentile)
-        bracket.hi_measured = True
+        bracket.add(False, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
         self.long_probes = True
         best = self._best_open_pass()
         bracket.lo = best.rps if best else 0.0
