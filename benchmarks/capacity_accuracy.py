@@ -230,8 +230,8 @@ def main() -> None:
     parser.add_argument("--no-model", action="store_true", help="skip (c), the real model server (~20 min)")
     parser.add_argument("--only-model", action="store_true", help="run only (c)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
-    parser.add_argument("--confirm-factor", type=float, default=None,
-                        help="adaptive load.confirm_factor (default: the model's default, off)")
+    parser.add_argument("--confirm-seconds", type=float, default=None,
+                        help="adaptive load.confirm_seconds (default: the model's default)")
     parser.add_argument("--min-completions", type=int, default=None,
                         help="adaptive load.min_completions (default: the model's, 600): longer open-loop probes")
     parser.add_argument("--keep", type=Path, default=None,
@@ -241,7 +241,7 @@ def main() -> None:
     args = parser.parse_args()
     cases = [] if args.only_model else [CASES[1], CASES[3]] if args.quick else CASES
     # The defaults a user gets, unless other settings are asked for.
-    overrides = {"confirm_factor": args.confirm_factor, "min_completions": args.min_completions}
+    overrides = {"confirm_seconds": args.confirm_seconds, "min_completions": args.min_completions}
     adaptive = LoadSettings(**{k: v for k, v in overrides.items() if v is not None})
     rows = []
     with contextlib.ExitStack() as stack:

@@ -101,15 +101,14 @@ class LoadSettings(BaseModel):
         "or failed than the whole probe may have), instead of running it to the end. Not applied across distributed "
         "workers.",
     )
-    confirm_factor: float = Field(
-        1.0,
-        ge=1,
-        le=20,
-        description="Adaptive: before it is reported, re-measure the answer with a probe this many times longer "
-        "(capped by max_probe_seconds; 1 = off, the default). Short probes can over-state what a server with bursty "
-        "latency holds for minutes; if the longer probe fails, the search goes on below that rate with probes that "
-        "long. 3 roughly "
-        "doubled the test time in benchmarks/capacity_accuracy.py.",
+    confirm_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description="Adaptive: before it is reported, re-measure the answer with one open-loop probe this long "
+        "(capped by max_probe_seconds; 0 = off). Short probes can over-state what a server whose speed varies over "
+        "seconds holds for half a minute; if the long probe fails, the next runs 2 x precision lower, at most 4 in "
+        "all. Costs one such probe when the answer holds (benchmarks/README.md).",
     )
     phases: list[Phase] = Field(
         default_factory=_default_phases,

@@ -37,7 +37,7 @@ def strategy_for(
             min_probe_seconds=load.min_probe_seconds,
             max_probe_seconds=load.max_probe_seconds,
             fail_fast=load.fail_fast,
-            confirm_factor=load.confirm_factor,
+            confirm_seconds=load.confirm_seconds,
         )
     if load.mode == "ramp":
         return RampSearch(sla_percentile, sla_ms, max_error_rate, load.max_users)  # type: ignore[return-value]

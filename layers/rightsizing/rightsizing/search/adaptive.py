@@ -50,7 +50,8 @@ START_SHARE_OF_CEILING = 0.9
 # overload (real servers have GC pauses, noisy neighbours): re-measure it once before it caps the bracket for good.
 SUSPECT_FAILURE_SHARE = 0.8
 MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
-MAX_CONFIRMATIONS = 2  # a failed confirmation lowers the bracket; past this many the search stops confirming
+MAX_CONFIRMATIONS = 4  # long probes at the answer, then 1, 2 and 3 steps below it: covers a ~40 % over-statement
+CONFIRM_STEP = 2.0  # after a failed confirmation the next is 2 x precision lower (10 % by default)
 
 
 @dataclass
@@ -105,7 +106,7 @@ class AdaptiveSearch:
         min_probe_seconds: float = WINDOWS * MIN_WINDOW_SECONDS,
         max_probe_seconds: float = 30.0,
         fail_fast: bool = True,
-        confirm_factor: float = 1.0,
+        confirm_seconds: float = 0.0,
     ) -> None:
         self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
         self.step_seconds = step_seconds
@@ -116,7 +117,7 @@ class AdaptiveSearch:
         self.min_probe_seconds = max(min_probe_seconds, WINDOWS * MIN_WINDOW_SECONDS)
         self.max_probe_seconds = max_probe_seconds
         self.fail_fast = FailFast.for_check(self.check) if fail_fast else None
-        self.confirm_factor = confirm_factor
+        self.confirm_seconds = confirm_seconds
         # A send delayed by a tenth of the SLA is late: that much generator lag already distorts the verdict.
         self.late_ms = max(1.0, 0.1 * sla_ms)
 
@@ -139,8 +140,6 @@ class _Run:
     ) -> None:
         self.cfg, self.probe, self.deadline, self.clock, self.on_probe = cfg, probe, deadline, clock, on_probe
         self.records: list[ProbeRecord] = []
-        self.confirmations = 0
-        self.long_probes = False  # set once a longer probe has failed what a short one passed: short ones mislead here
         self.idle_latency: float | None = None  # one user's latency: the bracket's lower end before any open pass
 
     def search(self) -> str:
@@ -207,13 +206,13 @@ class _Run:
             if not bracket.hi_measured and bracket.width() <= self.cfg.precision:
                 rate = bracket.hi  # the top is still the closed-loop estimate: measure it before it bounds the answer
                 continue
-            while bracket.lo > 0 and bracket.width() <= self.cfg.precision:
-                held = self._confirm(bracket, suspect_below)
-                if held is not None:
-                    return (
-                        f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS fails "
-                        f"(within {self.cfg.precision:.0%}).{held}"
-                    )
+            if bracket.lo > 0 and bracket.width() <= self.cfg.precision:
+                held = self._confirm(bracket)  # may lower the bracket
+                if bracket.lo <= 0:
+                    return held.strip()
+                within = f"within {self.cfg.precision:.0%}" if bracket.width() <= self.cfg.precision else (
+                    f"{bracket.width():.0%} apart")
+                return f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS fails ({within}).{held}"
             if bracket.hi <= self._lowest_useful_rate():
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
             rate = bracket.next_rate(self.cfg.check.sla_ms)
@@ -259,40 +258,74 @@ class _Run:
             self._record(m, False, "unstable windows: re-measuring", kind="open", stable=False)
         raise AssertionError("unreachable")
 
-    def _confirm(self, bracket: Bracket, suspect_below: float) -> str | None:
-        """Re-measure the answer with a probe ``confirm_factor`` times longer before reporting it: on a server whose
-        latency comes in bursts of seconds (GC, noisy neighbours) a short probe can fall between two bursts, so
-        short probes alone over-state what holds for minutes. Returns a note for the stop reason, or None when the
-        longer probe failed: then every pass at or above that rate is withdrawn and the bracket is lowered."""
+    def _confirm(self, bracket: Bracket) -> str:
+        """Re-measure the answer with one probe of ``confirm_seconds`` before reporting it: on a server whose speed
+        varies over seconds (GC, noisy neighbours, a VM's spells) a short probe can fall between two slow spells and
+        pass a rate that fails over half a minute. A failed confirmation withdraws every pass it covers and the next
+        one runs ``CONFIRM_STEP`` x precision lower, at most ``MAX_CONFIRMATIONS`` times: a few long probes (failing
+        ones end early) instead of a whole search of them. Returns a note for the stop reason."""
         answer = self._best_open_pass()
-        if answer is None or answer.target_rps is None or self.cfg.confirm_factor <= 1:
+        if answer is None or answer.target_rps is None or self.cfg.confirm_seconds <= 0:
             return ""
-        rate = answer.target_rps
-        seconds = self._confirm_seconds(rate)
-        if seconds <= answer.seconds * 1.01:  # the answer's own probe was already that long
-            if self.long_probes:
-                return f" A longer probe failed what a short one had passed, so every later probe ran {seconds:.0f} s."
-            return ""
-        if self.confirmations >= MAX_CONFIRMATIONS:
-            return f" Not confirmed by a longer probe: {MAX_CONFIRMATIONS} confirmations failed already."
-        if not self._fits(seconds + 1):
-            return " Not confirmed by a longer probe: no time left."
-        self.confirmations += 1
-        record = self._valid_open_probe(rate, seconds, suspect_below)
-        if record.passed or not record.valid:
-            return f" The answer held for a {record.seconds:.0f} s probe." if record.passed else ""
-        for i, r in enumerate(self.records):
-            if r.kind == "open" and r.passed and r.index != record.index and (r.target_rps or 0) >= rate:
-                self.records[i] = r.model_copy(update={
-                    "passed": False,
-                    "note": f"withdrawn: a {record.seconds:.0f} s probe at {rate:.1f} RPS failed ({record.note})",
-                })
-        bracket.add(False, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
-        self.long_probes = True
+        rate, failed = answer.target_rps, None
+        if answer.seconds >= 0.99 * self._confirm_seconds(rate):
+            return ""  # the answer's own probe was that long already (a low rate needs long probes for its samples)
+        for _ in range(MAX_CONFIRMATIONS):
+            seconds = self._confirm_seconds(rate)
+            if not self._fits(seconds + 1):
+                return f" Not confirmed by a {seconds:.0f} s probe: no time left." + _below(failed)
+            record = self._long_probe(rate, seconds)
+            if not record.valid:
+                return f" Not confirmed: the generator was the limit at {rate:.1f} RPS." + _below(failed)
+            if record.passed:
+                if failed is not None:  # the bracket's lower end was a withdrawn short pass
+                    bracket.lo, bracket.lo_latency = record.rps, _latency_at(record, self.cfg.check.percentile)
+                held = f" The answer held for a {record.seconds:.0f} s probe."
+                if failed is not None:
+                    held += f" {failed.target_rps:.1f} RPS had failed one (the long probes step {self._step():.0%})."
+                return held
+            bracket.add(False, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
+            failed, rate = record, rate * (1 - self._step())
+            self._withdraw_passes_from(rate, record)
         best = self._best_open_pass()
         bracket.lo = best.rps if best else 0.0
-        bracket.lo_latency = _latency_at(best, self.cfg.check.percentile) if best else self.idle_latency
-        return None
+        return (
+            f" Not confirmed: {MAX_CONFIRMATIONS} probes of {self.cfg.confirm_seconds:.0f} s failed, from "
+            f"{answer.target_rps:.1f} down to {failed.target_rps if failed else 0:.1f} RPS; "
+            + ("the answer is a shorter probe's." if best else "no rate held one.")
+        )
+
+    def _long_probe(self, rate: float, seconds: float) -> ProbeRecord:
+        """One confirmation probe, judged as measured: no re-measure for disagreeing windows (meeting a slow spell is
+        the point), one retry if the generator was the limit."""
+        for _ in range(2):
+            m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms, fail_fast=self.cfg.fail_fast)
+            passed, why = self.cfg.check.verdict(m)
+            if passed and m.rps < KEEP_UP_RATIO * rate:
+                passed, why = False, f"completed {m.rps:.1f} of {rate:.1f} RPS offered: falling behind"
+            if m.stopped_early and not passed:
+                why += f" (stopped after {m.seconds:.1f} of {seconds:.1f} s: the failure was certain)"
+            valid, invalid_why = _generator_ok(m)
+            stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
+            note = invalid_why or why or f"confirmation ({seconds:.0f} s)"
+            record = self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
+            if valid:
+                break
+        return record
+
+    def _withdraw_passes_from(self, rate: float, failed: ProbeRecord) -> None:
+        """A long failure withdraws every pass at or above the next confirmation's rate: what lies between that
+        rate and the failed one only a long probe can decide, so no short pass there may become the answer."""
+        for i, r in enumerate(self.records):
+            if r.kind == "open" and r.passed and r.index != failed.index and (r.target_rps or 0) >= rate:
+                self.records[i] = r.model_copy(update={
+                    "passed": False,
+                    "note": f"withdrawn: a {failed.seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
+                            f"({failed.note})",
+                })
+
+    def _step(self) -> float:
+        return CONFIRM_STEP * self.cfg.precision
 
     def _best_open_pass(self) -> ProbeRecord | None:
         passing = [r for r in self.records if r.kind == "open" and r.passed and r.valid]
@@ -304,18 +337,12 @@ class _Run:
         return bool(add_generator is not None and add_generator())
 
     def _probe_seconds(self, rate: float) -> float:
-        """Long enough for ``min_completions`` (tail statistics), at least ``min_probe_seconds``, capped; as long as
-        a confirmation once a confirmation has failed (a pass from a short probe is known not to hold here)."""
-        if self.long_probes:
-            return self._confirm_seconds(rate)
-        return self._short_probe_seconds(rate)
-
-    def _short_probe_seconds(self, rate: float) -> float:
+        """Long enough for ``min_completions`` (tail statistics), at least ``min_probe_seconds``, capped."""
         wanted = self.cfg.min_completions / max(rate, 1e-9)
         return min(self.cfg.max_probe_seconds, max(self.cfg.min_probe_seconds, wanted))
 
     def _confirm_seconds(self, rate: float) -> float:
-        return min(self.cfg.max_probe_seconds, self.cfg.confirm_factor * self._short_probe_seconds(rate))
+        return min(self.cfg.max_probe_seconds, max(self.cfg.confirm_seconds, self._probe_seconds(rate)))
 
     def _lowest_useful_rate(self) -> float:
         return max(0.5, self.cfg.precision * max((r.rps for r in self.records), default=1.0))
@@ -341,6 +368,10 @@ class _Run:
         if self.on_probe is not None:
             self.on_probe(record)
         return record
+
+
+def _below(failed: ProbeRecord | None) -> str:
+    return f" A long probe at {failed.target_rps:.1f} RPS had failed." if failed is not None else ""
 
 
 def _latency_at(record: ProbeRecord, percentile: Percentile) -> float | None:
