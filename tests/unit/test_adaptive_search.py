@@ -10,8 +10,8 @@ import pytest
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.request import LoadSettings
 from rightsizing.search import AdaptiveSearch, ProbeMeasurement, strategy_for
-from rightsizing.search.adaptive import Bracket
-from rightsizing.search.base import FailFast
+from rightsizing.search.adaptive import Bracket, _Run
+from rightsizing.search.base import FailFast, to_record
 
 
 def _lat(ms: float) -> LatencyPercentiles:
@@ -330,13 +330,13 @@ def test_a_long_confirmation_replaces_lucky_short_passes_with_a_rate_that_holds(
     outcome = _search(50.0, confirm_seconds=6.0).run(confirmed, budget_seconds=300, clock=confirmed.clock)
     truth = confirmed.truth
     assert unconfirmed.sustainable_rps > truth * 1.05  # short probes alone over-state it
-    # The 6 s probe at the short answer met a burst and failed; the next ran 10 % lower (twice for lucky 1.24)
-    # and held: the answer is a long pass, at most one 10 % step under the truth.
+    # The 6 s probe at the short answer met a burst and failed; the next ones ran one step (5-10 %) lower each
+    # until one held: the answer is a long pass, at most one step under the truth.
     assert truth * 0.9 <= outcome.sustainable_rps <= truth, outcome.stop_reason
     long = [p for p in outcome.probes if p.kind == "open" and p.seconds == 6.0]
     assert [p.passed for p in long] == [False] * (len(long) - 1) + [True]
     for before, after in itertools.pairwise(long):
-        assert after.target_rps == pytest.approx((before.target_rps or 0) * 0.9)
+        assert 0.9 - 1e-4 <= (after.target_rps or 0) / (before.target_rps or 1) <= 0.95 + 1e-4  # target_rps is rounded
     assert long[-1].rps == outcome.sustainable_rps
     assert "The answer held for a 6 s probe." in outcome.stop_reason and "had failed one" in outcome.stop_reason
     withdrawn = [p for p in outcome.probes if p.note.startswith("withdrawn")]
@@ -371,13 +371,25 @@ class SpellServer(SimulatedServer):
         return replace(m, latencies=_lat(500.0), window_latencies=(_lat(500.0),) * windows)
 
 
-def test_confirmations_stop_after_four_failures_and_say_the_answer_is_unconfirmed() -> None:
+def test_confirmations_stop_after_five_failures_and_say_nothing_held() -> None:
     server = SpellServer()
     outcome = _search(50.0, confirm_seconds=6.0).run(server, budget_seconds=300, clock=server.clock)
     long = [p for p in outcome.probes if p.kind == "open" and p.seconds == 6.0]
-    assert len(long) == 4 and not any(p.passed for p in long)
-    assert "Not confirmed: 4 probes of 6 s failed" in outcome.stop_reason
-    assert outcome.sustainable_rps < (long[-1].target_rps or 0)  # only a short pass below every long failure
+    assert len(long) == 5 and not any(p.passed for p in long)
+    assert outcome.stop_reason.startswith("Not confirmed: 5 probes of 6 s failed"), outcome.stop_reason
+    assert outcome.stop_reason.endswith("no rate held one.")
+    assert outcome.sustainable_rps == 0  # every short pass lay above the last long failure: all withdrawn
+
+
+def test_a_failed_confirmation_steps_by_how_fast_its_queue_grew() -> None:
+    """Just past the knee the queue grows slowly: step by the precision. A probe that built a long queue fast
+    steps twice as far (a steady overload d builds d seconds of work per second)."""
+    search = _search(50.0, confirm_seconds=6.0)
+    run = _Run(search, SimulatedServer(), deadline=1e9, clock=lambda: 0.0, on_probe=None)
+    gentle = ProbeMeasurement(0, 10.0, 3000, 0, _lat(60.0), 20.0, offered_rps=300.0)
+    steep = ProbeMeasurement(0, 2.0, 600, 0, _lat(800.0), 20.0, offered_rps=300.0)
+    assert run._step_after(to_record(0, gentle, False, "")) == pytest.approx(0.05)
+    assert run._step_after(to_record(1, steep, False, "")) == pytest.approx(0.10)
 
 
 def test_no_confirmation_when_the_answer_probe_was_already_that_long() -> None:

@@ -50,8 +50,8 @@ START_SHARE_OF_CEILING = 0.9
 # overload (real servers have GC pauses, noisy neighbours): re-measure it once before it caps the bracket for good.
 SUSPECT_FAILURE_SHARE = 0.8
 MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
-MAX_CONFIRMATIONS = 4  # long probes at the answer, then 1, 2 and 3 steps below it: covers a ~40 % over-statement
-CONFIRM_STEP = 2.0  # after a failed confirmation the next is 2 x precision lower (10 % by default)
+MAX_CONFIRMATIONS = 5  # long probes at the answer, then up to 4 steps below it (~20 % at 5 % precision)
+MAX_CONFIRM_STEP = 2.0  # a failed confirmation's step down: precision, up to this many x precision when it failed hard
 
 
 @dataclass
@@ -262,18 +262,20 @@ class _Run:
         """Re-measure the answer with one probe of ``confirm_seconds`` before reporting it: on a server whose speed
         varies over seconds (GC, noisy neighbours, a VM's spells) a short probe can fall between two slow spells and
         pass a rate that fails over half a minute. A failed confirmation withdraws every pass it covers and the next
-        one runs ``CONFIRM_STEP`` x precision lower, at most ``MAX_CONFIRMATIONS`` times: a few long probes (failing
-        ones end early) instead of a whole search of them. Returns a note for the stop reason."""
+        one runs lower (``_step_after``), at most ``MAX_CONFIRMATIONS`` in all: a few long probes (failing ones end
+        early) instead of a whole search of them. Returns a note for the stop reason."""
         answer = self._best_open_pass()
         if answer is None or answer.target_rps is None or self.cfg.confirm_seconds <= 0:
             return ""
-        rate, failed = answer.target_rps, None
+        rate, failed, failed_seconds = answer.target_rps, None, 0.0
         if answer.seconds >= 0.99 * self._confirm_seconds(rate):
             return ""  # the answer's own probe was that long already (a low rate needs long probes for its samples)
         for _ in range(MAX_CONFIRMATIONS):
             seconds = self._confirm_seconds(rate)
             if not self._fits(seconds + 1):
                 return f" Not confirmed by a {seconds:.0f} s probe: no time left." + _below(failed)
+            if failed is not None:  # between here and the failed rate only a long probe decides: no short pass may
+                self._withdraw_passes_from(rate, failed, failed_seconds)
             record = self._long_probe(rate, seconds)
             if not record.valid:
                 return f" Not confirmed: the generator was the limit at {rate:.1f} RPS." + _below(failed)
@@ -282,11 +284,11 @@ class _Run:
                     bracket.lo, bracket.lo_latency = record.rps, _latency_at(record, self.cfg.check.percentile)
                 held = f" The answer held for a {record.seconds:.0f} s probe."
                 if failed is not None:
-                    held += f" {failed.target_rps:.1f} RPS had failed one (the long probes step {self._step():.0%})."
+                    held += f" {failed.target_rps:.1f} RPS had failed one."
                 return held
             bracket.add(False, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
-            failed, rate = record, rate * (1 - self._step())
-            self._withdraw_passes_from(rate, record)
+            self._withdraw_passes_from(rate, record, seconds)
+            failed, failed_seconds, rate = record, seconds, rate * (1 - self._step_after(record))
         best = self._best_open_pass()
         bracket.lo = best.rps if best else 0.0
         return (
@@ -313,19 +315,25 @@ class _Run:
                 break
         return record
 
-    def _withdraw_passes_from(self, rate: float, failed: ProbeRecord) -> None:
-        """A long failure withdraws every pass at or above the next confirmation's rate: what lies between that
-        rate and the failed one only a long probe can decide, so no short pass there may become the answer."""
+    def _withdraw_passes_from(self, rate: float, failed: ProbeRecord, seconds: float) -> None:
+        """Mark every pass at or above ``rate`` as withdrawn because of the long probe that failed."""
         for i, r in enumerate(self.records):
             if r.kind == "open" and r.passed and r.index != failed.index and (r.target_rps or 0) >= rate:
                 self.records[i] = r.model_copy(update={
                     "passed": False,
-                    "note": f"withdrawn: a {failed.seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
+                    "note": f"withdrawn: a {seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
                             f"({failed.note})",
                 })
 
-    def _step(self) -> float:
-        return CONFIRM_STEP * self.cfg.precision
+    def _step_after(self, failed: ProbeRecord) -> float:
+        """How far below a failed confirmation the next one runs. Offered a share d over its capacity, a server's
+        queue grows by d seconds of work per second, so latency / elapsed time estimates d: just past the knee
+        (a steady server, where the short search is within precision) that is tiny and the step is ``precision``;
+        a probe that built a long queue fast steps further, up to ``MAX_CONFIRM_STEP`` x precision (a slow spell
+        also builds a queue fast, and says little about the long-run capacity)."""
+        latency = _latency_at(failed, self.cfg.check.percentile)
+        overload = latency / 1000 / failed.seconds if latency is not None and failed.seconds > 0 else 0.0
+        return min(MAX_CONFIRM_STEP * self.cfg.precision, max(self.cfg.precision, overload))
 
     def _best_open_pass(self) -> ProbeRecord | None:
         passing = [r for r in self.records if r.kind == "open" and r.passed and r.valid]
