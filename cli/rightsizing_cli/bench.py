@@ -51,6 +51,9 @@ def bench(
         typer.Option(help="Add workers up to this many when the generator saturates; 'auto' = CPUs here"),
     ] = None,
     max_seconds: Annotated[int, typer.Option(help="Hard bound on the test")] = 180,
+    confirm_seconds: Annotated[
+        float, typer.Option(help="Adaptive: re-measure the answer with one probe this long, e.g. 20 (0 = off)")
+    ] = LoadSettings.model_fields["confirm_seconds"].default,
     max_error_rate: Annotated[float, typer.Option(help="Largest failed share that still passes")] = 0.01,
     output: Annotated[Path, typer.Option("--output", "-o", help="Artefact folder")] = Path("rightsizing-runs/bench"),
 ) -> None:
@@ -64,9 +67,11 @@ def bench(
             mode=mode,  # type: ignore[arg-type]
             workers=workers,
             max_workers=max_workers if max_workers in (None, "auto") else _count(max_workers, "--max-workers"),
+            confirm_seconds=confirm_seconds,
         )
     except ValueError as e:
-        raise typer.BadParameter(one_line_errors(e), param_hint="--mode/--workers/--max-workers") from None
+        hint = "--mode/--workers/--max-workers/--confirm-seconds"
+        raise typer.BadParameter(one_line_errors(e), param_hint=hint) from None
     job = LoadTestJob(
         run_id="bench", candidate_id="bench", instance_type="local.bench", endpoint_name="bench", region="us-east-1",
         content_type=content_type, payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies),

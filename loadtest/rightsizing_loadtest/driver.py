@@ -156,18 +156,20 @@ class LocustProbe:
         log: deque[tuple[float, float, bool]] = deque()
         self._recorder.ramp_log = log
         started = time.monotonic()
-        self.runner.start(max_users, spawn_rate=spawn_rate)
-        reason = f"time budget of {budget_seconds:.0f} s used up"
-        cpu_before = self._cpu.seconds()
-        while time.monotonic() - started < budget_seconds:
-            gevent.sleep(0.5)
-            total = self.env.stats.total
-            if total.num_requests >= 100 and total.fail_ratio >= stop_failure_ratio:
-                reason = f"cumulative failure ratio reached {total.fail_ratio:.1%} at {self.runner.user_count} users"
-                break
-            now = time.monotonic()
-            while log and log[0][0] < now - window:
-                log.popleft()
+
+        def run_ramp() -> str:
+            self.runner.start(max_users, spawn_rate=spawn_rate)
+            while time.monotonic() - started < budget_seconds:
+                gevent.sleep(0.5)
+                total = self.env.stats.total
+                if total.num_requests >= 100 and total.fail_ratio >= stop_failure_ratio:
+                    return f"cumulative failure ratio reached {total.fail_ratio:.1%} at {self.runner.user_count} users"
+                now = time.monotonic()
+                while log and log[0][0] < now - window:
+                    log.popleft()
+            return f"time budget of {budget_seconds:.0f} s used up"
+
+        reason, cpu_percent, _ = self._cpu.around(run_ramp)
         end = time.monotonic()
         last = [entry for entry in log if entry[0] >= end - window]
         self._recorder.ramp_log = None
@@ -179,7 +181,7 @@ class LocustProbe:
             requests=len(last),
             failures=len(last) - len(ok),
             latencies=latency_percentiles(ok),
-            generator_cpu_percent=100.0 * (self._cpu.seconds() - cpu_before) / max(end - started, 1e-9),
+            generator_cpu_percent=cpu_percent,
         )
         return RampMeasurement(
             last_window=measured, users=self.runner.user_count, seconds=end - started, stop_reason=reason

@@ -70,6 +70,13 @@ def test_bench_refuses_a_non_loopback_url(tmp_path: Path) -> None:
     assert "the load test failed (exit 2)" in result.output
 
 
+def test_bench_refuses_a_negative_confirmation_before_starting_anything(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bench", "http://127.0.0.1:9", "--confirm-seconds", "-1", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "confirm_seconds: Input should be greater than or equal to 0" in " ".join(result.output.split())
+    assert not list(tmp_path.iterdir())  # no run folder, no job
+
+
 def test_bench_runs_distributed_workers(tmp_path: Path, server_url: str) -> None:
     args = ["bench", server_url, "--sla", "p95:50ms", "--mode", "stepped", "--workers", "2", "--max-seconds", "20"]
     result = CliRunner().invoke(app, [*args, "-o", str(tmp_path), "--payload", "1,2,3"])

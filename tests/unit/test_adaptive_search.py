@@ -71,7 +71,7 @@ class SimulatedServer:
 
 def _search(sla_ms: float = 50.0, **overrides: float) -> AdaptiveSearch:
     settings = {"step_seconds": 2.0, "warmup_seconds": 1.0, "precision": 0.05, "min_completions": 400,
-                "max_probe_seconds": 6.0, **overrides}
+                "max_probe_seconds": 6.0, "confirm_seconds": 0.0, **overrides}  # confirmation: its own tests
     return AdaptiveSearch("p95", sla_ms, 0.01, **settings)  # type: ignore[arg-type]
 
 
@@ -326,7 +326,7 @@ class BurstyServer(SimulatedServer):
 @pytest.mark.parametrize("lucky", [1.10, 1.24])
 def test_a_long_confirmation_replaces_lucky_short_passes_with_a_rate_that_holds(lucky: float) -> None:
     short, confirmed = BurstyServer(lucky=lucky), BurstyServer(lucky=lucky)
-    unconfirmed = _search(50.0).run(short, budget_seconds=300, clock=short.clock)  # the default: no confirmation
+    unconfirmed = _search(50.0).run(short, budget_seconds=300, clock=short.clock)  # no confirmation
     outcome = _search(50.0, confirm_seconds=6.0).run(confirmed, budget_seconds=300, clock=confirmed.clock)
     truth = confirmed.truth
     assert unconfirmed.sustainable_rps > truth * 1.05  # short probes alone over-state it
@@ -423,13 +423,14 @@ def test_a_probe_floor_longer_than_the_bursts_stops_short_passes_over_stating_th
     assert all(p.seconds >= 6.0 or not p.passed for p in outcome.probes if p.kind == "open")
 
 
-def test_the_request_model_carries_the_probe_floor_to_the_search() -> None:
+def test_the_request_model_carries_the_probe_floor_and_confirmation_to_the_search() -> None:
     default = strategy_for(LoadSettings(), "p95", 50.0, 0.01)
     assert isinstance(default, AdaptiveSearch) and default.min_probe_seconds == 3.0  # one second per window
     raised = strategy_for(LoadSettings(min_probe_seconds=8), "p95", 50.0, 0.01)
     assert isinstance(raised, AdaptiveSearch) and raised.min_probe_seconds == 8.0
     with pytest.raises(ValueError, match="min_probe_seconds"):
         LoadSettings(min_probe_seconds=1)
+    assert default.confirm_seconds == 0.0  # off unless asked for (benchmarks/README.md, run O)
     confirmed = strategy_for(LoadSettings(confirm_seconds=20), "p95", 50.0, 0.01)
     assert isinstance(confirmed, AdaptiveSearch) and confirmed.confirm_seconds == 20.0
     with pytest.raises(ValueError, match="confirm_seconds"):

@@ -106,10 +106,10 @@ class LoadSettings(BaseModel):
         ge=0,
         le=600,
         description="Adaptive: before it is reported, re-measure the answer with one open-loop probe this long "
-        "(capped by max_probe_seconds; 0 = off). Short probes can over-state what a server whose speed varies over "
-        "seconds holds for half a minute; if the long probe fails, the next runs one precision step lower (two "
-        "when its queue grew fast), at most 5 in all. Costs one such probe when the answer holds "
-        "(benchmarks/README.md).",
+        "(capped by max_probe_seconds; 0 = off, the default). Short probes can over-state what a server whose speed "
+        "varies over seconds holds for half a minute; if the long probe fails, the next runs one precision step "
+        "lower (two when its queue grew fast), at most 5 in all. It roughly doubled the test time and biased "
+        "steady servers' answers ~3 % low in benchmarks/capacity_accuracy.py (benchmarks/README.md, run O).",
     )
     phases: list[Phase] = Field(
         default_factory=_default_phases,

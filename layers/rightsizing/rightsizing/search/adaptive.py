@@ -11,6 +11,9 @@
    as soon as its failure is certain (``FailFast``). The next rate interpolates where latency crosses the SLA
    between the bracket's ends (1/latency linear in the rate, as in a queue), falling back to bisection; the search
    stops when (first failing - last passing) / last passing <= precision.
+4. Confirmation (``confirm_seconds``): one long probe at the answer, since short probes can pass a rate that a
+   server whose speed varies over seconds does not hold for half a minute; after a failure, long probes step
+   down until one holds (``_confirm``).
 
 Closed loop alone under-reports tail latency (users wait for each other); open loop is the honest test of
 "at λ RPS, p95 <= SLA". See shared measurement notes: stability = 3 windows within 10 %.
