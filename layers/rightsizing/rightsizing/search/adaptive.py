@@ -220,28 +220,33 @@ class _Run:
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
             rate = bracket.next_rate(self.cfg.check.sla_ms)
 
-    def _valid_open_probe(self, rate: float, seconds: float, suspect_below: float) -> ProbeRecord:
+    def _valid_open_probe(
+        self, rate: float, seconds: float, suspect_below: float, *, extensions: int = MAX_EXTENSIONS, label: str = ""
+    ) -> ProbeRecord:
         """An open-loop probe, measured again while the generator was the limit: from one more generator process
         if the probe can add one, else once more (a passing hiccup: another process took the CPU)."""
-        record = self._open_probe(rate, seconds, suspect_below)
+        record = self._open_probe(rate, seconds, suspect_below, extensions, label)
         retried = False
         while not record.valid and self._fits(seconds + 1):
             if self._scale_out():
-                record = self._open_probe(rate, seconds, suspect_below)
+                record = self._open_probe(rate, seconds, suspect_below, extensions, label)
             elif not retried:
                 retried = True
-                record = self._open_probe(rate, seconds, suspect_below)
+                record = self._open_probe(rate, seconds, suspect_below, extensions, label)
             else:
                 break
         return record
 
-    def _open_probe(self, rate: float, seconds: float, suspect_below: float) -> ProbeRecord:
-        """One open-loop probe; unstable windows earn one re-measure when passing, or when failing far below the
-        ceiling (where a failure is more likely a spike than overload). Only a re-measure with agreeing windows
-        overturns such a failure: two noisy measurements, one failing, do not make a pass (near the knee of a server
-        with variable service times that second chance alone over-stated the answer by ~2 %)."""
+    def _open_probe(
+        self, rate: float, seconds: float, suspect_below: float, extensions: int, label: str
+    ) -> ProbeRecord:
+        """One open-loop probe; unstable windows earn up to ``extensions`` re-measures when passing, or when failing
+        far below the ceiling (where a failure is more likely a spike than overload). Only a re-measure with
+        agreeing windows overturns such a failure: two noisy measurements, one failing, do not make a pass (near the
+        knee of a server with variable service times that second chance alone over-stated the answer by ~2 %).
+        ``label`` is the note of a passing probe."""
         first_failed = False
-        for attempt in range(MAX_EXTENSIONS + 1):
+        for attempt in range(extensions + 1):
             m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms, fail_fast=self.cfg.fail_fast)
             passed, why = self.cfg.check.verdict(m)
             if m.stopped_early and not passed:
@@ -252,8 +257,8 @@ class _Run:
             stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
             if passed and not stable and first_failed:
                 passed, why = False, "failed, then passed with disagreeing windows: not shown to be a spike"
-            last = attempt == MAX_EXTENSIONS
-            note = invalid_why or why or ("" if stable else "windows disagree; re-measured")
+            last = attempt == extensions
+            note = invalid_why or why or label or ("" if stable else "windows disagree; re-measured")
             worth_another = not stable and (passed or rate < suspect_below)
             if not valid or not worth_another or last:
                 return self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
@@ -279,14 +284,14 @@ class _Run:
                 return f" Not confirmed by a {seconds:.0f} s probe: no time left." + _below(failed)
             if failed is not None:  # between here and the failed rate only a long probe decides: no short pass may
                 self._withdraw_passes_from(rate, failed, failed_seconds)
-            record = self._long_probe(rate, seconds)
+            # Judged as measured, never re-measured for disagreeing windows: meeting a slow spell is the point.
+            record = self._valid_open_probe(rate, seconds, 0.0, extensions=0, label=f"confirmation ({seconds:.0f} s)")
             if not record.valid:
                 return f" Not confirmed: the generator was the limit at {rate:.1f} RPS." + _below(failed)
             if record.passed:
+                held = f" The answer held for a {record.seconds:.0f} s probe."
                 if failed is not None:  # the bracket's lower end was a withdrawn short pass
                     bracket.lo, bracket.lo_latency = record.rps, _latency_at(record, self.cfg.check.percentile)
-                held = f" The answer held for a {record.seconds:.0f} s probe."
-                if failed is not None:
                     held += f" {failed.target_rps:.1f} RPS had failed one."
                 return held
             bracket.add(False, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
@@ -299,24 +304,6 @@ class _Run:
             f"{answer.target_rps:.1f} down to {failed.target_rps if failed else 0:.1f} RPS; "
             + ("the answer is a shorter probe's." if best else "no rate held one.")
         )
-
-    def _long_probe(self, rate: float, seconds: float) -> ProbeRecord:
-        """One confirmation probe, judged as measured: no re-measure for disagreeing windows (meeting a slow spell is
-        the point), one retry if the generator was the limit."""
-        for _ in range(2):
-            m = self.probe.measure_rate(rate, seconds, WINDOWS, self.cfg.late_ms, fail_fast=self.cfg.fail_fast)
-            passed, why = self.cfg.check.verdict(m)
-            if passed and m.rps < KEEP_UP_RATIO * rate:
-                passed, why = False, f"completed {m.rps:.1f} of {rate:.1f} RPS offered: falling behind"
-            if m.stopped_early and not passed:
-                why += f" (stopped after {m.seconds:.1f} of {seconds:.1f} s: the failure was certain)"
-            valid, invalid_why = _generator_ok(m)
-            stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
-            note = invalid_why or why or f"confirmation ({seconds:.0f} s)"
-            record = self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
-            if valid:
-                break
-        return record
 
     def _withdraw_passes_from(self, rate: float, failed: ProbeRecord, seconds: float) -> None:
         """Mark every pass at or above ``rate`` as withdrawn because of the long probe that failed."""
