@@ -49,10 +49,11 @@ class ProgressPrinter:
                 if event.get("kind") == "open"
                 else f"{event.get('users')} users"
             )
-            return (
+            line = (
                 f"probe {event.get('index')}: {load} → {event.get('rps', 0):.1f} RPS, "
                 f"p95 {event.get('p95_ms') or 0:.1f} ms, errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
             )
+            return line + _why(event)
         if stage == "generator":
             workers, limit = event.get("workers"), event.get("max_workers")
             return f"load generator saturated: now {workers} worker processes (max {limit})"
@@ -60,3 +61,16 @@ class ProgressPrinter:
             reason = escape(str(event.get("stop_reason")))
             return f"measured: {event.get('sustainable_rps', 0):.1f} RPS within SLA — {reason}"
         return None
+
+
+NOTE_CHARS = 100
+
+
+def _why(event: dict) -> str:
+    """Why a probe failed (a p95 under the SLA can fail: windows disagreed, it fell behind, it is being re-measured),
+    or what an open-loop pass was (a confirmation); closed-loop passes are ceiling steps and need no words."""
+    note = str(event.get("note") or "")
+    if not note or event.get("kind") == "warmup" or (event.get("passed") and event.get("kind") != "open"):
+        return ""
+    short = note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…"
+    return f" [dim]{escape(short)}[/]"
