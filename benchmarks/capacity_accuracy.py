@@ -7,6 +7,7 @@ Cases: (a) c slots x fixed service time (truth = c / S), (b) the same with expon
 (truth from a long open-loop sweep). Both methods run through the real load-test task
 (``python -m rightsizing_loadtest.task``), one after the other against the same server, in one run; the server is
 pinned to CPU 1 and the generator to CPU 0. Traffic goes to 127.0.0.1 only; every test is bounded in seconds.
+``--noisy-neighbour 300:3`` runs (c) with slow spells made on purpose (noisy_neighbour.py on the server's CPU).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,7 +159,42 @@ def host_stability() -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
+def parse_neighbour(spec: str) -> tuple[float, float]:
+    try:
+        burst_ms, every_s = (float(v) for v in spec.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected BURST_MS:EVERY_S such as 300:3, got {spec!r}") from None
+    if burst_ms <= 0 or every_s <= burst_ms / 1000:
+        raise argparse.ArgumentTypeError("need BURST_MS > 0 and gaps (EVERY_S) longer than one burst")
+    return burst_ms, every_s
+
+
+@contextlib.contextmanager
+def noisy_neighbour(spec: str | None) -> Iterator[str]:
+    """Run noisy_neighbour.py on the server CPU for the whole block when ``spec`` ("BURST_MS:EVERY_S") is set;
+    yields a label for the table."""
+    if not spec:
+        yield ""
+        return
+    burst_ms, every_s = parse_neighbour(spec)
+    command = [sys.executable, str(HERE / "noisy_neighbour.py"), "--cpu", str(SERVER_CPU), "--burst-ms",
+               f"{burst_ms:g}", "--every-s", f"{every_s:g}", "--max-seconds", "3600"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        yield f"noisy neighbour on the server CPU: {burst_ms:g} ms bursts, gaps ~{every_s:g} s"
+    finally:
+        process.terminate()
+        process.wait(5)
+
+
+def measure_model_case(adaptive: LoadSettings, workdir: Path, neighbour: str | None = None) -> dict:
+    with noisy_neighbour(neighbour) as label:
+        row = _measure_model_case(adaptive, workdir)
+    row["neighbour"] = label
+    return row
+
+
+def _measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
     from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
 
     host = host_stability()
@@ -216,6 +253,8 @@ def print_table(rows: list[dict]) -> None:
             truths = ", ".join(f"{s['truth']}" for s in r["sweeps"])
             runs = ", ".join(f"{rps:.1f} ({error(rps, r['truth'])}, {sec:.0f} s)" for rps, sec in r["adaptive_runs"])
             print(f"    truth = mean of sweeps [{truths}]; adaptive = median of runs [{runs}]")
+            if r.get("neighbour"):
+                print(f"    {r['neighbour']}")
             host = r["host"]
             print(f"    host speed (model app requests/s on the server CPU, 1 s slices): median {host['median']:.0f}, "
                   f"{host['min']:.0f}-{host['max']:.0f}, {host['slow_share']:.0%} of slices below 80 % of the median")
@@ -236,6 +275,10 @@ def main() -> None:
                         help="adaptive load.min_completions (default: the model's, 600): longer open-loop probes")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep every run's artefacts (search traces, Locust CSVs, sweep rows) in this folder")
+    parser.add_argument("--noisy-neighbour", metavar="BURST_MS:EVERY_S", default=None,
+                        type=lambda spec: parse_neighbour(spec) and spec,
+                        help="(c) with slow spells on demand: noisy_neighbour.py shares the server CPU in bursts of "
+                             "BURST_MS every ~EVERY_S s, e.g. 300:3")
     parser.add_argument("--queue-seconds", type=float, default=DEFAULT_QUEUE_SECONDS,
                         help="server waiting room, in seconds of capacity, before it answers 503")
     args = parser.parse_args()
@@ -255,7 +298,7 @@ def main() -> None:
             rows.append(measure_case(case, adaptive, Path(tmp) / str(index), args.queue_seconds))
         if not (args.no_model or args.quick):
             print(f"[model] {MODEL_CASE} ...", file=sys.stderr, flush=True)
-            rows.append(measure_model_case(adaptive, Path(tmp) / "model"))
+            rows.append(measure_model_case(adaptive, Path(tmp) / "model", args.noisy_neighbour))
     print(f"server queue: {args.queue_seconds:g} s of capacity; adaptive settings: {adaptive.model_dump()}")
     print_table(rows)
     if args.json:
