@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ground_truth import true_sla_rate
+from noisy_neighbour import bounds_error
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
@@ -160,23 +161,24 @@ def host_stability() -> dict:
 
 
 def parse_neighbour(spec: str) -> tuple[float, float]:
+    """--noisy-neighbour's "BURST_MS:EVERY_S", checked by noisy_neighbour.py's own rule before anything starts."""
     try:
         burst_ms, every_s = (float(v) for v in spec.split(":"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected BURST_MS:EVERY_S such as 300:3, got {spec!r}") from None
-    if burst_ms <= 0 or every_s <= burst_ms / 1000:
-        raise argparse.ArgumentTypeError("need BURST_MS > 0 and gaps (EVERY_S) longer than one burst")
+    if why := bounds_error(burst_ms, every_s):
+        raise argparse.ArgumentTypeError(why)
     return burst_ms, every_s
 
 
 @contextlib.contextmanager
-def noisy_neighbour(spec: str | None) -> Iterator[str]:
-    """Run noisy_neighbour.py on the server CPU for the whole block when ``spec`` ("BURST_MS:EVERY_S") is set;
+def noisy_neighbour(spec: tuple[float, float] | None) -> Iterator[str]:
+    """Run noisy_neighbour.py on the server CPU for the whole block when ``spec`` (burst ms, mean gap s) is set;
     yields a label for the table."""
     if not spec:
         yield ""
         return
-    burst_ms, every_s = parse_neighbour(spec)
+    burst_ms, every_s = spec
     command = [sys.executable, str(HERE / "noisy_neighbour.py"), "--cpu", str(SERVER_CPU), "--burst-ms",
                f"{burst_ms:g}", "--every-s", f"{every_s:g}", "--max-seconds", "3600"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
@@ -187,14 +189,7 @@ def noisy_neighbour(spec: str | None) -> Iterator[str]:
         process.wait(5)
 
 
-def measure_model_case(adaptive: LoadSettings, workdir: Path, neighbour: str | None = None) -> dict:
-    with noisy_neighbour(neighbour) as label:
-        row = _measure_model_case(adaptive, workdir)
-    row["neighbour"] = label
-    return row
-
-
-def _measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
+def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
     from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
 
     host = host_stability()
@@ -276,7 +271,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep every run's artefacts (search traces, Locust CSVs, sweep rows) in this folder")
     parser.add_argument("--noisy-neighbour", metavar="BURST_MS:EVERY_S", default=None,
-                        type=lambda spec: parse_neighbour(spec) and spec,
+                        type=parse_neighbour,
                         help="(c) with slow spells on demand: noisy_neighbour.py shares the server CPU in bursts of "
                              "BURST_MS every ~EVERY_S s, e.g. 300:3")
     parser.add_argument("--queue-seconds", type=float, default=DEFAULT_QUEUE_SECONDS,
@@ -298,7 +293,8 @@ def main() -> None:
             rows.append(measure_case(case, adaptive, Path(tmp) / str(index), args.queue_seconds))
         if not (args.no_model or args.quick):
             print(f"[model] {MODEL_CASE} ...", file=sys.stderr, flush=True)
-            rows.append(measure_model_case(adaptive, Path(tmp) / "model", args.noisy_neighbour))
+            with noisy_neighbour(args.noisy_neighbour) as label:
+                rows.append(measure_model_case(adaptive, Path(tmp) / "model") | {"neighbour": label})
     print(f"server queue: {args.queue_seconds:g} s of capacity; adaptive settings: {adaptive.model_dump()}")
     print_table(rows)
     if args.json:

@@ -24,6 +24,13 @@ def burn(seconds: float) -> None:
         pass
 
 
+def bounds_error(burst_ms: float, every_s: float) -> str | None:
+    """Why these settings cannot make spells, or None (shared with capacity_accuracy's --noisy-neighbour)."""
+    if burst_ms <= 0 or every_s <= burst_ms / 1000:
+        return "need 0 < burst-ms and every-s longer than one burst"
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpu", type=int, required=True, help="CPU to share with the server")
@@ -32,8 +39,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=3600.0, help="exit after this long")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    if args.burst_ms <= 0 or args.every_s <= args.burst_ms / 1000:
-        parser.error("need 0 < burst-ms and every-s longer than one burst")
+    if why := bounds_error(args.burst_ms, args.every_s):
+        parser.error(why)
     os.sched_setaffinity(0, {args.cpu})
     rng = random.Random(args.seed)
     started = time.monotonic()
