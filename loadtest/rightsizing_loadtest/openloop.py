@@ -8,6 +8,7 @@ late: above 1 % the generator, not the endpoint, set the pace and the probe is i
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -23,8 +24,10 @@ from rightsizing_loadtest.tally import OpenLoopTally, Sent, tally
 from rightsizing_loadtest.users import judge
 
 POOL_CONNECTIONS = 1000  # in-flight cap: far above any healthy endpoint's concurrency at its SLA rate
-QUIESCE_SECONDS = 5.0  # at most this long waiting, before a probe, for the queue a previous one left to drain
+QUIESCE_SECONDS = 30.0  # at most this long waiting, before a probe, for the queue a previous one left to drain
 INVOCATIONS_PATH = "/invocations"
+
+log = logging.getLogger(__name__)
 
 
 class OpenLoopPacer:
@@ -100,6 +103,11 @@ class OpenLoopPacer:
             latency, fastest = sent[0].latency_s, self._fastest
             if latency is not None and fastest is not None and latency <= max(2 * fastest, fastest + 0.002):
                 return
+        log.warning(
+            "the endpoint was still slow %.0f s after the previous probe (a queue left behind?); "
+            "the next probe may read it as its own latency",
+            max_seconds,
+        )
 
     def _send(self, scheduled: float, sent: list[Sent], live: _LiveCounts | None = None) -> None:
         began = time.monotonic()

@@ -34,7 +34,7 @@ SCRIPT = textwrap.dedent(
     for name, rate, seconds in (("over", 150.0, 8.0), ("under", 20.0, 2.0)):
         m = probe.measure_rate(rate, seconds, 3, 10.0, fail_fast=FailFast.for_check(check))
         out[name] = {"seconds": m.seconds, "stopped_early": m.stopped_early, "passed": check.verdict(m)[0],
-                     "requests": m.requests}
+                     "requests": m.requests, "why": check.verdict(m)[1]}
     probe.close()
     print(json.dumps(out))
     """
@@ -51,9 +51,10 @@ def test_a_probe_past_capacity_stops_once_its_failure_is_certain(tmp_path: Path,
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     over, under = out["over"], out["under"]
-    # 150 RPS into 50: the queue grows ~2 s of latency per second, so > 5 % of 1,200 planned requests are over
-    # 100 ms within ~1 s of measuring; the probe stops there and its verdict is still a failure.
+    # 150 RPS into 50: the queue grows ~2 s of latency per second. Measured requests complete after the ~1 s queue
+    # the settle left, at 50/s, so > 5 % of 1,200 planned are over 100 ms ~2.5 s into measuring (3.8 s on a host
+    # with both cores busy); the probe stops there, far short of its 8 s, and its verdict is still a failure.
     assert over["stopped_early"] and not over["passed"]
-    assert 0 < over["seconds"] < 4.0, over
-    assert under == {"seconds": 2.0, "stopped_early": False, "passed": True, "requests": under["requests"]}
-    assert 35 <= under["requests"] <= 45  # 20 RPS x 2 s, measured in full
+    assert 0 < over["seconds"] < 5.0, over
+    assert under["passed"] and not under["stopped_early"], under
+    assert under["seconds"] == 2.0 and 35 <= under["requests"] <= 45, under  # 20 RPS x 2 s, measured in full
