@@ -33,8 +33,9 @@ SCRIPT = textwrap.dedent(
     out = {}
     for name, rate, seconds in (("over", 150.0, 8.0), ("under", 20.0, 2.0)):
         m = probe.measure_rate(rate, seconds, 3, 10.0, fail_fast=FailFast.for_check(check))
-        out[name] = {"seconds": m.seconds, "stopped_early": m.stopped_early, "passed": check.verdict(m)[0],
-                     "requests": m.requests, "why": check.verdict(m)[1]}
+        passed, why = check.verdict(m)
+        out[name] = {"seconds": m.seconds, "stopped_early": m.stopped_early, "passed": passed,
+                     "requests": m.requests, "why": why}
     probe.close()
     print(json.dumps(out))
     """
