@@ -63,8 +63,18 @@ CASES = [
 
 def start_server(case: Case, queue_seconds: float = DEFAULT_QUEUE_SECONDS) -> tuple[subprocess.Popen, str]:
     queue = max(case.slots, int(queue_seconds * case.slots * 1000 / case.service_ms))
-    command = [sys.executable, str(HERE / "ground_truth.py"), "--slots", str(case.slots), "--service-ms",
-               str(case.service_ms), "--queue", str(queue), "--cpu", str(SERVER_CPU)]
+    command = [
+        sys.executable,
+        str(HERE / "ground_truth.py"),
+        "--slots",
+        str(case.slots),
+        "--service-ms",
+        str(case.service_ms),
+        "--queue",
+        str(queue),
+        "--cpu",
+        str(SERVER_CPU),
+    ]
     if case.exponential:
         command.append("--exponential")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -82,16 +92,30 @@ def run_task(
     workdir.mkdir(parents=True, exist_ok=True)
     payloads = put_json(local_uri(workdir / "payloads.json"), bodies or ["1,2,3,4"])
     job = LoadTestJob(
-        run_id="bench", candidate_id=load.mode, instance_type="local.bench", endpoint_name="bench", region="us-east-1",
-        content_type="text/csv", payloads_uri=payloads, sla_percentile="p95", sla_ms=sla_ms, max_error_rate=0.01,
-        load=load, max_seconds=max_seconds, results_uri=local_uri(workdir / "results"),
+        run_id="bench",
+        candidate_id=load.mode,
+        instance_type="local.bench",
+        endpoint_name="bench",
+        region="us-east-1",
+        content_type="text/csv",
+        payloads_uri=payloads,
+        sla_percentile="p95",
+        sla_ms=sla_ms,
+        max_error_rate=0.01,
+        load=load,
+        max_seconds=max_seconds,
+        results_uri=local_uri(workdir / "results"),
     )
     job_uri = put_json(local_uri(workdir / "job.json"), job.model_dump(mode="json"))
     env = {**os.environ, "JOB_URI": job_uri, "ENDPOINT_URL": url}
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "rightsizing_loadtest.task"], env=env, check=True, stdout=subprocess.DEVNULL,
-        preexec_fn=lambda: os.sched_setaffinity(0, {GENERATOR_CPU}), timeout=max_seconds + 60,
+        [sys.executable, "-m", "rightsizing_loadtest.task"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, {GENERATOR_CPU}),
+        timeout=max_seconds + 60,
     )
     wall = time.monotonic() - started
     return LoadTestResult.model_validate(get_json(local_uri(workdir / "results" / "result.json"))), wall
@@ -109,10 +133,16 @@ def measure_case(case: Case, adaptive: LoadSettings, workdir: Path, queue_second
         server.wait(5)
     return {
         # Truth from the service times the server really delivered (its timer overshoots the nominal ones).
-        "case": case.name, "truth": case.truth(observed), "nominal_truth": case.truth(),
+        "case": case.name,
+        "truth": case.truth(observed),
+        "nominal_truth": case.truth(),
         "service_ms_observed": sum(observed) / len(observed),
-        "adaptive": fast.sustainable_rps, "adaptive_s": fast.test_seconds, "adaptive_wall": fast_wall,
-        "ramp": ramp.sustainable_rps, "ramp_s": ramp.test_seconds, "ramp_wall": ramp_wall,
+        "adaptive": fast.sustainable_rps,
+        "adaptive_s": fast.test_seconds,
+        "adaptive_wall": fast_wall,
+        "ramp": ramp.sustainable_rps,
+        "ramp_s": ramp.test_seconds,
+        "ramp_wall": ramp_wall,
         "generator_limited": fast.generator_limited,
     }
 
@@ -138,18 +168,35 @@ def run_sweep(url: str, around_rps: float, payloads: list[str], workdir: Path) -
     step = max(1.0, round(SWEEP_STEP * around_rps))
     start = max(step, round(SWEEP_FROM * around_rps / step) * step)
     stop = start + round((SWEEP_TO - SWEEP_FROM) * around_rps / step) * step  # it ends itself 2 clear failures past
-    command = [sys.executable, str(HERE / "rate_sweep.py"), url, "--sla-ms", str(MODEL_SLA_MS),
-               "--grid", f"{start:g}:{stop:g}:{step:g}", "--seconds", str(SWEEP_SECONDS), "--cpu", str(GENERATOR_CPU),
-               "--workdir", str(workdir), "--extend-down", str(SWEEP_EXTEND_DOWN),
-               *(f"--payload={p}" for p in payloads)]
+    command = [
+        sys.executable,
+        str(HERE / "rate_sweep.py"),
+        url,
+        "--sla-ms",
+        str(MODEL_SLA_MS),
+        "--grid",
+        f"{start:g}:{stop:g}:{step:g}",
+        "--seconds",
+        str(SWEEP_SECONDS),
+        "--cpu",
+        str(GENERATOR_CPU),
+        "--workdir",
+        str(workdir),
+        "--extend-down",
+        str(SWEEP_EXTEND_DOWN),
+        *(f"--payload={p}" for p in payloads),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=1800)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "rows.jsonl").write_text(done.stdout)  # every rate's row, for --keep
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     summary = lines[-1]
     summary["points"] = [(r["rate"], r["p95_ms"]) for r in lines[:-1]]
-    print(f"  sweep: truth {summary['truth']} (strict {summary['strict']}), p95 by rate {summary['points']}",
-          file=sys.stderr, flush=True)
+    print(
+        f"  sweep: truth {summary['truth']} (strict {summary['strict']}), p95 by rate {summary['points']}",
+        file=sys.stderr,
+        flush=True,
+    )
     return summary
 
 
@@ -179,8 +226,18 @@ def noisy_neighbour(spec: tuple[float, float] | None) -> Iterator[str]:
         yield ""
         return
     burst_ms, every_s = spec
-    command = [sys.executable, str(HERE / "noisy_neighbour.py"), "--cpu", str(SERVER_CPU), "--burst-ms",
-               f"{burst_ms:g}", "--every-s", f"{every_s:g}", "--max-seconds", "3600"]
+    command = [
+        sys.executable,
+        str(HERE / "noisy_neighbour.py"),
+        "--cpu",
+        str(SERVER_CPU),
+        "--burst-ms",
+        f"{burst_ms:g}",
+        "--every-s",
+        f"{every_s:g}",
+        "--max-seconds",
+        "3600",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     try:
         yield f"noisy neighbour on the server CPU: {burst_ms:g} ms bursts, gaps ~{every_s:g} s"
@@ -193,8 +250,12 @@ def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
     from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
 
     host = host_stability()
-    print(f"  host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
-          f"{host['max']:.0f}, {host['slow_share']:.0%} below 80 % of the median)", file=sys.stderr, flush=True)
+    print(
+        f"  host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
+        f"{host['max']:.0f}, {host['slow_share']:.0%} below 80 % of the median)",
+        file=sys.stderr,
+        flush=True,
+    )
     server = start_server(ensure_builtin_model(), workers=1, cpus=[SERVER_CPU], log_path=workdir / "server.log")
     payloads = [",".join(f"{v:.4f}" for v in row) for row in sample_rows(8)]
     fast: list[tuple[LoadTestResult, float]] = []
@@ -202,8 +263,11 @@ def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
 
     def search(index: int) -> None:
         fast.append(run_task(server.url, adaptive, MODEL_SLA_MS, 600, workdir / f"adaptive{index}", payloads))
-        print(f"  adaptive {index}: {fast[-1][0].sustainable_rps:.1f} RPS in {fast[-1][0].test_seconds:.0f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"  adaptive {index}: {fast[-1][0].sustainable_rps:.1f} RPS in {fast[-1][0].test_seconds:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     try:
         wait_ready(server)
@@ -211,8 +275,9 @@ def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
         around = fast[0][0].sustainable_rps or fast[0][0].saturation_rps / 2
         sweeps.append(run_sweep(server.url, around, payloads, workdir / "sweep1"))
         search(2)
-        ramp, ramp_wall = run_task(server.url, LoadSettings(mode="ramp", max_users=5000), MODEL_SLA_MS, 600,
-                                   workdir / "ramp", payloads)
+        ramp, ramp_wall = run_task(
+            server.url, LoadSettings(mode="ramp", max_users=5000), MODEL_SLA_MS, 600, workdir / "ramp", payloads
+        )
         sweeps.append(run_sweep(server.url, around, payloads, workdir / "sweep2"))
         search(3)
     finally:
@@ -220,10 +285,16 @@ def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
     truths = [s["truth"] for s in sweeps if s["truth"]]  # None: even the grid's lowest rate failed
     middle = sorted(fast, key=lambda run: run[0].sustainable_rps)[1]
     return {
-        "case": MODEL_CASE, "truth": sum(truths) / len(truths) if truths else 0.0, "sweeps": sweeps,
-        "adaptive": middle[0].sustainable_rps, "adaptive_s": middle[0].test_seconds, "adaptive_wall": middle[1],
+        "case": MODEL_CASE,
+        "truth": sum(truths) / len(truths) if truths else 0.0,
+        "sweeps": sweeps,
+        "adaptive": middle[0].sustainable_rps,
+        "adaptive_s": middle[0].test_seconds,
+        "adaptive_wall": middle[1],
         "adaptive_runs": [(run.sustainable_rps, run.test_seconds) for run, _ in fast],
-        "ramp": ramp.sustainable_rps, "ramp_s": ramp.test_seconds, "ramp_wall": ramp_wall,
+        "ramp": ramp.sustainable_rps,
+        "ramp_s": ramp.test_seconds,
+        "ramp_wall": ramp_wall,
         "generator_limited": any(run.generator_limited for run, _ in fast),
         "host": host,
     }
@@ -235,15 +306,16 @@ def error(answer: float, truth: float) -> str:
 
 def print_table(rows: list[dict]) -> None:
     header = (
-        f"{'case':40} {'truth':>8} {'adaptive':>9} {'err':>8} {'s':>6} {'ramp':>8} {'err':>8} {'s':>6} "
-        f"{'time a/r':>9}"
+        f"{'case':40} {'truth':>8} {'adaptive':>9} {'err':>8} {'s':>6} {'ramp':>8} {'err':>8} {'s':>6} {'time a/r':>9}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['case']:40} {r['truth']:8.1f} {r['adaptive']:9.1f} {error(r['adaptive'], r['truth']):>8} "
-              f"{r['adaptive_s']:6.0f} {r['ramp']:8.1f} {error(r['ramp'], r['truth']):>8} {r['ramp_s']:6.0f} "
-              f"{r['adaptive_s'] / r['ramp_s']:9.2f}" + ("  (generator-limited)" if r["generator_limited"] else ""))
+        print(
+            f"{r['case']:40} {r['truth']:8.1f} {r['adaptive']:9.1f} {error(r['adaptive'], r['truth']):>8} "
+            f"{r['adaptive_s']:6.0f} {r['ramp']:8.1f} {error(r['ramp'], r['truth']):>8} {r['ramp_s']:6.0f} "
+            f"{r['adaptive_s'] / r['ramp_s']:9.2f}" + ("  (generator-limited)" if r["generator_limited"] else "")
+        )
         if "sweeps" in r:
             truths = ", ".join(f"{s['truth']}" for s in r["sweeps"])
             runs = ", ".join(f"{rps:.1f} ({error(rps, r['truth'])}, {sec:.0f} s)" for rps, sec in r["adaptive_runs"])
@@ -251,11 +323,15 @@ def print_table(rows: list[dict]) -> None:
             if r.get("neighbour"):
                 print(f"    {r['neighbour']}")
             host = r["host"]
-            print(f"    host speed (model app requests/s on the server CPU, 1 s slices): median {host['median']:.0f}, "
-                  f"{host['min']:.0f}-{host['max']:.0f}, {host['slow_share']:.0%} of slices below 80 % of the median")
+            print(
+                f"    host speed (model app requests/s on the server CPU, 1 s slices): median {host['median']:.0f}, "
+                f"{host['min']:.0f}-{host['max']:.0f}, {host['slow_share']:.0%} of slices below 80 % of the median"
+            )
     total_a, total_r = sum(r["adaptive_s"] for r in rows), sum(r["ramp_s"] for r in rows)
-    print(f"{'all cases: test seconds adaptive / ramp':40} {'':8} {'':9} {'':8} {total_a:6.0f} {'':8} {'':8} "
-          f"{total_r:6.0f} {total_a / total_r:9.2f}")
+    print(
+        f"{'all cases: test seconds adaptive / ramp':40} {'':8} {'':9} {'':8} {total_a:6.0f} {'':8} {'':8} "
+        f"{total_r:6.0f} {total_a / total_r:9.2f}"
+    )
 
 
 def main() -> None:
@@ -264,18 +340,38 @@ def main() -> None:
     parser.add_argument("--no-model", action="store_true", help="skip (c), the real model server (~20 min)")
     parser.add_argument("--only-model", action="store_true", help="run only (c)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
-    parser.add_argument("--confirm-seconds", type=float, default=None,
-                        help="adaptive load.confirm_seconds (default: the model's default)")
-    parser.add_argument("--min-completions", type=int, default=None,
-                        help="adaptive load.min_completions (default: the model's, 600): longer open-loop probes")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep every run's artefacts (search traces, Locust CSVs, sweep rows) in this folder")
-    parser.add_argument("--noisy-neighbour", metavar="BURST_MS:EVERY_S", default=None,
-                        type=parse_neighbour,
-                        help="(c) with slow spells on demand: noisy_neighbour.py shares the server CPU in bursts of "
-                             "BURST_MS every ~EVERY_S s, e.g. 300:3")
-    parser.add_argument("--queue-seconds", type=float, default=DEFAULT_QUEUE_SECONDS,
-                        help="server waiting room, in seconds of capacity, before it answers 503")
+    parser.add_argument(
+        "--confirm-seconds",
+        type=float,
+        default=None,
+        help="adaptive load.confirm_seconds (default: the model's default)",
+    )
+    parser.add_argument(
+        "--min-completions",
+        type=int,
+        default=None,
+        help="adaptive load.min_completions (default: the model's, 600): longer open-loop probes",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep every run's artefacts (search traces, Locust CSVs, sweep rows) in this folder",
+    )
+    parser.add_argument(
+        "--noisy-neighbour",
+        metavar="BURST_MS:EVERY_S",
+        default=None,
+        type=parse_neighbour,
+        help="(c) with slow spells on demand: noisy_neighbour.py shares the server CPU in bursts of "
+        "BURST_MS every ~EVERY_S s, e.g. 300:3",
+    )
+    parser.add_argument(
+        "--queue-seconds",
+        type=float,
+        default=DEFAULT_QUEUE_SECONDS,
+        help="server waiting room, in seconds of capacity, before it answers 503",
+    )
     args = parser.parse_args()
     cases = [] if args.only_model else [CASES[1], CASES[3]] if args.quick else CASES
     # The defaults a user gets, unless other settings are asked for.

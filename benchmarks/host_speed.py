@@ -43,10 +43,19 @@ def main() -> None:
             count += 1
         rates.append(round(count / elapsed, 1))
     median = statistics.median(rates)
-    print(json.dumps({
-        "cpu": args.cpu, "slice_seconds": args.seconds, "rps": rates, "median": median, "min": min(rates),
-        "max": max(rates), "slow_share": round(sum(r < 0.8 * median for r in rates) / len(rates), 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "cpu": args.cpu,
+                "slice_seconds": args.seconds,
+                "rps": rates,
+                "median": median,
+                "min": min(rates),
+                "max": max(rates),
+                "slow_share": round(sum(r < 0.8 * median for r in rates) / len(rates), 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

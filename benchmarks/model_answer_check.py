@@ -30,18 +30,37 @@ BAND = 0.10  # the (c) target: within ±10 %
 def check(url: str, answer: float, payloads: list[str], workdir: Path) -> dict:
     """30 s at answer / 1.1 (must hold) and at answer / 0.9 (must fail), in that order."""
     low, high = answer / (1 + BAND), answer / (1 - BAND)
-    command = [sys.executable, str(HERE / "rate_sweep.py"), url, "--sla-ms", str(MODEL_SLA_MS),
-               "--rates", f"{low:.2f},{high:.2f}", "--seconds", str(SWEEP_SECONDS), "--cpu", str(GENERATOR_CPU),
-               "--workdir", str(workdir), *(f"--payload={p}" for p in payloads)]
+    command = [
+        sys.executable,
+        str(HERE / "rate_sweep.py"),
+        url,
+        "--sla-ms",
+        str(MODEL_SLA_MS),
+        "--rates",
+        f"{low:.2f},{high:.2f}",
+        "--seconds",
+        str(SWEEP_SECONDS),
+        "--cpu",
+        str(GENERATOR_CPU),
+        "--workdir",
+        str(workdir),
+        *(f"--payload={p}" for p in payloads),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"rate"')]
     by_rate = {round(r["rate"], 2): r for r in rows}
     lo_row, hi_row = by_rate.get(round(low, 2)), by_rate.get(round(high, 2))
     holds = bool(lo_row and lo_row["passed"])
     fails = bool(hi_row is None or not hi_row["passed"])  # not measured: the sweep stopped after clear failures
-    return {"low": low, "low_p95": lo_row and lo_row["p95_ms"], "holds": holds,
-            "high": high, "high_p95": hi_row and hi_row["p95_ms"], "fails_above": fails,
-            "within": holds and fails}
+    return {
+        "low": low,
+        "low_p95": lo_row and lo_row["p95_ms"],
+        "holds": holds,
+        "high": high,
+        "high_p95": hi_row and hi_row["p95_ms"],
+        "fails_above": fails,
+        "within": holds and fails,
+    }
 
 
 def main() -> None:
@@ -52,12 +71,18 @@ def main() -> None:
     args = parser.parse_args()
     from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
 
-    variants = {"default": LoadSettings(), f"confirm {args.confirm_seconds:g} s":
-                LoadSettings(confirm_seconds=args.confirm_seconds)}
+    variants = {
+        "default": LoadSettings(),
+        f"confirm {args.confirm_seconds:g} s": LoadSettings(confirm_seconds=args.confirm_seconds),
+    }
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="model-answer-check-"))
     host = host_stability()
-    print(f"host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
-          f"{host['max']:.0f})", file=sys.stderr, flush=True)
+    print(
+        f"host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
+        f"{host['max']:.0f})",
+        file=sys.stderr,
+        flush=True,
+    )
     server = start_server(ensure_builtin_model(), workers=1, cpus=[SERVER_CPU], log_path=workdir / "server.log")
     payloads = [",".join(f"{v:.4f}" for v in row) for row in sample_rows(8)]
     rows: list[dict] = []
@@ -69,23 +94,39 @@ def main() -> None:
                 result, _ = run_task(server.url, load, MODEL_SLA_MS, 600, where / "search", payloads)
                 answer = result.sustainable_rps
                 verdict = check(server.url, answer, payloads, where / "check") if answer > 0 else {"within": False}
-                rows.append({"round": round_no, "variant": name, "answer": answer, "seconds": result.test_seconds,
-                             "stop_reason": result.stop_reason, **verdict})
+                rows.append(
+                    {
+                        "round": round_no,
+                        "variant": name,
+                        "answer": answer,
+                        "seconds": result.test_seconds,
+                        "stop_reason": result.stop_reason,
+                        **verdict,
+                    }
+                )
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     finally:
         server.stop()
-    print(f"{'round':>5} {'variant':16} {'answer':>8} {'s':>5} {'A/1.1':>7} {'p95':>7} {'A/0.9':>7} {'p95':>7}  "
-          "within ±10 %")
+    print(
+        f"{'round':>5} {'variant':16} {'answer':>8} {'s':>5} {'A/1.1':>7} {'p95':>7} {'A/0.9':>7} {'p95':>7}  "
+        "within ±10 %"
+    )
     for r in rows:
-        print(f"{r['round']:5d} {r['variant']:16} {r['answer']:8.1f} {r['seconds']:5.0f} {r.get('low', 0):7.1f} "
-              f"{r.get('low_p95') or 0:7.1f} {r.get('high', 0):7.1f} {r.get('high_p95') or 0:7.1f}  "
-              f"{'yes' if r['within'] else 'no'}")
+        print(
+            f"{r['round']:5d} {r['variant']:16} {r['answer']:8.1f} {r['seconds']:5.0f} {r.get('low', 0):7.1f} "
+            f"{r.get('low_p95') or 0:7.1f} {r.get('high', 0):7.1f} {r.get('high_p95') or 0:7.1f}  "
+            f"{'yes' if r['within'] else 'no'}"
+        )
     for name in variants:
         mine = [r for r in rows if r["variant"] == name]
-        print(f"{name}: within ±10 % in {sum(r['within'] for r in mine)} of {len(mine)} rounds; "
-              f"mean test seconds {sum(r['seconds'] for r in mine) / len(mine):.0f}")
-    print(f"host speed (model app requests/s, 1 s slices): median {host['median']:.0f}, {host['min']:.0f}-"
-          f"{host['max']:.0f}, {host['slow_share']:.0%} of slices below 80 % of the median")
+        print(
+            f"{name}: within ±10 % in {sum(r['within'] for r in mine)} of {len(mine)} rounds; "
+            f"mean test seconds {sum(r['seconds'] for r in mine) / len(mine):.0f}"
+        )
+    print(
+        f"host speed (model app requests/s, 1 s slices): median {host['median']:.0f}, {host['min']:.0f}-"
+        f"{host['max']:.0f}, {host['slow_share']:.0%} of slices below 80 % of the median"
+    )
 
 
 if __name__ == "__main__":

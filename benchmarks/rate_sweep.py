@@ -74,10 +74,17 @@ def main() -> None:
         overloaded = m.error_rate > MAX_ERROR_RATE or m.rps < KEEP_UP * rate
         passed = p95 is not None and p95 <= args.sla_ms and not overloaded
         cpu = m.generator_cpu_percent
-        row = {"rate": rate, "rps": round(m.rps, 2), "p95_ms": p95 and round(p95, 1), "passed": passed,
-               "overloaded": overloaded, "late_share": m.late_share, "generator_cpu": cpu and round(cpu),
-               "window_p95_ms": [w and round(w.p95, 1) for w in m.window_latencies],
-               "far_over": overloaded or p95 is None or p95 > FAR_OVER * args.sla_ms}
+        row = {
+            "rate": rate,
+            "rps": round(m.rps, 2),
+            "p95_ms": p95 and round(p95, 1),
+            "passed": passed,
+            "overloaded": overloaded,
+            "late_share": m.late_share,
+            "generator_cpu": cpu and round(cpu),
+            "window_p95_ms": [w and round(w.p95, 1) for w in m.window_latencies],
+            "far_over": overloaded or p95 is None or p95 > FAR_OVER * args.sla_ms,
+        }
         results.append(row)
         print(json.dumps(row), flush=True)
         return row
@@ -100,12 +107,17 @@ def main() -> None:
     swept = [r["rate"] for r in results]
     p95s = [None if r["overloaded"] else r["p95_ms"] for r in results]
     truth = sla_crossing(swept, p95s, args.sla_ms) if results else None
-    print(json.dumps({
-        "truth": truth and round(truth, 2),
-        "strict": strict_boundary(swept, [r["passed"] for r in results]),
-        "first_failure": next((r["rate"] for r in results if not r["passed"]), None),
-        "late": any((r["late_share"] or 0) > 0.01 for r in results),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "truth": truth and round(truth, 2),
+                "strict": strict_boundary(swept, [r["passed"] for r in results]),
+                "first_failure": next((r["rate"] for r in results if not r["passed"]), None),
+                "late": any((r["late_share"] or 0) > 0.01 for r in results),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,10 @@ def parse_sla(text: str) -> tuple[str, float]:
     """'p95:100ms' -> ('p95', 100.0)."""
     match = SLA_FORMAT.match(text.strip().lower())
     if not match or float(match.group(2)) <= 0:
-        raise typer.BadParameter(f"'{text}': expected <percentile>:<milliseconds>ms, e.g. p95:100ms "
-                                 f"(percentiles: {', '.join(PERCENTILE_FRACTIONS)})")
+        raise typer.BadParameter(
+            f"'{text}': expected <percentile>:<milliseconds>ms, e.g. p95:100ms "
+            f"(percentiles: {', '.join(PERCENTILE_FRACTIONS)})"
+        )
     return match.group(1), float(match.group(2))
 
 
@@ -73,10 +75,19 @@ def bench(
         hint = "--mode/--workers/--max-workers/--confirm-seconds"
         raise typer.BadParameter(one_line_errors(e), param_hint=hint) from None
     job = LoadTestJob(
-        run_id="bench", candidate_id="bench", instance_type="local.bench", endpoint_name="bench", region="us-east-1",
-        content_type=content_type, payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies),
-        sla_percentile=percentile, sla_ms=sla_ms, max_error_rate=max_error_rate,  # type: ignore[arg-type]
-        load=load, max_seconds=max_seconds, results_uri=local_uri(run_dir),
+        run_id="bench",
+        candidate_id="bench",
+        instance_type="local.bench",
+        endpoint_name="bench",
+        region="us-east-1",
+        content_type=content_type,
+        payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies),
+        sla_percentile=percentile,
+        sla_ms=sla_ms,
+        max_error_rate=max_error_rate,  # type: ignore[arg-type]
+        load=load,
+        max_seconds=max_seconds,
+        results_uri=local_uri(run_dir),
     )
     job_uri = put_json(local_uri(run_dir / "job.json"), job.model_dump(mode="json"))
     console.print(f"[bold]bench[/] {url}: {mode} search, SLA {percentile} ≤ {sla_ms:g} ms, at most {max_seconds} s")
@@ -117,8 +128,9 @@ def _read_body(value: str) -> str:
 def _run_task(job_uri: str, url: str, progress: ProgressPrinter) -> int:
     """The load-test entry point in its own process (Locust patches its process with gevent)."""
     env = {**os.environ, "JOB_URI": job_uri, "ENDPOINT_URL": url}
-    process = subprocess.Popen([sys.executable, "-m", "rightsizing_loadtest.task"], env=env, stdout=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rightsizing_loadtest.task"], env=env, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     try:
         for line in process.stdout:
@@ -146,9 +158,11 @@ def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> No
         table.add_column(column, justify="right")
     lat = result.latency_at_sustainable
     table.add_row(
-        f"{result.sustainable_rps:.1f}", f"{result.saturation_rps:.1f}",
+        f"{result.sustainable_rps:.1f}",
+        f"{result.saturation_rps:.1f}",
         *(f"{getattr(lat, p):.1f}" if lat else "—" for p in ("p50", "p90", "p95", "p99")),
-        f"{100 * (result.error_rate_at_sustainable or 0):.2f}", f"{result.test_seconds:.0f}",
+        f"{100 * (result.error_rate_at_sustainable or 0):.2f}",
+        f"{result.test_seconds:.0f}",
     )
     console.print(table)
     console.print(f"why it stopped: {result.stop_reason}")

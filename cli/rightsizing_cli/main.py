@@ -85,8 +85,10 @@ def run(
     run_id = new_run_id(request.name)
     printer = ProgressPrinter(console, _candidate_labels(request, run_id))
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    console.print(f"[bold]Run {run_id}[/]: {printer.count} candidate(s), target {request.traffic.min_rps:g} RPS at "
-                  f"{request.sla.percentile} ≤ {request.sla.milliseconds:g} ms (local mode)")
+    console.print(
+        f"[bold]Run {run_id}[/]: {printer.count} candidate(s), target {request.traffic.min_rps:g} RPS at "
+        f"{request.sla.percentile} ≤ {request.sla.milliseconds:g} ms (local mode)"
+    )
     try:
         outcome = run_local(request, output, progress=printer, run_id=run_id)
     except KeyboardInterrupt:

@@ -17,8 +17,18 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
     table = Table(title=f"Candidates ({result.mode} mode, SLA {result.sla_percentile} ≤ {result.sla_ms:g} ms)")
-    for column in ("candidate", "instance type", "status", "RPS in SLA", "max RPS", "p50 ms", "p95 ms", "p99 ms",
-                   "errors %", "test s"):
+    for column in (
+        "candidate",
+        "instance type",
+        "status",
+        "RPS in SLA",
+        "max RPS",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors %",
+        "test s",
+    ):
         left = column in {"candidate", "instance type", "status"}
         table.add_column(column, justify="left" if left else "right", no_wrap=column != "status")
     for c in result.candidates:

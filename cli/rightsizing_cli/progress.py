@@ -32,8 +32,12 @@ class ProgressPrinter:
     @staticmethod
     def _describe(stage: str, detail: str) -> str | None:
         if stage in {"creating", "in_service", "deleted", "load_test"}:
-            return {"creating": "deploying", "in_service": "in service", "deleted": "deleted",
-                    "load_test": "load test"}[stage] + f" [dim]{escape(detail)}[/]"
+            return {
+                "creating": "deploying",
+                "in_service": "in service",
+                "deleted": "deleted",
+                "load_test": "load test",
+            }[stage] + f" [dim]{escape(detail)}[/]"
         try:
             event = json.loads(detail)
         except ValueError:

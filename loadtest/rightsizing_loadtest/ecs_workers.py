@@ -106,9 +106,7 @@ class EcsTaskLauncher:
     bind_port = MASTER_PORT
     connect_timeout = CONNECT_TIMEOUT_SECONDS
 
-    def __init__(
-        self, ecs: Any, config: EcsWorkerConfig, master_address: str, job: LoadTestJob, job_uri: str
-    ) -> None:
+    def __init__(self, ecs: Any, config: EcsWorkerConfig, master_address: str, job: LoadTestJob, job_uri: str) -> None:
         self._ecs = ecs
         self._config = config
         self._job = job

@@ -42,9 +42,7 @@ class ExecutionOutcome:
     history: list[dict] = field(default_factory=list)
 
     def entered_states(self) -> list[str]:
-        return [
-            e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e
-        ]
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e]
 
 
 def render_definition(substitutions: Mapping[str, str], path: Path = DEFINITION_PATH) -> str:
@@ -159,8 +157,9 @@ def execute(
         except BaseException:
             sfn.stop_execution(executionArn=arn, error="LocalRunInterrupted", cause="stopped by the local runner")
             raise
-        history = [e for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
-                   for e in page["events"]]
+        history = [
+            e for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn) for e in page["events"]
+        ]
         return ExecutionOutcome(
             status=description["status"],
             output=json.loads(description["output"]) if description.get("output") else None,

@@ -91,7 +91,7 @@ class LocalSageMaker:
                 raise client_error("CreateEndpointConfig", f"Endpoint config {EndpointConfigName} already exists.")
             variant = ProductionVariants[0]
             if variant["ModelName"] not in self._models:
-                raise client_error("CreateEndpointConfig", f"Could not find model \"{variant['ModelName']}\".")
+                raise client_error("CreateEndpointConfig", f'Could not find model "{variant["ModelName"]}".')
             if variant["InstanceType"] not in PROFILES:
                 raise client_error(
                     "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
@@ -120,7 +120,7 @@ class LocalSageMaker:
             if self._stopped.is_set():
                 raise client_error("CreateEndpoint", "local run is shutting down", "ServiceUnavailable", 503)
             if EndpointName in self._endpoints:
-                raise client_error("CreateEndpoint", f"Cannot create already existing endpoint \"{EndpointName}\".")
+                raise client_error("CreateEndpoint", f'Cannot create already existing endpoint "{EndpointName}".')
             if EndpointConfigName not in self._configs:
                 raise not_found("CreateEndpoint", "endpoint-config", EndpointConfigName)
             self._start_endpoint(EndpointName, EndpointConfigName)
@@ -199,7 +199,11 @@ class LocalSageMaker:
             )
             held = next((s for suffix, s in self._holds.items() if name.endswith(suffix)), None)
             self._endpoints[name] = LocalEndpoint(
-                name, config_name, profile.name, server, external=external,
+                name,
+                config_name,
+                profile.name,
+                server,
+                external=external,
                 held_until=None if held is None else time.time() + held,
             )
             self.process_groups.append(server.process.pid)

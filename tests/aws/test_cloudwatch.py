@@ -15,9 +15,19 @@ from rightsizing.models.plan import CandidatePlan
 
 def _candidate() -> CandidatePlan:
     return CandidatePlan(
-        run_id="r", candidate_id="c01-ml-c5-xlarge", instance_type="ml.c5.xlarge", environment={},
-        model_name="rightsize-r-c01", endpoint_config_name="rightsize-r-c01", endpoint_name="rightsize-r-c01",
-        container={}, tags=[], job_uri="s3://b/j", results_uri="s3://b/r", poll_seconds=30, max_polls=10,
+        run_id="r",
+        candidate_id="c01-ml-c5-xlarge",
+        instance_type="ml.c5.xlarge",
+        environment={},
+        model_name="rightsize-r-c01",
+        endpoint_config_name="rightsize-r-c01",
+        endpoint_name="rightsize-r-c01",
+        container={},
+        tags=[],
+        job_uri="s3://b/j",
+        results_uri="s3://b/r",
+        poll_seconds=30,
+        max_polls=10,
         load_test_timeout_seconds=900,
     )
 
@@ -47,8 +57,13 @@ def test_collect_sends_one_query_per_metric_and_converts_microseconds() -> None:
         stub.add_response(
             "get_metric_data",
             {"MetricDataResults": [{"Id": by_key["CPUUtilization"], "Values": [187.5], "StatusCode": "Complete"}]},
-            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending",
-             "NextToken": "page2"},
+            {
+                "MetricDataQueries": ANY,
+                "StartTime": ANY,
+                "EndTime": ANY,
+                "ScanBy": "TimestampAscending",
+                "NextToken": "page2",
+            },
         )
         metrics = CloudWatchEndpointMetrics(client=client).collect(_candidate(), 1_700_000_000, 1_700_000_300)
         stub.assert_no_pending_responses()
@@ -75,8 +90,14 @@ def test_queries_name_the_endpoint_and_variant_in_both_namespaces() -> None:
         ]
         assert query["MetricStat"]["Period"] == 120 and query["Id"][0].islower()  # 80 s from a whole minute
     names = {q["MetricStat"]["Metric"]["MetricName"] for q in queries}
-    assert {"ModelLatency", "OverheadLatency", "Invocation4XXErrors", "Invocation5XXErrors", "MemoryUtilization",
-            "GPUMemoryUtilization"} <= names
+    assert {
+        "ModelLatency",
+        "OverheadLatency",
+        "Invocation4XXErrors",
+        "Invocation5XXErrors",
+        "MemoryUtilization",
+        "GPUMemoryUtilization",
+    } <= names
 
 
 def test_throttling_is_retryable_for_the_state_machine() -> None:

@@ -191,10 +191,12 @@ def test_sweep_of_one_candidate_stops_only_that_candidates_worker_tasks(
     tags = [{"key": RUN_ID_TAG, "value": run}]
     stubber.add_response(
         "describe_tasks",
-        {"tasks": [
-            {"taskArn": _task(1), "tags": [*tags, {"key": CANDIDATE_TAG, "value": "c01-ml-m5-xlarge"}]},
-            {"taskArn": _task(2), "tags": [*tags, {"key": CANDIDATE_TAG, "value": "c02-ml-c5-xlarge"}]},
-        ]},
+        {
+            "tasks": [
+                {"taskArn": _task(1), "tags": [*tags, {"key": CANDIDATE_TAG, "value": "c01-ml-m5-xlarge"}]},
+                {"taskArn": _task(2), "tags": [*tags, {"key": CANDIDATE_TAG, "value": "c02-ml-c5-xlarge"}]},
+            ]
+        },
         {"cluster": CLUSTER, "tasks": [_task(1), _task(2)], "include": ["TAGS"]},
     )
     stubber.add_response("stop_task", {"task": {"taskArn": _task(1)}})

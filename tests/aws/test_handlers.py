@@ -84,10 +84,20 @@ def test_plan_handler_refuses_before_writing_anything_when_a_quota_is_short(
 
 def _load_result(candidate: dict[str, Any]) -> LoadTestResult:
     return LoadTestResult(
-        candidate_id=candidate["candidate_id"], mode="adaptive", sla_percentile="p95", sla_ms=100,
-        sustainable_rps=210.0, saturation_rps=250.0,
-        latency_at_sustainable={"p50": 20, "p90": 40, "p95": 60, "p99": 90}, error_rate_at_sustainable=0.0,
-        requests=100_000, failures=0, test_seconds=600, started_epoch=1_735_736_400, stop_reason="converged", probes=[],
+        candidate_id=candidate["candidate_id"],
+        mode="adaptive",
+        sla_percentile="p95",
+        sla_ms=100,
+        sustainable_rps=210.0,
+        saturation_rps=250.0,
+        latency_at_sustainable={"p50": 20, "p90": 40, "p95": 60, "p99": 90},
+        error_rate_at_sustainable=0.0,
+        requests=100_000,
+        failures=0,
+        test_seconds=600,
+        started_epoch=1_735_736_400,
+        stop_reason="converged",
+        probes=[],
     )
 
 
@@ -131,10 +141,18 @@ def test_cleanup_handler_sweeps_the_runs_resources(aws: Any, lambda_context: Fak
     sagemaker = boto3.client("sagemaker", region_name="us-east-1")
     name = resource_name(event["run_id"], 1)
     tags = [{"Key": RUN_ID_TAG, "Value": event["run_id"]}]
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                           PrimaryContainer={"Image": "img"}, Tags=tags)
-    variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.c5.xlarge",
-               "InitialInstanceCount": 1}
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={"Image": "img"},
+        Tags=tags,
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": name,
+        "InstanceType": "ml.c5.xlarge",
+        "InitialInstanceCount": 1,
+    }
     sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], Tags=tags)
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tags)
 

@@ -37,14 +37,28 @@ def _events(names: list[str]) -> int:
 
 
 def test_counted_constants_match_the_definitions_success_path() -> None:
-    success = ["StartCandidate", "IsExistingEndpoint", "CreateModel", "CreateEndpointConfig", "CreateEndpoint",
-               "RunLoadTest", "Cleanup", "DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel", "HasOutcome",
-               "WaitForMetrics", "CollectMetrics", "CandidateDone"]
+    success = [
+        "StartCandidate",
+        "IsExistingEndpoint",
+        "CreateModel",
+        "CreateEndpointConfig",
+        "CreateEndpoint",
+        "RunLoadTest",
+        "Cleanup",
+        "DeleteEndpoint",
+        "DeleteEndpointConfig",
+        "DeleteModel",
+        "HasOutcome",
+        "WaitForMetrics",
+        "CollectMetrics",
+        "CandidateDone",
+    ]
     assert 2 + _events(success) == history.EVENTS_CANDIDATE_FIXED  # + the Map iteration's start and end
     assert _events(["DescribeEndpoint", "CountPoll", "IsEndpointReady", "WaitForEndpoint"]) == history.EVENTS_PER_POLL
-    assert _events(
-        ["DeleteEndpoint", "IsEndpointGone", "CountDeleteAttempt", "CanRetryDelete", "WaitBeforeDeleteRetry"]
-    ) == history.EVENTS_PER_DELETE_RETRY
+    assert (
+        _events(["DeleteEndpoint", "IsEndpointGone", "CountDeleteAttempt", "CanRetryDelete", "WaitBeforeDeleteRetry"])
+        == history.EVENTS_PER_DELETE_RETRY
+    )
 
 
 def test_typical_run_is_far_below_the_limit() -> None:

@@ -82,8 +82,10 @@ def test_every_checkov_skip_is_justified() -> None:
 
 def test_sagemaker_create_is_scoped_to_the_prefix_and_requires_the_run_id_tag() -> None:
     statements = [
-        s for policy in RESOURCES["RightsizingStateMachine"]["Properties"]["Policies"]
-        for s in policy.get("Statement", []) if isinstance(s, dict) and "Sid" in s
+        s
+        for policy in RESOURCES["RightsizingStateMachine"]["Properties"]["Policies"]
+        for s in policy.get("Statement", [])
+        if isinstance(s, dict) and "Sid" in s
     ]
     create = next(s for s in statements if s["Sid"] == "CreateOnlyTaggedBenchmarkResources")
     creates = {"sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint"}

@@ -50,31 +50,62 @@ ERROR_PROBE = """<script>(function () {
 
 
 def _candidate(cid: str, itype: str, rps: float) -> CandidateResult:
-    return CandidateResult(candidate_id=cid, instance_type=itype, status="succeeded", sustainable_rps=rps,
-                           saturation_rps=rps * 1.1, latency_ms=LatencyPercentiles(p50=12, p90=25, p95=31, p99=44),
-                           error_rate=0.0, requests=5000, test_seconds=60)
+    return CandidateResult(
+        candidate_id=cid,
+        instance_type=itype,
+        status="succeeded",
+        sustainable_rps=rps,
+        saturation_rps=rps * 1.1,
+        latency_ms=LatencyPercentiles(p50=12, p90=25, p95=31, p99=44),
+        error_rate=0.0,
+        requests=5000,
+        test_seconds=60,
+    )
 
 
 def _trace(rps: float) -> list[ProbeRecord]:
     steps = [(1, 0.3, 9), (2, 0.6, 14), (4, 0.9, 30), (8, 1.0, 48), (16, 1.05, 95)]
     return [
-        ProbeRecord(index=i, users=users, seconds=5, requests=int(rps * share * 5), failures=0, rps=rps * share,
-                    error_rate=0.0, latency_ms=LatencyPercentiles(p50=p95 / 2, p90=p95 * 0.8, p95=p95, p99=p95 * 1.3),
-                    passed=p95 <= 50)
+        ProbeRecord(
+            index=i,
+            users=users,
+            seconds=5,
+            requests=int(rps * share * 5),
+            failures=0,
+            rps=rps * share,
+            error_rate=0.0,
+            latency_ms=LatencyPercentiles(p50=p95 / 2, p90=p95 * 0.8, p95=p95, p99=p95 * 1.3),
+            passed=p95 <= 50,
+        )
         for i, (users, share, p95) in enumerate(steps)
     ]
 
 
 def _report(tmp_path: Path) -> Path:
-    candidates = [_candidate("c01-ml-c5-large", "ml.c5.large", 95), _candidate("c02-ml-c5-xlarge", "ml.c5.xlarge", 210),
-                  _candidate("c03-ml-g4dn-xlarge", "ml.g4dn.xlarge", 420)]
-    prices: dict[str, PriceQuote | str] = {c.candidate_id: SnapshotPrices().hourly_price(c.instance_type, "us-east-1")
-                                           for c in candidates}
+    candidates = [
+        _candidate("c01-ml-c5-large", "ml.c5.large", 95),
+        _candidate("c02-ml-c5-xlarge", "ml.c5.xlarge", 210),
+        _candidate("c03-ml-g4dn-xlarge", "ml.g4dn.xlarge", 420),
+    ]
+    prices: dict[str, PriceQuote | str] = {
+        c.candidate_id: SnapshotPrices().hourly_price(c.instance_type, "us-east-1") for c in candidates
+    }
     choice, why_not = recommend(candidates, prices, 600, SizingOptions(), min_rps=150, percentile="p95")
-    run = RunResult(run_id="browser-test", mode="aws", region="us-east-1", target_rps=600, min_rps=150,
-                    sla_percentile="p95", sla_ms=50, max_error_rate=0.01, candidates=candidates, recommendation=choice,
-                    no_recommendation_reason=why_not, sizing=SizingOptions(),
-                    prices={k: v for k, v in prices.items() if isinstance(v, PriceQuote)})
+    run = RunResult(
+        run_id="browser-test",
+        mode="aws",
+        region="us-east-1",
+        target_rps=600,
+        min_rps=150,
+        sla_percentile="p95",
+        sla_ms=50,
+        max_error_rate=0.01,
+        candidates=candidates,
+        recommendation=choice,
+        no_recommendation_reason=why_not,
+        sizing=SizingOptions(),
+        prices={k: v for k, v in prices.items() if isinstance(v, PriceQuote)},
+    )
     page = render_html(run, {c.candidate_id: _trace(c.sustainable_rps or 0) for c in candidates})
     path = tmp_path / "report.html"
     path.write_text(page.replace('<meta charset="utf-8">', '<meta charset="utf-8">' + ERROR_PROBE, 1))
@@ -83,10 +114,21 @@ def _report(tmp_path: Path) -> Path:
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--window-size=1280,3400", "--hide-scrollbars", "--virtual-time-budget=15000", *args,
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--window-size=1280,3400",
+        "--hide-scrollbars",
+        "--virtual-time-budget=15000",
+        *args,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 

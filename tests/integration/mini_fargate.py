@@ -122,8 +122,14 @@ def main() -> None:
     out: dict[str, Any] = {}
     try:
         probe = DistributedProbe(
-            user_class, target.base_url, out_path.parent / "artifacts", workers=2, max_workers=2,
-            settle_seconds=0.5, drain_seconds=1.0, launcher=launcher,
+            user_class,
+            target.base_url,
+            out_path.parent / "artifacts",
+            workers=2,
+            max_workers=2,
+            settle_seconds=0.5,
+            drain_seconds=1.0,
+            launcher=launcher,
         )
     except GeneratorError as e:
         out["error"] = str(e)

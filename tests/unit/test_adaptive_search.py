@@ -64,14 +64,30 @@ class SimulatedServer:
         self.calls.append(("open", rate))
         n = int(done * seconds)
         return ProbeMeasurement(
-            0, seconds, n, 0, _lat(latency), self.generator_cpu, offered_rps=rate, late_share=self.late_share,
-            window_rps=(done,) * windows, window_latencies=(_lat(latency),) * windows, stopped_early=stopped_early,
+            0,
+            seconds,
+            n,
+            0,
+            _lat(latency),
+            self.generator_cpu,
+            offered_rps=rate,
+            late_share=self.late_share,
+            window_rps=(done,) * windows,
+            window_latencies=(_lat(latency),) * windows,
+            stopped_early=stopped_early,
         )
 
 
 def _search(sla_ms: float = 50.0, **overrides: float) -> AdaptiveSearch:
-    settings = {"step_seconds": 2.0, "warmup_seconds": 1.0, "precision": 0.05, "min_completions": 400,
-                "max_probe_seconds": 6.0, "confirm_seconds": 0.0, **overrides}  # confirmation: its own tests
+    settings = {
+        "step_seconds": 2.0,
+        "warmup_seconds": 1.0,
+        "precision": 0.05,
+        "min_completions": 400,
+        "max_probe_seconds": 6.0,
+        "confirm_seconds": 0.0,
+        **overrides,
+    }  # confirmation: its own tests
     return AdaptiveSearch("p95", sla_ms, 0.01, **settings)  # type: ignore[arg-type]
 
 
@@ -193,9 +209,18 @@ def test_a_spike_far_below_the_ceiling_does_not_cap_the_answer() -> None:
             return m
         spiked.append(rate)
         spike = _lat(500.0)
-        return ProbeMeasurement(m.users, m.seconds, m.requests, m.failures, spike, m.generator_cpu_percent,
-                                offered_rps=rate, late_share=0.0, window_rps=m.window_rps,
-                                window_latencies=(spike, *m.window_latencies[1:]))
+        return ProbeMeasurement(
+            m.users,
+            m.seconds,
+            m.requests,
+            m.failures,
+            spike,
+            m.generator_cpu_percent,
+            offered_rps=rate,
+            late_share=0.0,
+            window_rps=m.window_rps,
+            window_latencies=(spike, *m.window_latencies[1:]),
+        )
 
     server.measure_rate = spiky  # type: ignore[method-assign]
     search = _search(50.0)
@@ -221,8 +246,7 @@ def test_a_failure_re_measured_with_disagreeing_windows_stays_a_failure() -> Non
         seen[rate] = seen.get(rate, 0) + 1
         window_p95 = (30.0, 90.0, 40.0) if seen[rate] == 1 else (30.0, 48.0, 40.0)  # first fails, then a lucky pass
         p95 = 60.0 if seen[rate] == 1 else 45.0
-        return replace(m, latencies=_lat(p95), stopped_early=False,
-                       window_latencies=tuple(_lat(v) for v in window_p95))
+        return replace(m, latencies=_lat(p95), stopped_early=False, window_latencies=tuple(_lat(v) for v in window_p95))
 
     server.measure_rate = noisy  # type: ignore[method-assign]
     outcome = _search(50.0).run(server, budget_seconds=300, clock=server.clock)

@@ -21,11 +21,19 @@ CLEANUP_TASKS = ("DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel", "Start
 DOMAIN_ERRORS = {name for name, value in vars(exceptions).items() if isinstance(value, type)}
 # Error names Step Functions raises for the integrations used (see README "State machine" for the sources).
 AWS_ERRORS = {
-    "States.ALL", "States.TaskFailed", "States.Timeout",
-    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "States.ALL",
+    "States.TaskFailed",
+    "States.Timeout",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
-    "SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException", "SageMaker.SageMakerException",
-    "ECS.AmazonECSException", "ECS.ServerException", "AmazonECS.Unknown",
+    "SageMaker.AmazonSageMakerException",
+    "SageMaker.ResourceLimitExceededException",
+    "SageMaker.SageMakerException",
+    "ECS.AmazonECSException",
+    "ECS.ServerException",
+    "AmazonECS.Unknown",
 }
 
 

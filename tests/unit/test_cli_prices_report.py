@@ -28,11 +28,24 @@ def test_prices_exit_non_zero_when_one_is_unknown() -> None:
 
 
 def _write_run(run_dir: Path) -> None:
-    failed = CandidateResult(candidate_id="c01-local-small", instance_type="local.small", status="failed",
-                             failure_reason="LoadTestFailed: crashed")
-    run = RunResult(run_id="r1", mode="local", region="us-east-1", target_rps=300, sla_percentile="p95", sla_ms=50,
-                    max_error_rate=0.01, candidates=[failed], recommendation=None,
-                    no_recommendation_reason="no candidate could be benchmarked")
+    failed = CandidateResult(
+        candidate_id="c01-local-small",
+        instance_type="local.small",
+        status="failed",
+        failure_reason="LoadTestFailed: crashed",
+    )
+    run = RunResult(
+        run_id="r1",
+        mode="local",
+        region="us-east-1",
+        target_rps=300,
+        sla_percentile="p95",
+        sla_ms=50,
+        max_error_rate=0.01,
+        candidates=[failed],
+        recommendation=None,
+        no_recommendation_reason="no candidate could be benchmarked",
+    )
     put_json(local_uri(run_dir / "result.json"), run.model_dump(mode="json"))
 
 

@@ -30,18 +30,26 @@ def _item(
 ) -> str:
     """One GetProducts PriceList entry: a JSON *string*, as the API returns it."""
     rate = f"{sku}.JRTCKXETXF.6YS6EN2CT7"
-    return json.dumps({
-        "product": {
-            "productFamily": "ML Instance",
-            "sku": sku,
-            "attributes": {"instanceName": instance, "regionCode": region, "component": component},
-        },
-        "serviceCode": "AmazonSageMaker",
-        "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {"priceDimensions": {
-            rate: {"unit": unit, "pricePerUnit": {"USD": usd}, "rateCode": rate},
-        }}}},
-        "publicationDate": "2026-03-02T18:21:09Z",
-    })
+    return json.dumps(
+        {
+            "product": {
+                "productFamily": "ML Instance",
+                "sku": sku,
+                "attributes": {"instanceName": instance, "regionCode": region, "component": component},
+            },
+            "serviceCode": "AmazonSageMaker",
+            "terms": {
+                "OnDemand": {
+                    f"{sku}.JRTCKXETXF": {
+                        "priceDimensions": {
+                            rate: {"unit": unit, "pricePerUnit": {"USD": usd}, "rateCode": rate},
+                        }
+                    }
+                }
+            },
+            "publicationDate": "2026-03-02T18:21:09Z",
+        }
+    )
 
 
 def _stubbed(*pages: list[str], instance: str = "ml.g4dn.xlarge", region: str = "us-east-1") -> tuple[Any, Stubber]:
@@ -73,8 +81,12 @@ class _Unreachable:
 
 def test_filters_select_real_time_hosting_of_one_instance_in_one_region() -> None:
     filters = {f["Field"]: f["Value"] for f in product_filters("ml.m5.xlarge", "eu-west-1")}
-    assert filters == {"productFamily": "ML Instance", "component": "Hosting", "instanceName": "ml.m5.xlarge",
-                       "regionCode": "eu-west-1"}
+    assert filters == {
+        "productFamily": "ML Instance",
+        "component": "Hosting",
+        "instanceName": "ml.m5.xlarge",
+        "regionCode": "eu-west-1",
+    }
     assert {f["Type"] for f in product_filters("ml.m5.xlarge", "eu-west-1")} == {"TERM_MATCH"}
 
 

@@ -18,23 +18,59 @@ def _line(stage: str, **event: object) -> str:
 
 
 def test_a_failed_probe_under_the_sla_says_why() -> None:
-    line = _line("probe", index=7, kind="open", target_rps=406.4, rps=406.3, p95_ms=26.6, error_rate=0.0,
-                 passed=False, note="unstable windows: re-measuring")
+    line = _line(
+        "probe",
+        index=7,
+        kind="open",
+        target_rps=406.4,
+        rps=406.3,
+        p95_ms=26.6,
+        error_rate=0.0,
+        passed=False,
+        note="unstable windows: re-measuring",
+    )
     assert "probe 7: open loop 406.4 RPS offered → 406.3 RPS, p95 26.6 ms" in line
     assert "✗ unstable windows: re-measuring" in line
 
 
 def test_a_closed_loop_pass_has_no_note_but_a_confirmation_has_its_label() -> None:
-    closed = _line("probe", index=2, kind="closed", users=4, rps=300.0, p95_ms=9.0, error_rate=0.0, passed=True,
-                   note="ceiling probe")
+    closed = _line(
+        "probe",
+        index=2,
+        kind="closed",
+        users=4,
+        rps=300.0,
+        p95_ms=9.0,
+        error_rate=0.0,
+        passed=True,
+        note="ceiling probe",
+    )
     assert closed.rstrip().endswith("✓")
-    confirmation = _line("probe", index=9, kind="open", target_rps=200.0, rps=200.0, p95_ms=30.0, error_rate=0.0,
-                         passed=True, note="confirmation (20 s)")
+    confirmation = _line(
+        "probe",
+        index=9,
+        kind="open",
+        target_rps=200.0,
+        rps=200.0,
+        p95_ms=30.0,
+        error_rate=0.0,
+        passed=True,
+        note="confirmation (20 s)",
+    )
     assert confirmation.rstrip().endswith("✓ confirmation (20 s)")
 
 
 def test_a_long_note_is_cut() -> None:
-    line = _line("probe", index=3, kind="open", target_rps=100.0, rps=90.0, p95_ms=80.0, error_rate=0.0,
-                 passed=False, note="x" * 300)
+    line = _line(
+        "probe",
+        index=3,
+        kind="open",
+        target_rps=100.0,
+        rps=90.0,
+        p95_ms=80.0,
+        error_rate=0.0,
+        passed=False,
+        note="x" * 300,
+    )
     assert "x" * 99 + "…" in line
     assert "x" * 100 not in line

@@ -21,8 +21,11 @@ from rightsizing.report.publish import load_traces
 from rightsizing.steps.recommend import RecommendInput, recommend_run
 from rightsizing.store import LocalStore, local_uri, put_json
 
-CANDIDATES = [("c01-ml-c5-large", "ml.c5.large", 100.0), ("c02-ml-c5-xlarge", "ml.c5.xlarge", 230.0),
-              ("c03-ml-t2-medium", "ml.t2.medium", 0.0)]
+CANDIDATES = [
+    ("c01-ml-c5-large", "ml.c5.large", 100.0),
+    ("c02-ml-c5-xlarge", "ml.c5.xlarge", 230.0),
+    ("c03-ml-t2-medium", "ml.t2.medium", 0.0),
+]
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -34,16 +37,36 @@ _CfnLoader.add_multi_constructor("!", lambda loader, tag, node: {"!" + tag: load
 
 def _probe(index: int, users: int, rps: float, p95: float, passed: bool) -> dict[str, Any]:
     latency = {"p50": p95 / 2, "p90": p95 * 0.9, "p95": p95, "p99": p95 * 1.2}
-    return ProbeRecord(index=index, users=users, seconds=3, requests=int(rps * 3), failures=0, rps=rps,
-                       error_rate=0, latency_ms=latency, passed=passed).model_dump(mode="json")
+    return ProbeRecord(
+        index=index,
+        users=users,
+        seconds=3,
+        requests=int(rps * 3),
+        failures=0,
+        rps=rps,
+        error_rate=0,
+        latency_ms=latency,
+        passed=passed,
+    ).model_dump(mode="json")
 
 
 def _outcome(cid: str, itype: str, rps: float, run_uri: str) -> dict[str, Any]:
     latency = {"p50": 10, "p90": 20, "p95": 30, "p99": 40} if rps else None
-    return {"candidate": {"candidate_id": cid, "instance_type": itype, "environment": {}}, "outcome": {
-        "candidate_id": cid, "instance_type": itype, "status": "succeeded", "sustainable_rps": rps,
-        "saturation_rps": rps or 40.0, "latency_ms": latency, "error_rate": 0.0, "requests": 1000,
-        "test_seconds": 12.0, "artifacts": {"trace": f"{run_uri}/candidates/{cid}/trace.json"}}}
+    return {
+        "candidate": {"candidate_id": cid, "instance_type": itype, "environment": {}},
+        "outcome": {
+            "candidate_id": cid,
+            "instance_type": itype,
+            "status": "succeeded",
+            "sustainable_rps": rps,
+            "saturation_rps": rps or 40.0,
+            "latency_ms": latency,
+            "error_rate": 0.0,
+            "requests": 1000,
+            "test_seconds": 12.0,
+            "artifacts": {"trace": f"{run_uri}/candidates/{cid}/trace.json"},
+        },
+    }
 
 
 def _run(tmp_path: Path, demo_request: dict[str, Any], mode: str = "aws", **traffic: float) -> tuple[Path, dict]:
@@ -58,11 +81,20 @@ def _run(tmp_path: Path, demo_request: dict[str, Any], mode: str = "aws", **traf
     put_json(f"{run_uri}/request.json", request)
     outcomes = [_outcome(cid, itype, rps, run_uri) for cid, itype, rps in CANDIDATES]
     for cid, _, rps in CANDIDATES:
-        steps = [_probe(0, 1, max(rps, 40) * 0.6, 12, True), _probe(1, 2, max(rps, 40), 30, bool(rps)),
-                 _probe(2, 4, max(rps, 40) * 0.9, 80, False)]
+        steps = [
+            _probe(0, 1, max(rps, 40) * 0.6, 12, True),
+            _probe(1, 2, max(rps, 40), 30, bool(rps)),
+            _probe(2, 4, max(rps, 40) * 0.9, 80, False),
+        ]
         put_json(f"{run_uri}/candidates/{cid}/trace.json", steps)
-    backend = Backend(mode=mode, prices=SnapshotPrices(), guard=None, containers=None, metrics=None,  # type: ignore[arg-type]
-                      default_poll_seconds=1)
+    backend = Backend(
+        mode=mode,
+        prices=SnapshotPrices(),
+        guard=None,
+        containers=None,
+        metrics=None,  # type: ignore[arg-type]
+        default_poll_seconds=1,
+    )
     summary = recommend_run(RecommendInput(run_id="r1", run_uri=run_uri, outcomes=outcomes), backend)
     return run_dir, summary.model_dump()
 
@@ -157,8 +189,10 @@ def test_traces_are_read_from_the_run_folder(aws_run: tuple[Path, dict]) -> None
 
 def test_closed_loop_latency_is_drawn_by_users_not_by_falling_throughput(aws_run: tuple[Path, dict]) -> None:
     run = RunResult.model_validate_json((aws_run[0] / "result.json").read_text())
-    probes = [ProbeRecord.model_validate(_probe(i, u, rps, 20, True)) for i, (u, rps) in enumerate([(1, 50), (2, 90),
-                                                                                                     (4, 70)])]
+    probes = [
+        ProbeRecord.model_validate(_probe(i, u, rps, 20, True))
+        for i, (u, rps) in enumerate([(1, 50), (2, 90), (4, 70)])
+    ]
     figure = latency_vs_load(run, {"c01-ml-c5-large": probes})
     assert figure is not None
     assert list(figure.data[0].x) == [50, 90, 70]  # 4 users drew less than 2: the line goes back, as measured

@@ -36,8 +36,10 @@ def instances_needed(target_rps: float, per_instance_rps: float, efficiency: flo
         raise ValueError("per-instance rate must be positive")
     if not 0 < efficiency <= 1:
         raise ValueError("scaling efficiency must be in (0, 1]")
-    needed = 1 if target_rps <= per_instance_rps * (1 + EPSILON) else math.ceil(
-        target_rps / (per_instance_rps * efficiency) - EPSILON
+    needed = (
+        1
+        if target_rps <= per_instance_rps * (1 + EPSILON)
+        else math.ceil(target_rps / (per_instance_rps * efficiency) - EPSILON)
     )
     return max(minimum, needed)
 
@@ -134,9 +136,7 @@ def recommend(
     )
 
 
-def autoscaling_advice(
-    best: Sizing, min_rps: float, max_rps: float, options: SizingOptions
-) -> AutoscalingSuggestion:
+def autoscaling_advice(best: Sizing, min_rps: float, max_rps: float, options: SizingOptions) -> AutoscalingSuggestion:
     """Target tracking on SageMakerVariantInvocationsPerInstance, bounded by the counts for min and max traffic.
 
     The target is AWS's load-test guidance: the within-SLA rate x a safety factor x 60 (the metric is per minute).

@@ -20,8 +20,16 @@ from rightsizing.pricing.snapshot import SnapshotPrices
 PRICING_API_REGION = "us-east-1"
 SERVICE_CODE = "AmazonSageMaker"
 # ClientError codes that mean "cannot use the API here", not "the API has no such price".
-UNAVAILABLE_CODES = {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "ExpiredTokenException",
-                     "InvalidClientTokenId", "ThrottlingException", "InternalErrorException", "ServiceUnavailable"}
+UNAVAILABLE_CODES = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "ThrottlingException",
+    "InternalErrorException",
+    "ServiceUnavailable",
+}
 
 
 class PriceListUnavailable(RightsizingError):
@@ -46,7 +54,9 @@ def hosting_hourly_prices(items: list[str | dict], instance_type: str, region: s
         product = item.get("product", {})
         attributes = product.get("attributes", {})
         if (attributes.get("component"), attributes.get("instanceName"), attributes.get("regionCode")) != (
-            "Hosting", instance_type, region
+            "Hosting",
+            instance_type,
+            region,
         ):
             continue
         for term in item.get("terms", {}).get("OnDemand", {}).values():
@@ -77,8 +87,10 @@ class PriceListPrices:
         distinct = {usd for usd, _ in prices.values()}
         if len(distinct) > 1:
             listed = ", ".join(f"{code}: ${usd}" for code, (usd, _) in sorted(prices.items()))
-            raise AmbiguousPrice(f"the Price List API has {len(distinct)} Hosting prices for {instance_type} in "
-                                 f"{region}; refusing to guess ({listed})")
+            raise AmbiguousPrice(
+                f"the Price List API has {len(distinct)} Hosting prices for {instance_type} in "
+                f"{region}; refusing to guess ({listed})"
+            )
         published = max(date for _, date in prices.values()) or "undated"
         return PriceQuote(
             instance_type=instance_type,

@@ -90,6 +90,7 @@ def check_endpoint_quotas(request: RightsizingRequest, quotas: dict[str, float])
         )
     if short:
         raise QuotaExceeded(
-            "account quota too low before anything was created: " + "; ".join(short)
+            "account quota too low before anything was created: "
+            + "; ".join(short)
             + f". Request an increase ({QUOTA_CONSOLE}) or lower limits.max_parallel_candidates."
         )

@@ -23,6 +23,7 @@ def worker_started_by(run_id: str) -> str:
     sweeper finds them by run id. ECS allows letters, digits, hyphens, underscores and slashes, up to 128."""
     return ("rightsizing/" + re.sub(r"[^A-Za-z0-9_/-]", "-", run_id))[:128]
 
+
 class LoadTestJob(BaseModel):
     """Everything the load generator needs, stored as JSON; the container gets only its URI (override size limit)."""
 

@@ -29,8 +29,13 @@ def price_vs_rate(run: RunResult) -> go.Figure:
     for c in run.candidates:
         if c.candidate_id not in run.prices:
             continue
-        group = "recommended" if c.candidate_id == chosen else "other candidates" if c.sustainable_rps else (
-            "never met the SLA")
+        group = (
+            "recommended"
+            if c.candidate_id == chosen
+            else "other candidates"
+            if c.sustainable_rps
+            else ("never met the SLA")
+        )
         groups[group].append(c)
     styles = {
         "recommended": {"symbol": "star", "size": 20, "color": CHOSEN},
@@ -40,19 +45,25 @@ def price_vs_rate(run: RunResult) -> go.Figure:
     for name, members in groups.items():
         if not members:
             continue
-        fig.add_trace(go.Scatter(
-            x=[c.sustainable_rps or 0.0 for c in members],
-            y=[run.prices[c.candidate_id].usd_per_hour for c in members],
-            text=[f"{label(c)} · {c.instance_type}" for c in members],
-            mode="markers+text", textposition="top center", name=name, marker=styles[name],
-            hovertemplate="%{text}<br>%{x:.1f} RPS within SLA per instance<br>$%{y:.4f}/h<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[c.sustainable_rps or 0.0 for c in members],
+                y=[run.prices[c.candidate_id].usd_per_hour for c in members],
+                text=[f"{label(c)} · {c.instance_type}" for c in members],
+                mode="markers+text",
+                textposition="top center",
+                name=name,
+                marker=styles[name],
+                hovertemplate="%{text}<br>%{x:.1f} RPS within SLA per instance<br>$%{y:.4f}/h<extra></extra>",
+            )
+        )
     # Room for the text labels beside the right-most and top-most points.
     top_x = max((c.sustainable_rps or 0.0 for c in run.candidates if c.candidate_id in run.prices), default=0.0)
     top_y = max((q.usd_per_hour for q in run.prices.values()), default=0.0)
     fig.update_layout(title="Price vs sustainable RPS per instance (on-demand)", **LAYOUT)
-    fig.update_xaxes(title=f"RPS per instance within {run.sla_percentile} ≤ {run.sla_ms:g} ms",
-                     range=[0, (top_x or 1.0) * 1.3])
+    fig.update_xaxes(
+        title=f"RPS per instance within {run.sla_percentile} ≤ {run.sla_ms:g} ms", range=[0, (top_x or 1.0) * 1.3]
+    )
     fig.update_yaxes(title="USD per instance-hour", range=[0, (top_y or 1.0) * 1.2])
     return fig
 
@@ -64,8 +75,14 @@ def latency_vs_load(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> go.
         return None
     cols = min(3, len(shown))
     rows = math.ceil(len(shown) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[label(c) for c in shown], shared_yaxes=True,
-                        horizontal_spacing=0.06, vertical_spacing=0.18)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[label(c) for c in shown],
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        vertical_spacing=0.18,
+    )
     for index, candidate in enumerate(shown):
         row, col = index // cols + 1, index % cols + 1
         probes = _in_drawing_order([p for p in traces[candidate.candidate_id] if _plotted(p)])
@@ -75,9 +92,11 @@ def latency_vs_load(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> go.
         fig.add_hline(y=run.sla_ms, line_dash="dash", line_color="#d62728", row=row, col=col, **sla_label)
         fig.update_xaxes(title_text="offered load (RPS)", rangemode="tozero", row=row, col=col)
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero", col=1)
-    fig.update_layout(title="Latency percentiles vs offered load<br><sup>✗ = probe failed the SLA or error limit; "
-                            "closed-loop steps are drawn in user order at the rate they achieved</sup>",
-                      **{**LAYOUT, "height": 380 * rows + 80, "margin": {**LAYOUT["margin"], "t": 90}})
+    fig.update_layout(
+        title="Latency percentiles vs offered load<br><sup>✗ = probe failed the SLA or error limit; "
+        "closed-loop steps are drawn in user order at the rate they achieved</sup>",
+        **{**LAYOUT, "height": 380 * rows + 80, "margin": {**LAYOUT["margin"], "t": 90}},
+    )
     return fig
 
 
@@ -115,13 +134,26 @@ def _add_percentiles(
 ) -> None:
     x = [_offered(p) if p else None for p in probes]
     for percentile, colour in PERCENTILE_COLOURS.items():
-        fig.add_trace(go.Scatter(
-            x=x, y=[p.latency_ms.at(percentile) if p and p.latency_ms else None for p in probes], name=percentile,
-            legendgroup=percentile, showlegend=legend, mode="lines+markers", text=[_hover(p) for p in probes],
-            line={"color": colour, "width": 3 if percentile == sla else 1.5},
-            marker={"symbol": ["x" if p and not p.passed else "circle" for p in probes], "size": 8, "color": colour},
-            hovertemplate=f"{percentile} %{{y:.1f}} ms at %{{x:.1f}} RPS<br>%{{text}}<extra></extra>",
-        ), row=row, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[p.latency_ms.at(percentile) if p and p.latency_ms else None for p in probes],
+                name=percentile,
+                legendgroup=percentile,
+                showlegend=legend,
+                mode="lines+markers",
+                text=[_hover(p) for p in probes],
+                line={"color": colour, "width": 3 if percentile == sla else 1.5},
+                marker={
+                    "symbol": ["x" if p and not p.passed else "circle" for p in probes],
+                    "size": 8,
+                    "color": colour,
+                },
+                hovertemplate=f"{percentile} %{{y:.1f}} ms at %{{x:.1f}} RPS<br>%{{text}}<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
 
 
 def cost_at_target(run: RunResult) -> go.Figure | None:
@@ -131,16 +163,24 @@ def cost_at_target(run: RunResult) -> go.Figure | None:
         return None
     rows = [(rec.candidate_id, rec.instance_type, rec.instance_count, rec.usd_per_hour, True)] + [
         (a.candidate_id, a.instance_type, a.instance_count, a.usd_per_hour, False)
-        for a in rec.alternatives if a.instance_count and a.usd_per_hour is not None
+        for a in rec.alternatives
+        if a.instance_count and a.usd_per_hour is not None
     ]
     rows.sort(key=lambda r: r[3], reverse=True)  # cheapest at the top of a horizontal bar chart
-    fig = go.Figure(go.Bar(
-        orientation="h", y=[r[0] for r in rows], x=[r[3] for r in rows],
-        marker_color=[CHOSEN if r[4] else OTHER for r in rows],
-        text=[f"{r[2]} × {r[1]} · ${r[3]:.4f}/h" for r in rows], textposition="auto",
-        hovertemplate="%{y}<br>%{text}<extra></extra>",
-    ))
-    fig.update_layout(title=f"Cost per hour to serve {run.target_rps:g} RPS (count rounded up)",
-                      **{**LAYOUT, "height": max(260, 70 * len(rows) + 120)})
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=[r[0] for r in rows],
+            x=[r[3] for r in rows],
+            marker_color=[CHOSEN if r[4] else OTHER for r in rows],
+            text=[f"{r[2]} × {r[1]} · ${r[3]:.4f}/h" for r in rows],
+            textposition="auto",
+            hovertemplate="%{y}<br>%{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Cost per hour to serve {run.target_rps:g} RPS (count rounded up)",
+        **{**LAYOUT, "height": max(260, 70 * len(rows) + 120)},
+    )
     fig.update_xaxes(title="USD per hour for the fleet", rangemode="tozero")
     return fig

@@ -32,25 +32,37 @@ def _figure(div_id: str, figure: go.Figure | None, missing: str) -> str:
     if figure is None:
         return f'<p class="chart" id="{div_id}-missing">{escape(missing)}</p>'
     # plotly.js is embedded once in <head>; each figure is only a div and a Plotly.newPlot call.
-    return '<div class="chart">' + figure.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG
-    ) + "</div>"
+    return (
+        '<div class="chart">'
+        + figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
+        + "</div>"
+    )
 
 
 def _charts(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> str:
-    return "".join([
-        _figure("chart-price-vs-rps", charts.price_vs_rate(run) if run.prices else None, "No candidate was priced."),
-        _figure("chart-latency-vs-load", charts.latency_vs_load(run, traces), "No load-search trace is available."),
-        _figure("chart-cost-at-target", charts.cost_at_target(run), "No candidate could be sized for the target."),
-    ])
+    return "".join(
+        [
+            _figure(
+                "chart-price-vs-rps", charts.price_vs_rate(run) if run.prices else None, "No candidate was priced."
+            ),
+            _figure("chart-latency-vs-load", charts.latency_vs_load(run, traces), "No load-search trace is available."),
+            _figure("chart-cost-at-target", charts.cost_at_target(run), "No candidate could be sized for the target."),
+        ]
+    )
 
 
 def _artefacts(run: RunResult) -> str:
     """Relative links: they work in the run folder, locally or synced from S3."""
-    links = [("result.json", "result (JSON)"), ("results.csv", "results table (CSV)"),
-             ("endpoint-snippet.yaml", "CloudFormation snippet")]
-    links += [(f"candidates/{c.candidate_id}/locust_report.html", f"Locust report of {c.candidate_id}")
-              for c in run.candidates if c.status == "succeeded"]
+    links = [
+        ("result.json", "result (JSON)"),
+        ("results.csv", "results table (CSV)"),
+        ("endpoint-snippet.yaml", "CloudFormation snippet"),
+    ]
+    links += [
+        (f"candidates/{c.candidate_id}/locust_report.html", f"Locust report of {c.candidate_id}")
+        for c in run.candidates
+        if c.status == "succeeded"
+    ]
     return "<ul>" + "".join(f'<li><a href="{escape(h)}">{escape(t)}</a></li>' for h, t in links) + "</ul>"
 
 
@@ -59,20 +71,32 @@ def render_html(run: RunResult, traces: dict[str, list[ProbeRecord]], snippet: s
     title = f"Rightsizing report — {run.run_id}"
     banner = (
         '<div class="banner" id="local-notice">Local mode: instance types are local profiles on this machine and '
-        "their prices are notional, not AWS figures.</div>" if run.mode == "local" else ""
+        "their prices are notional, not AWS figures.</div>"
+        if run.mode == "local"
+        else ""
     )
-    meta = (f"{run.mode} mode · region {run.region} · target {run.target_rps:g} RPS"
-            + (f" (range {run.min_rps:g}–{run.target_rps:g})" if run.min_rps and run.min_rps < run.target_rps else "")
-            + f" · SLA {run.sla_percentile} ≤ {run.sla_ms:g} ms · errors ≤ {100 * run.max_error_rate:g} %"
-            + f" · result schema {run.schema_version}")
+    meta = (
+        f"{run.mode} mode · region {run.region} · target {run.target_rps:g} RPS"
+        + (f" (range {run.min_rps:g}–{run.target_rps:g})" if run.min_rps and run.min_rps < run.target_rps else "")
+        + f" · SLA {run.sla_percentile} ≤ {run.sla_ms:g} ms · errors ≤ {100 * run.max_error_rate:g} %"
+        + f" · result schema {run.schema_version}"
+    )
     body = [
-        f"<h1>{escape(title)}</h1>", f'<div class="meta">{escape(meta)}</div>', banner, tables.answer(run),
-        tables.key_figures(run), "<h2>Charts</h2>", _charts(run, traces),
-        "<h2>Candidates</h2>", tables.candidates_table(run),
-        "<h2>Assumptions</h2>", tables.assumptions(run),
+        f"<h1>{escape(title)}</h1>",
+        f'<div class="meta">{escape(meta)}</div>',
+        banner,
+        tables.answer(run),
+        tables.key_figures(run),
+        "<h2>Charts</h2>",
+        _charts(run, traces),
+        "<h2>Candidates</h2>",
+        tables.candidates_table(run),
+        "<h2>Assumptions</h2>",
+        tables.assumptions(run),
         "<h2>Deploy it</h2><p>CloudFormation/SAM for the recommended endpoint and its scaling policy:</p>",
         f'<pre id="snippet">{escape(snippet if snippet is not None else endpoint_snippet(run))}</pre>',
-        "<h2>Artefacts</h2>", _artefacts(run),
+        "<h2>Artefacts</h2>",
+        _artefacts(run),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -54,8 +54,9 @@ def endpoint_snippet(run: RunResult) -> str:
         "      EndpointConfigName: !GetAtt RightsizedEndpointConfig.EndpointConfigName",
     ]
     if auto is not None:
-        lines += _scaling(auto.min_instance_count, auto.max_instance_count, auto.invocations_per_instance_target,
-                          auto.safety_factor)
+        lines += _scaling(
+            auto.min_instance_count, auto.max_instance_count, auto.invocations_per_instance_target, auto.safety_factor
+        )
     return "\n".join(lines) + "\n"
 
 

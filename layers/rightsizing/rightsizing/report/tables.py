@@ -27,8 +27,10 @@ def answer(run: RunResult) -> str:
     rec = run.recommendation
     target = f"{run.target_rps:g} RPS at {run.sla_percentile} ≤ {run.sla_ms:g} ms"
     if rec is None:
-        return (f'<div class="answer none" id="answer"><strong>No recommendation</strong> for {escape(target)}: '
-                f"{escape(run.no_recommendation_reason or 'no candidate qualified')}</div>")
+        return (
+            f'<div class="answer none" id="answer"><strong>No recommendation</strong> for {escape(target)}: '
+            f"{escape(run.no_recommendation_reason or 'no candidate qualified')}</div>"
+        )
     return (
         f'<div class="answer" id="answer"><strong>{rec.instance_count} × {escape(rec.instance_type)}</strong> at '
         f"<strong>{_usd(rec.usd_per_hour)}/h</strong> serves {escape(target)}.<br>"
@@ -44,13 +46,25 @@ def key_figures(run: RunResult) -> str:
         ["Instances × type", f"{rec.instance_count} × {escape(rec.instance_type)}"],
         ["Container environment", escape(", ".join(f"{k}={v}" for k, v in sorted(rec.environment.items())) or "—")],
         ["Cost per hour", _usd(rec.usd_per_hour)],
-        ["Cost per hour on demand", _usd(rec.usd_per_hour_on_demand)
-         + (f" (Savings Plan discount {rec.savings_plan_discount_percent:g} % applied above)"
-            if rec.savings_plan_discount_percent else "")],
+        [
+            "Cost per hour on demand",
+            _usd(rec.usd_per_hour_on_demand)
+            + (
+                f" (Savings Plan discount {rec.savings_plan_discount_percent:g} % applied above)"
+                if rec.savings_plan_discount_percent
+                else ""
+            ),
+        ],
         ["Cost per 1M inferences at the target rate", _usd(rec.usd_per_million_inferences)],
-        ["Cost per inference at full capacity", _usd(rec.usd_per_inference_at_capacity, 8) + (
-            f" ({_usd(rec.usd_per_inference_at_capacity * 1_000_000)} per 1M)"
-            if rec.usd_per_inference_at_capacity else "")],
+        [
+            "Cost per inference at full capacity",
+            _usd(rec.usd_per_inference_at_capacity, 8)
+            + (
+                f" ({_usd(rec.usd_per_inference_at_capacity * 1_000_000)} per 1M)"
+                if rec.usd_per_inference_at_capacity
+                else ""
+            ),
+        ],
         ["Within-SLA RPS per instance", _num(rec.sustainable_rps_per_instance)],
         ["Fleet capacity (RPS) / headroom", f"{_num(rec.capacity_rps)} / {_num(rec.headroom_percent, 0)} %"],
         [f"{run.sla_percentile} latency at that rate (ms)", _num(rec.latency_ms_at_sla_percentile)],
@@ -58,12 +72,18 @@ def key_figures(run: RunResult) -> str:
     auto = rec.autoscaling
     if auto is not None:
         rows += [
-            ["Autoscaling instance count", f"{auto.min_instance_count} – {auto.max_instance_count} "
-             f"(for {auto.min_rps:g} – {auto.max_rps:g} RPS)"],
-            ["SageMakerVariantInvocationsPerInstance target",
-             f"{auto.invocations_per_instance_target:,.1f} per minute"],
-            ["Cost per hour at min / max count",
-             f"{_usd(auto.usd_per_hour_at_min)} / {_usd(auto.usd_per_hour_at_max)}"],
+            [
+                "Autoscaling instance count",
+                f"{auto.min_instance_count} – {auto.max_instance_count} (for {auto.min_rps:g} – {auto.max_rps:g} RPS)",
+            ],
+            [
+                "SageMakerVariantInvocationsPerInstance target",
+                f"{auto.invocations_per_instance_target:,.1f} per minute",
+            ],
+            [
+                "Cost per hour at min / max count",
+                f"{_usd(auto.usd_per_hour_at_min)} / {_usd(auto.usd_per_hour_at_max)}",
+            ],
         ]
     return _table(["", "recommended"], rows, "figures")
 
@@ -87,14 +107,38 @@ def candidates_table(run: RunResult) -> str:
             fleet = lost.usd_per_hour if lost else None
             verdict = escape(_verdict(c, lost, run))
         lat = c.latency_ms
-        rows.append([
-            escape(c.candidate_id), escape(c.instance_type), escape(c.status), _num(c.sustainable_rps),
-            _num(c.saturation_rps), _num(lat.p50 if lat else None), _num(lat.p95 if lat else None),
-            _num(lat.p99 if lat else None), _num(100 * c.error_rate if c.error_rate is not None else None, 2),
-            _usd(price.usd_per_hour if price else None), str(count or "—"), _usd(fleet), verdict,
-        ])
-    headers = ["candidate", "instance type", "status", "RPS in SLA", "max RPS", "p50 ms", "p95 ms", "p99 ms",
-               "errors %", "$/h each", "instances", "$/h for target", "verdict"]
+        rows.append(
+            [
+                escape(c.candidate_id),
+                escape(c.instance_type),
+                escape(c.status),
+                _num(c.sustainable_rps),
+                _num(c.saturation_rps),
+                _num(lat.p50 if lat else None),
+                _num(lat.p95 if lat else None),
+                _num(lat.p99 if lat else None),
+                _num(100 * c.error_rate if c.error_rate is not None else None, 2),
+                _usd(price.usd_per_hour if price else None),
+                str(count or "—"),
+                _usd(fleet),
+                verdict,
+            ]
+        )
+    headers = [
+        "candidate",
+        "instance type",
+        "status",
+        "RPS in SLA",
+        "max RPS",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors %",
+        "$/h each",
+        "instances",
+        "$/h for target",
+        "verdict",
+    ]
     return _table(headers, rows, "candidates")
 
 
@@ -119,16 +163,25 @@ def assumptions(run: RunResult) -> str:
         f"SageMakerVariantInvocationsPerInstance = RPS per instance × {options.autoscaling_safety_factor:g} × 60.",
         f"Within-SLA RPS is the highest measured rate with {run.sla_percentile} ≤ {run.sla_ms:g} ms and errors ≤ "
         f"{100 * run.max_error_rate:g} %. Latency is measured at the client (the load generator), network included.",
-        "Prices: " + escape("; ".join(sources) or "none") + f" — on-demand USD, region {escape(run.region)}"
-        + (f", Savings Plan discount {options.savings_plan_discount_percent:g} % applied (on-demand shown too)"
-           if options.savings_plan_discount_percent else ", no Savings Plan discount") + ".",
+        "Prices: "
+        + escape("; ".join(sources) or "none")
+        + f" — on-demand USD, region {escape(run.region)}"
+        + (
+            f", Savings Plan discount {options.savings_plan_discount_percent:g} % applied (on-demand shown too)"
+            if options.savings_plan_discount_percent
+            else ", no Savings Plan discount"
+        )
+        + ".",
         "Cost per 1M inferences is at the target rate; cost per inference at full capacity assumes the fleet is "
         "kept busy at its within-SLA capacity (Inference Recommender's CostPerInference).",
     ]
     items += [f"Not priced: {escape(cid)}: {escape(why)}." for cid, why in sorted(run.price_errors.items())]
     limited = [c.candidate_id for c in run.candidates if c.generator_limited]
     if limited:
-        items.append("The load generator, not the endpoint, was the limit for " + escape(", ".join(limited))
-                     + ": their rates are lower bounds.")
+        items.append(
+            "The load generator, not the endpoint, was the limit for "
+            + escape(", ".join(limited))
+            + ": their rates are lower bounds."
+        )
     items += [f'<strong class="notice">{escape(note)}</strong>' for note in run.notes]
     return '<ul class="assumptions" id="assumptions">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"

@@ -213,8 +213,11 @@ class _Run:
                 held = self._confirm(bracket)  # may lower the bracket
                 if bracket.lo <= 0:
                     return held.strip()
-                within = f"within {self.cfg.precision:.0%}" if bracket.width() <= self.cfg.precision else (
-                    f"{bracket.width():.0%} apart")
+                within = (
+                    f"within {self.cfg.precision:.0%}"
+                    if bracket.width() <= self.cfg.precision
+                    else (f"{bracket.width():.0%} apart")
+                )
                 return f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS fails ({within}).{held}"
             if bracket.hi <= self._lowest_useful_rate():
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
@@ -309,11 +312,13 @@ class _Run:
         """Mark every pass at or above ``rate`` as withdrawn because of the long probe that failed."""
         for i, r in enumerate(self.records):
             if r.kind == "open" and r.passed and r.index != failed.index and (r.target_rps or 0) >= rate:
-                self.records[i] = r.model_copy(update={
-                    "passed": False,
-                    "note": f"withdrawn: a {seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
-                            f"({failed.note})",
-                })
+                self.records[i] = r.model_copy(
+                    update={
+                        "passed": False,
+                        "note": f"withdrawn: a {seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
+                        f"({failed.note})",
+                    }
+                )
 
     def _step_after(self, failed: ProbeRecord) -> float:
         """How far below a failed confirmation the next one runs. Offered a share d over its capacity, a server's

@@ -32,8 +32,15 @@ EVENTS_RUN_FIXED = 2 + EVENTS_TASK + 4 + EVENTS_TASK + EVENTS_TASK
 # RunLoadTest (.sync); Cleanup, DeleteEndpoint, DeleteEndpointConfig, DeleteModel; HasOutcome, WaitForMetrics,
 # CollectMetrics; CandidateDone.
 EVENTS_CANDIDATE_FIXED = (
-    2 + EVENTS_PASS * 2 + EVENTS_TASK * 3 + EVENTS_SYNC_TASK + EVENTS_PASS + EVENTS_TASK * 3
-    + EVENTS_PASS * 2 + EVENTS_TASK + EVENTS_PASS
+    2
+    + EVENTS_PASS * 2
+    + EVENTS_TASK * 3
+    + EVENTS_SYNC_TASK
+    + EVENTS_PASS
+    + EVENTS_TASK * 3
+    + EVENTS_PASS * 2
+    + EVENTS_TASK
+    + EVENTS_PASS
 )
 # One poll: DescribeEndpoint (Task), CountPoll (Pass), IsEndpointReady (Choice), WaitForEndpoint (Wait).
 EVENTS_PER_POLL = EVENTS_TASK + 3 * EVENTS_PASS
