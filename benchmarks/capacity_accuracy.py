@@ -31,6 +31,7 @@ from noisy_neighbour import bounds_error
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import LoadTestResult
+from rightsizing.models.targets import LatencySla
 from rightsizing.store import get_json, local_uri, put_json
 
 HERE = Path(__file__).resolve().parent
@@ -99,8 +100,7 @@ def run_task(
         region="us-east-1",
         content_type="text/csv",
         payloads_uri=payloads,
-        sla_percentile="p95",
-        sla_ms=sla_ms,
+        sla=LatencySla(percentile="p95", milliseconds=sla_ms),
         max_error_rate=0.01,
         load=load,
         max_seconds=max_seconds,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -18,27 +17,28 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from rightsizing.models.common import PERCENTILE_FRACTIONS
+from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import LoadTestResult
-from rightsizing.store import get_json, local_uri, put_json
+from rightsizing.models.targets import LatencySla
+from rightsizing.store import LocalStore, get_json, local_uri, put_json
 from rightsizing_cli.progress import ProgressPrinter
 
-SLA_FORMAT = re.compile(r"^(p50|p90|p95|p99):(\d+(?:\.\d+)?)ms$")
 
-
-def parse_sla(text: str) -> tuple[str, float]:
-    """'p95:100ms' -> ('p95', 100.0)."""
-    match = SLA_FORMAT.match(text.strip().lower())
-    if not match or float(match.group(2)) <= 0:
+def parse_sla(text: str) -> LatencySla:
+    """``p95:100ms`` with the request's own percentiles and bounds (``LatencySla``)."""
+    try:
+        return LatencySla.parse(text)
+    except ValidationError as e:
         raise typer.BadParameter(
-            f"'{text}': expected <percentile>:<milliseconds>ms, e.g. p95:100ms "
-            f"(percentiles: {', '.join(PERCENTILE_FRACTIONS)})"
-        )
-    return match.group(1), float(match.group(2))
+            str(InvalidRequest.from_validation_error(e)).removeprefix("invalid request: ")
+        ) from None
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 def bench(
@@ -61,7 +61,8 @@ def bench(
 ) -> None:
     """Find the highest request rate a local SageMaker-contract server sustains within the SLA."""
     console = Console(highlight=False)
-    percentile, sla_ms = parse_sla(sla)
+    latency_sla = parse_sla(sla)
+    store = LocalStore()
     bodies = [_read_body(p) for p in payload] or ["0"]
     run_dir = (output / time.strftime("%Y%m%d-%H%M%S")).resolve()
     try:
@@ -73,7 +74,7 @@ def bench(
         )
     except ValueError as e:
         hint = "--mode/--workers/--max-workers/--confirm-seconds"
-        raise typer.BadParameter(one_line_errors(e), param_hint=hint) from None
+        raise typer.BadParameter(_one_line(e), param_hint=hint) from None
     job = LoadTestJob(
         run_id="bench",
         candidate_id="bench",
@@ -81,22 +82,21 @@ def bench(
         endpoint_name="bench",
         region="us-east-1",
         content_type=content_type,
-        payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies),
-        sla_percentile=percentile,
-        sla_ms=sla_ms,
+        payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies, store),
+        sla=latency_sla,
         max_error_rate=max_error_rate,  # type: ignore[arg-type]
         load=load,
         max_seconds=max_seconds,
         results_uri=local_uri(run_dir),
     )
-    job_uri = put_json(local_uri(run_dir / "job.json"), job.model_dump(mode="json"))
-    console.print(f"[bold]bench[/] {url}: {mode} search, SLA {percentile} ≤ {sla_ms:g} ms, at most {max_seconds} s")
-    code = _run_task(job_uri, url, ProgressPrinter(console, {}))
+    job_uri = put_json(local_uri(run_dir / "job.json"), job.model_dump(mode="json"), store)
+    console.print(f"[bold]bench[/] {escape(url)}: {mode} search, SLA {latency_sla}, at most {max_seconds} s")
+    code = _run_task(job_uri, url, ProgressPrinter(console, {}, latency_sla))
     result_path = run_dir / "result.json"
     if code != 0 or not result_path.exists():
         console.print(f"[red]error:[/] the load test failed (exit {code}); see the messages above")
         raise typer.Exit(1)
-    _print_result(console, LoadTestResult.model_validate(get_json(local_uri(result_path))), run_dir)
+    _print_result(console, LoadTestResult.model_validate(get_json(local_uri(result_path), store)), run_dir)
 
 
 def _count(text: str, option: str) -> int:
@@ -106,13 +106,10 @@ def _count(text: str, option: str) -> int:
         raise typer.BadParameter(f"'{text}': expected a whole number or 'auto'", param_hint=option) from None
 
 
-def one_line_errors(error: ValueError) -> str:
+def _one_line(error: ValueError) -> str:
     """pydantic's multi-line report as one line per field: '<field>: <message>'."""
     if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'load'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in error.errors()
-        )
+        return str(InvalidRequest.from_validation_error(error)).removeprefix("invalid request: ")
     return str(error)
 
 
@@ -153,7 +150,7 @@ def _json_line(line: str) -> dict | None:
 
 
 def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> None:
-    table = Table(title=f"bench result ({result.mode}, SLA {result.sla_percentile} ≤ {result.sla_ms:g} ms)")
+    table = Table(title=f"bench result ({result.mode}, SLA {result.sla})")
     for column in ("RPS within SLA", "max RPS", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "errors %", "test s"):
         table.add_column(column, justify="right")
     lat = result.latency_at_sustainable

@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 
 from rightsizing.exceptions import RightsizingError
-from rightsizing.models.request import RightsizingRequest
+from rightsizing.models.plan import candidate_id_for, resource_name
+from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
-from rightsizing.steps.plan import candidate_id_for, parse_request, resource_name
 from rightsizing_cli.bench import bench
 from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
@@ -40,14 +40,12 @@ def load_request_file(path: Path) -> RightsizingRequest:
         raise RightsizingError(f"request file not found: {path}") from None
     except json.JSONDecodeError as e:
         raise RightsizingError(f"{path} is not valid JSON: {e}") from None
-    from pydantic import ValidationError
+    request = parse_request(document, base_dir=path.parent)
+    if not request.is_local:
+        from rightsizing.adapters.guard import check_region  # botocore's region list: only for AWS requests
 
-    from rightsizing.steps.plan import format_validation_error
-
-    try:
-        return RightsizingRequest.model_validate(document, context={"base_dir": path.parent})
-    except ValidationError as e:
-        raise RightsizingError(format_validation_error(e)) from None
+        check_region(request.region)
+    return request
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> None:
@@ -83,11 +81,10 @@ def run(
         _fail(str(e))
         return
     run_id = new_run_id(request.name)
-    printer = ProgressPrinter(console, _candidate_labels(request, run_id))
+    printer = ProgressPrinter(console, _candidate_labels(request, run_id), request.sla)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     console.print(
-        f"[bold]Run {run_id}[/]: {printer.count} candidate(s), target {request.traffic.min_rps:g} RPS at "
-        f"{request.sla.percentile} ≤ {request.sla.milliseconds:g} ms (local mode)"
+        f"[bold]Run {run_id}[/]: {printer.count} candidate(s), target {request.traffic} at {request.sla} (local mode)"
     )
     try:
         outcome = run_local(request, output, progress=printer, run_id=run_id)
@@ -130,8 +127,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 def _candidate_labels(request: RightsizingRequest, run_id: str) -> dict[str, str]:
     """Endpoint name -> "candidate id (instance type)", named exactly as the plan step will name them."""
     labels = {}
-    variants = [(spec, env) for spec in request.candidates for env in spec.variants()]
-    for index, (spec, env) in enumerate(variants, start=1):
+    for index, (spec, env) in enumerate(request.variants(), start=1):
         labels[resource_name(run_id, index)] = candidate_id_for(index, spec.instance_type, env)
     return labels
 

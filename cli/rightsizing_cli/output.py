@@ -16,7 +16,7 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
-    table = Table(title=f"Candidates ({result.mode} mode, SLA {result.sla_percentile} ≤ {result.sla_ms:g} ms)")
+    table = Table(title=f"Candidates ({result.mode} mode, SLA {result.sla})")
     for column in (
         "candidate",
         "instance type",
@@ -50,7 +50,7 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
     if rec:
         console.print(
             f"[bold green]Recommendation:[/] {rec.instance_count} × {rec.instance_type} at ${rec.usd_per_hour:.4f}/h "
-            f"serves {result.target_rps:g} RPS at {result.sla_percentile} ≤ {result.sla_ms:g} ms "
+            f"serves {result.traffic} at {result.sla} "
             f"(capacity {rec.capacity_rps:.1f} RPS, headroom {rec.headroom_percent:.0f} %, "
             f"${rec.usd_per_million_inferences:.4f} per 1M inferences)"
         )
@@ -66,10 +66,10 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
 
 
 def print_validated(console: Console, request: RightsizingRequest) -> None:
-    count = sum(len(c.variants()) for c in request.candidates)
+    count = len(request.variants())
     kind = "local profiles" if request.is_local else f"AWS instance types in {request.region}"
     console.print(
         f"[green]valid[/]: {count} benchmark(s) over {len(request.candidates)} {kind}; target "
-        f"{request.traffic.min_rps:g} RPS at {request.sla.percentile} ≤ {request.sla.milliseconds:g} ms, "
+        f"{request.traffic} at {request.sla}, "
         f"errors ≤ {100 * request.max_error_rate:g} %, load mode {request.load.mode}"
     )

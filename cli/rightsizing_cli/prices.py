@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rightsizing.backends import PriceSource
 from rightsizing.exceptions import RightsizingError
+from rightsizing.ports import PriceSource
 from rightsizing.pricing.snapshot import SnapshotPrices
 
 console = Console(highlight=False)

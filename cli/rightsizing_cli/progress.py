@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from rightsizing.models.targets import LatencySla
+
 
 class ProgressPrinter:
-    def __init__(self, console: Console, labels: dict[str, str]) -> None:
+    """``labels``: endpoint name -> what to call the candidate; ``sla``: whose percentile each probe line shows."""
+
+    def __init__(self, console: Console, labels: dict[str, str], sla: LatencySla) -> None:
         self._console = console
         self._labels = labels
+        self._sla = sla
         self._lock = threading.Lock()
         self._started = time.monotonic()
 
@@ -29,8 +35,7 @@ class ProgressPrinter:
         with self._lock:
             self._console.print(f"[dim]{elapsed:6.1f}s[/] [cyan]{escape(self._labels.get(key, key))}[/] {line}")
 
-    @staticmethod
-    def _describe(stage: str, detail: str) -> str | None:
+    def _describe(self, stage: str, detail: str) -> str | None:
         if stage in {"creating", "in_service", "deleted", "load_test"}:
             return {
                 "creating": "deploying",
@@ -53,9 +58,11 @@ class ProgressPrinter:
                 if event.get("kind") == "open"
                 else f"{event.get('users')} users"
             )
+            percentile = self._sla.percentile
             line = (
                 f"probe {event.get('index')}: {load} → {event.get('rps', 0):.1f} RPS, "
-                f"p95 {event.get('p95_ms') or 0:.1f} ms, errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
+                f"{percentile} {event.get(f'{percentile}_ms') or 0:.1f} ms, "
+                f"errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
             )
             return line + _why(event)
         if stage == "generator":
@@ -70,7 +77,7 @@ class ProgressPrinter:
 NOTE_CHARS = 100
 
 
-def _why(event: dict) -> str:
+def _why(event: dict[str, Any]) -> str:
     """Why a probe failed (a p95 under the SLA can fail: windows disagreed, it fell behind, it is being re-measured),
     or what an open-loop pass was (a confirmation); closed-loop passes are ceiling steps and need no words."""
     note = str(event.get("note") or "")

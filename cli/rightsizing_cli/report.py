@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from rightsizing.adapters.s3 import UriStore
 from rightsizing.exceptions import RightsizingError
 from rightsizing.models.result import RunResult
 from rightsizing.report.publish import publish_report
-from rightsizing.store import LocalStore, get_json, join_uri, local_uri, store_for
+from rightsizing.store import LocalStore, get_json, join_uri, local_uri
 
 console = Console(highlight=False)
 
@@ -34,7 +35,7 @@ def report_command(
     """Regenerate report.html and endpoint-snippet.yaml from a run's result.json and traces; print the report's path."""
     try:
         run_uri = run_uri_of(run)
-        store = store_for(run_uri)
+        store = UriStore()
         result = RunResult.model_validate(get_json(join_uri(run_uri, "result.json"), store))
         written = publish_report(result, run_uri, store)
     except RightsizingError as e:

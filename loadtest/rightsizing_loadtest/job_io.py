@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rightsizing.adapters.s3 import UriStore
 from rightsizing.exceptions import StoreError
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.store import ArtifactStore, get_json, join_uri
@@ -54,14 +55,14 @@ def read_config() -> str:
 
 def load_job(job_uri: str) -> LoadTestJob:
     try:
-        return LoadTestJob.model_validate(get_json(job_uri))
+        return LoadTestJob.model_validate(get_json(job_uri, UriStore()))
     except (StoreError, ValidationError, ValueError, OSError) as e:
         raise TaskError(EXIT_FAILED, f"cannot read the load-test job at {job_uri}: {one_line(e)}") from e
 
 
 def load_payloads(uri: str) -> list[str]:
     try:
-        payloads = get_json(uri)
+        payloads = get_json(uri, UriStore())
     except (StoreError, ValueError, OSError) as e:
         raise TaskError(EXIT_FAILED, f"cannot read payloads at {uri}: {one_line(e)}") from e
     if not isinstance(payloads, list) or not payloads or not all(isinstance(p, str) for p in payloads):

@@ -33,10 +33,11 @@ from typing import Any
 import gevent
 import psutil
 
+from rightsizing.adapters.s3 import UriStore
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome, strategy_for, summarize
-from rightsizing.store import join_uri, put_json, store_for
+from rightsizing.store import join_uri, put_json
 from rightsizing_loadtest.cpus import available_cpus
 from rightsizing_loadtest.distributed import DistributedProbe
 from rightsizing_loadtest.driver import LocustProbe
@@ -156,7 +157,7 @@ def run_search(
         raise
     # Starting workers takes seconds (processes) to minutes (Fargate tasks): the search gets what is left.
     timing = Timing.for_job(job, time.monotonic() - task_started)
-    strategy = strategy_for(job.load, job.sla_percentile, job.sla_ms, job.max_error_rate)
+    strategy = strategy_for(job.load, job.sla, job.max_error_rate)
     records: list[ProbeRecord] = []
 
     def on_probe(record: ProbeRecord) -> None:
@@ -234,7 +235,7 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
     with tempfile.TemporaryDirectory(prefix="rightsizing-loadtest-") as workdir:
         started_epoch = time.time()  # wall clock: the metrics window endpoint-side (CloudWatch) figures cover
         outcome, totals, files, seconds = run_search(job, target, payloads, Path(workdir), started)
-        store = store_for(job.results_uri)
+        store = UriStore()
         artifacts = upload(store, job.results_uri, files)
     trace = [p.model_dump(mode="json") for p in outcome.probes]
     trace_uri = put_json(join_uri(job.results_uri, "trace.json"), trace, store)
@@ -245,8 +246,7 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
     result = LoadTestResult(
         candidate_id=job.candidate_id,
         mode=job.load.mode,
-        sla_percentile=job.sla_percentile,
-        sla_ms=job.sla_ms,
+        sla=job.sla,
         sustainable_rps=outcome.sustainable_rps,
         saturation_rps=outcome.saturation_rps,
         latency_at_sustainable=outcome.latency_at_sustainable,

@@ -19,7 +19,7 @@ class Timing:
     def for_job(cls, job: LoadTestJob, elapsed: float) -> Timing:
         reserve = min(10.0, max(2.0, 0.1 * job.max_seconds))  # artefact upload + report after the search
         budget = max(0.0, job.max_seconds - elapsed - reserve)
-        sla_seconds = job.sla_ms / 1000
+        sla_seconds = job.sla.milliseconds / 1000
         return cls(
             search_budget=budget,
             # The search plans within its budget; this interrupts it if a step overruns (e.g. a slow ramp).

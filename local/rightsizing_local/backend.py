@@ -1,15 +1,15 @@
-"""The local implementation of the pipeline's seams (``rightsizing.backends``)."""
+"""The local implementation of the pipeline's seams (``rightsizing.ports``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rightsizing.backends import Backend
 from rightsizing.exceptions import InvalidRequest, PriceNotFound
 from rightsizing.models.plan import CandidatePlan
+from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.pricing.quote import PriceQuote
-from rightsizing.store import local_uri
+from rightsizing.ports import Backend
+from rightsizing.store import LocalStore, local_uri
 from rightsizing_local.profiles import NOTIONAL_PRICE_LABEL, PROFILES
 
 if TYPE_CHECKING:
@@ -36,14 +36,14 @@ class LocalGuard:
     def check(self, request: RightsizingRequest) -> None:
         if request.load.worker_placement == "tasks":
             raise InvalidRequest(
-                "invalid request: load.worker_placement: 'tasks' starts each worker as a Fargate task of its own "
-                "(AWS only); local runs use 'processes'"
+                "load.worker_placement",
+                "'tasks' starts each worker as a Fargate task of its own (AWS only); local runs use 'processes'",
             )
         for index, candidate in enumerate(request.candidates):
             if candidate.instance_type not in PROFILES:
                 raise InvalidRequest(
-                    f"invalid request: candidates.{index}.instance_type: unknown local profile "
-                    f"'{candidate.instance_type}' (known: {', '.join(PROFILES)})"
+                    f"candidates.{index}.instance_type",
+                    f"unknown local profile '{candidate.instance_type}' (known: {', '.join(PROFILES)})",
                 )
             if candidate.endpoint_name is not None:
                 # Like AwsGuard: an existing endpoint must exist and run on the candidate's instance type.
@@ -51,8 +51,8 @@ class LocalGuard:
                 if running != candidate.instance_type:
                     where = f"runs on {running}" if running else "does not exist"
                     raise InvalidRequest(
-                        f"invalid request: candidates.{index}.endpoint_name: endpoint '{candidate.endpoint_name}' "
-                        f"{where}, not {candidate.instance_type}"
+                        f"candidates.{index}.endpoint_name",
+                        f"endpoint '{candidate.endpoint_name}' {where}, not {candidate.instance_type}",
                     )
 
 
@@ -78,6 +78,7 @@ def local_backend(sagemaker: LocalSageMaker) -> Backend:
     return Backend(
         mode="local",
         prices=LocalPrices(),
+        store=LocalStore(),
         guard=LocalGuard(sagemaker),
         containers=LocalContainers(),
         metrics=LocalMetrics(sagemaker),

@@ -11,7 +11,7 @@ import json
 import traceback
 from typing import Any
 
-from rightsizing.backends import Backend
+from rightsizing.ports import Backend
 from rightsizing.steps import STEPS
 
 FUNCTION_PREFIX = "rightsizing-"

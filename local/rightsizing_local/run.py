@@ -12,7 +12,7 @@ from typing import Any
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import RunResult
-from rightsizing.store import get_json, local_uri
+from rightsizing.store import LocalStore, get_json, local_uri
 from rightsizing_local.asl_runner import ExecutionOutcome, execute, render_definition
 from rightsizing_local.backend import local_backend
 from rightsizing_local.events import LocalEventBus, ProgressSink, no_progress
@@ -71,8 +71,9 @@ def run_local(
     """Run the state machine locally. Servers and load generators are stopped on every path, Ctrl-C included."""
     if not request.is_local:
         raise InvalidRequest(
-            "invalid request: candidates: local runs need local.* profiles; ml.* instance types run on AWS "
-            "(deploy the SAM stack and start an execution there)"
+            "candidates",
+            "local runs need local.* profiles; ml.* instance types run on AWS "
+            "(deploy the SAM stack and start an execution there)",
         )
     run_id = run_id or new_run_id(request.name)
     output_root = output_root.resolve()
@@ -110,7 +111,7 @@ def run_local(
         sagemaker.shutdown()
     result = None
     if execution.status == "SUCCEEDED" and execution.output:
-        result = RunResult.model_validate(get_json(execution.output["result_uri"]))
+        result = RunResult.model_validate(get_json(execution.output["result_uri"], LocalStore()))
     return LocalRun(
         run_id=run_id,
         run_dir=run_dir,

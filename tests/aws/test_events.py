@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import FUNCTION_EVENTS, REPO
 
-from rightsizing.models.request import RightsizingRequest
+from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.steps.collect import CollectInput
-from rightsizing.steps.plan import PlanInput, parse_request
+from rightsizing.steps.plan import PlanInput
 from rightsizing.steps.recommend import RecommendInput
 from rightsizing.steps.sweep import SweepInput
 

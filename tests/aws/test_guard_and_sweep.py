@@ -12,10 +12,10 @@ from moto import mock_aws
 
 from rightsizing.adapters.guard import AwsGuard
 from rightsizing.adapters.sagemaker import SageMakerEndpoints
-from rightsizing.adapters.sweep import RunSweeper, run_name_prefix
+from rightsizing.adapters.sweep import RunSweeper
 from rightsizing.exceptions import InvalidRequest, QuotaExceeded
+from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, resource_name, run_name_prefix
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.steps.plan import CANDIDATE_TAG, RUN_ID_TAG, resource_name
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 

@@ -14,9 +14,10 @@ from moto import mock_aws
 
 from rightsizing.adapters import aws_backend, guard
 from rightsizing.exceptions import LoadTestFailed, QuotaExceeded
+from rightsizing.models.plan import RUN_ID_TAG, resource_name
 from rightsizing.models.result import LoadTestResult
+from rightsizing.models.targets import LatencySla
 from rightsizing.pricing.snapshot import SnapshotPrices
-from rightsizing.steps.plan import RUN_ID_TAG, resource_name
 
 BUCKET = "rightsizing-results-test"
 PLACEHOLDER = "s3://REPLACE-WITH-RESULTS-BUCKET"
@@ -86,8 +87,7 @@ def _load_result(candidate: dict[str, Any]) -> LoadTestResult:
     return LoadTestResult(
         candidate_id=candidate["candidate_id"],
         mode="adaptive",
-        sla_percentile="p95",
-        sla_ms=100,
+        sla=LatencySla(percentile="p95", milliseconds=100),
         sustainable_rps=210.0,
         saturation_rps=250.0,
         latency_at_sustainable={"p50": 20, "p90": 40, "p95": 60, "p99": 90},

@@ -7,10 +7,10 @@ import json
 import pytest
 from conftest import REPO
 
+from rightsizing import history_budget as history
 from rightsizing.exceptions import InvalidRequest
+from rightsizing.history_budget import HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, poll_schedule, worst_case_events
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.steps import history
-from rightsizing.steps.history import HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, poll_schedule, worst_case_events
 
 ITERATION = json.loads((REPO / "statemachine" / "rightsizing.asl.json").read_text())["States"]["BenchmarkCandidates"][
     "ItemProcessor"

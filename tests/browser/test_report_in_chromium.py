@@ -18,6 +18,7 @@ import pytest
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import CandidateResult, ProbeRecord, RunResult
+from rightsizing.models.targets import LatencySla, TrafficTarget
 from rightsizing.pricing import PriceQuote, SnapshotPrices
 from rightsizing.recommender import recommend
 from rightsizing.report import render_html
@@ -90,15 +91,15 @@ def _report(tmp_path: Path) -> Path:
     prices: dict[str, PriceQuote | str] = {
         c.candidate_id: SnapshotPrices().hourly_price(c.instance_type, "us-east-1") for c in candidates
     }
-    choice, why_not = recommend(candidates, prices, 600, SizingOptions(), min_rps=150, percentile="p95")
+    choice, why_not = recommend(
+        candidates, prices, TrafficTarget(min_rps=150, max_rps=600), SizingOptions(), percentile="p95"
+    )
     run = RunResult(
         run_id="browser-test",
         mode="aws",
         region="us-east-1",
-        target_rps=600,
-        min_rps=150,
-        sla_percentile="p95",
-        sla_ms=50,
+        traffic=TrafficTarget(min_rps=150, max_rps=600),
+        sla=LatencySla(percentile="p95", milliseconds=50),
         max_error_rate=0.01,
         candidates=candidates,
         recommendation=choice,

@@ -22,7 +22,7 @@ from pipeline_helpers import (
     run,
 )
 
-from rightsizing.steps.history import run_events
+from rightsizing.history_budget import run_events
 from rightsizing_local.aws_errors import client_error
 
 

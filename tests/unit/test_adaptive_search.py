@@ -9,6 +9,7 @@ import pytest
 
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.request import LoadSettings
+from rightsizing.models.targets import LatencySla
 from rightsizing.search import AdaptiveSearch, ProbeMeasurement, strategy_for
 from rightsizing.search.adaptive import Bracket, _Run
 from rightsizing.search.base import FailFast, to_record
@@ -88,7 +89,7 @@ def _search(sla_ms: float = 50.0, **overrides: float) -> AdaptiveSearch:
         "confirm_seconds": 0.0,
         **overrides,
     }  # confirmation: its own tests
-    return AdaptiveSearch("p95", sla_ms, 0.01, **settings)  # type: ignore[arg-type]
+    return AdaptiveSearch(LatencySla(milliseconds=sla_ms), 0.01, **settings)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("slots", "service_ms", "sla_ms"), [(4, 10.0, 50.0), (1, 20.0, 100.0), (16, 15.0, 30.0)])
@@ -165,9 +166,15 @@ def test_bracket_interpolates_and_always_shrinks() -> None:
 
 
 def test_strategy_for_maps_modes() -> None:
-    assert isinstance(strategy_for(LoadSettings(), "p95", 50, 0.01), AdaptiveSearch)
-    assert type(strategy_for(LoadSettings(mode="ramp"), "p95", 50, 0.01)).__name__ == "RampSearch"
-    assert type(strategy_for(LoadSettings(mode="stepped"), "p95", 50, 0.01)).__name__ == "SteppedSearch"
+    assert isinstance(strategy_for(LoadSettings(), LatencySla(percentile="p95", milliseconds=50), 0.01), AdaptiveSearch)
+    assert (
+        type(strategy_for(LoadSettings(mode="ramp"), LatencySla(percentile="p95", milliseconds=50), 0.01)).__name__
+        == "RampSearch"
+    )
+    assert (
+        type(strategy_for(LoadSettings(mode="stepped"), LatencySla(percentile="p95", milliseconds=50), 0.01)).__name__
+        == "SteppedSearch"
+    )
 
 
 def test_budget_too_short_for_open_loop_says_the_answer_is_closed_loop() -> None:
@@ -448,14 +455,14 @@ def test_a_probe_floor_longer_than_the_bursts_stops_short_passes_over_stating_th
 
 
 def test_the_request_model_carries_the_probe_floor_and_confirmation_to_the_search() -> None:
-    default = strategy_for(LoadSettings(), "p95", 50.0, 0.01)
+    default = strategy_for(LoadSettings(), LatencySla(percentile="p95", milliseconds=50.0), 0.01)
     assert isinstance(default, AdaptiveSearch) and default.min_probe_seconds == 3.0  # one second per window
-    raised = strategy_for(LoadSettings(min_probe_seconds=8), "p95", 50.0, 0.01)
+    raised = strategy_for(LoadSettings(min_probe_seconds=8), LatencySla(percentile="p95", milliseconds=50.0), 0.01)
     assert isinstance(raised, AdaptiveSearch) and raised.min_probe_seconds == 8.0
     with pytest.raises(ValueError, match="min_probe_seconds"):
         LoadSettings(min_probe_seconds=1)
     assert default.confirm_seconds == 0.0  # off unless asked for (benchmarks/README.md, run O)
-    confirmed = strategy_for(LoadSettings(confirm_seconds=20), "p95", 50.0, 0.01)
+    confirmed = strategy_for(LoadSettings(confirm_seconds=20), LatencySla(percentile="p95", milliseconds=50.0), 0.01)
     assert isinstance(confirmed, AdaptiveSearch) and confirmed.confirm_seconds == 20.0
     with pytest.raises(ValueError, match="confirm_seconds"):
         LoadSettings(confirm_seconds=-1)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from rightsizing.models.result import CandidateResult, RunResult
+from rightsizing.models.targets import LatencySla, TrafficTarget
 from rightsizing.store import local_uri, put_json
 from rightsizing_cli.main import app
 from rightsizing_cli.report import run_uri_of
@@ -38,9 +39,8 @@ def _write_run(run_dir: Path) -> None:
         run_id="r1",
         mode="local",
         region="us-east-1",
-        target_rps=300,
-        sla_percentile="p95",
-        sla_ms=50,
+        traffic=TrafficTarget(min_rps=300),
+        sla=LatencySla(percentile="p95", milliseconds=50),
         max_error_rate=0.01,
         candidates=[failed],
         recommendation=None,

@@ -14,6 +14,7 @@ from botocore.stub import ANY, Stubber
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
+from rightsizing.models.targets import LatencySla
 from rightsizing_loadtest.ecs_workers import (
     CONFIG_ENV,
     METADATA_ENV,
@@ -46,8 +47,7 @@ def _job() -> LoadTestJob:
         region="us-east-1",
         content_type="text/csv",
         payloads_uri="s3://bucket/runs/rs/payloads.json",
-        sla_percentile="p95",
-        sla_ms=100.0,
+        sla=LatencySla(percentile="p95", milliseconds=100.0),
         max_error_rate=0.01,
         load=LoadSettings(workers=2, max_workers=3, worker_placement="tasks"),
         max_seconds=600,

@@ -9,11 +9,11 @@ from closed_loop_sim import ClosedLoopServer, FakeClock
 
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.load import Phase
-from rightsizing.models.request import LoadSettings
+from rightsizing.models.request import LoadSettings, parse_request
 from rightsizing.models.result import ProbeRecord
+from rightsizing.models.targets import LatencySla
 from rightsizing.search import PhasesSearch, strategy_for
 from rightsizing.search.phases import phase_slices
-from rightsizing.steps.plan import parse_request
 
 
 def phases_server(clock: FakeClock, **overrides: Any) -> ClosedLoopServer:
@@ -26,7 +26,8 @@ def phase(initial: int, rate: int, seconds: float) -> Phase:
 
 
 def search(phases: list[Phase], **overrides: Any) -> PhasesSearch:
-    settings: dict[str, Any] = {"sla_percentile": "p95", "sla_ms": 1000.0, "max_error_rate": 0.01}
+    sla = LatencySla(percentile=overrides.pop("sla_percentile", "p95"), milliseconds=overrides.pop("sla_ms", 1000.0))
+    settings: dict[str, Any] = {"sla": sla, "max_error_rate": 0.01}
     settings |= {"phases": phases, "step_seconds": 2.0, "max_users": 256}
     settings.update(overrides)
     return PhasesSearch(**settings)
@@ -286,7 +287,7 @@ def test_strategy_for_phases_mode_builds_phases_search() -> None:
         }
     )
 
-    strategy = strategy_for(load, "p99", 50.0, 0.02)
+    strategy = strategy_for(load, LatencySla(percentile="p99", milliseconds=50.0), 0.02)
 
     assert isinstance(strategy, PhasesSearch)
     assert strategy.check.percentile == "p99"
@@ -298,7 +299,7 @@ def test_strategy_for_phases_mode_builds_phases_search() -> None:
 
 
 def test_strategy_for_phases_mode_defaults_the_threshold_to_the_sla() -> None:
-    strategy = strategy_for(LoadSettings(mode="phases"), "p95", 120.0, 0.01)
+    strategy = strategy_for(LoadSettings(mode="phases"), LatencySla(percentile="p95", milliseconds=120.0), 0.01)
 
     assert isinstance(strategy, PhasesSearch)
     assert strategy.latency_threshold_ms == 120.0
@@ -311,7 +312,7 @@ def test_strategy_for_phases_mode_defaults_the_threshold_to_the_sla() -> None:
 @pytest.mark.parametrize(("phases", "step_seconds", "max_users"), [([], 2.0, 8), ([phase(1, 0, 4)], 0.0, 8)])
 def test_phases_search_rejects_invalid_settings(phases: list[Phase], step_seconds: float, max_users: int) -> None:
     with pytest.raises(ValueError):
-        PhasesSearch("p95", 100.0, 0.01, phases, step_seconds, max_users)
+        PhasesSearch(LatencySla(milliseconds=100.0), 0.01, phases, step_seconds, max_users)
 
 
 # --- the request contract ------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from rightsizing.exceptions import BudgetExceeded, InvalidRequest
-from rightsizing.models.plan import LoadTestJob
-from rightsizing.steps.plan import PlanInput, candidate_id_for, plan_run, resource_name
+from rightsizing.models.plan import LoadTestJob, candidate_id_for, resource_name
+from rightsizing.models.targets import LatencySla
+from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.store import get_json, local_uri
 from rightsizing_local.backend import local_backend
 from rightsizing_local.fake_sagemaker import LocalSageMaker
@@ -42,7 +43,7 @@ def test_plan_writes_request_payloads_and_jobs(tmp_path: Path, demo_request: dic
     plan = _plan(tmp_path, demo_request)
     job = LoadTestJob.model_validate(get_json(plan.candidates[0].job_uri))
     assert job.endpoint_name == plan.candidates[0].endpoint_name
-    assert job.sla_ms == 50 and job.sla_percentile == "p95"
+    assert job.sla == LatencySla(percentile="p95", milliseconds=50)
     bodies = get_json(job.payloads_uri)
     assert len(bodies) == 4  # three inline samples + one file
     assert bodies[-1].startswith("0.3121,")

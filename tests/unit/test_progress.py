@@ -7,12 +7,14 @@ import json
 
 from rich.console import Console
 
+from rightsizing.models.targets import LatencySla
 from rightsizing_cli.progress import ProgressPrinter
 
 
-def _line(stage: str, **event: object) -> str:
+def _line(stage: str, percentile: str = "p95", **event: object) -> str:
     out = io.StringIO()
-    printer = ProgressPrinter(Console(file=out, width=400, color_system=None), {"c01": "c01-local-small"})
+    console = Console(file=out, width=400, color_system=None)
+    printer = ProgressPrinter(console, {"c01": "c01-local-small"}, LatencySla(percentile=percentile, milliseconds=100))
     printer("c01", stage, json.dumps(event))
     return out.getvalue()
 
@@ -74,3 +76,19 @@ def test_a_long_note_is_cut() -> None:
     )
     assert "x" * 99 + "…" in line
     assert "x" * 100 not in line
+
+
+def test_the_probe_line_shows_the_slas_own_percentile() -> None:
+    line = _line(
+        "probe",
+        percentile="p99",
+        index=3,
+        kind="open",
+        target_rps=50,
+        rps=49.5,
+        p95_ms=20,
+        p99_ms=87.5,
+        error_rate=0,
+        passed=True,
+    )
+    assert "p99 87.5 ms" in line and "p95" not in line

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from rightsizing.models.common import LatencyPercentiles
+from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import CandidateResult
-from rightsizing.pricing.quote import PriceQuote
+from rightsizing.models.targets import TrafficTarget
 from rightsizing.recommender import fleet_capacity, instances_needed, recommend
 
 LINEAR = SizingOptions(scaling_efficiency=1.0)  # the classic notebook's assumption, for arithmetic that reads easily
@@ -56,7 +57,7 @@ def test_efficiency_adds_instances_only_to_fleets_of_two_or_more() -> None:
 def test_default_efficiency_is_below_one() -> None:
     assert SizingOptions().scaling_efficiency == pytest.approx(0.9)
     results = [_result("a", "ml.c5.large", 140)]
-    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.102)}, target_rps=280)
+    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.102)}, TrafficTarget(min_rps=280))
     assert choice is not None and choice.instance_count == 3
     assert choice.capacity_rps == pytest.approx(378)
     assert "0.9 scaling efficiency" in choice.rationale
@@ -65,7 +66,9 @@ def test_default_efficiency_is_below_one() -> None:
 def test_minimum_instance_count_is_honoured() -> None:
     assert instances_needed(10, 140, minimum=2) == 2
     results = [_result("a", "ml.c5.large", 140)]
-    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.1)}, 10, SizingOptions(min_instances=2))
+    choice, _ = recommend(
+        results, {"a": _price("ml.c5.large", 0.1)}, TrafficTarget(min_rps=10), SizingOptions(min_instances=2)
+    )
     assert choice is not None and choice.instance_count == 2
     assert choice.usd_per_hour == pytest.approx(0.2)
     assert "at least 2" in choice.rationale
@@ -74,7 +77,7 @@ def test_minimum_instance_count_is_honoured() -> None:
 def test_cheapest_fleet_wins_over_cheapest_instance() -> None:
     results = [_result("a", "ml.c5.large", 100), _result("b", "ml.c5.xlarge", 250)]
     prices = {"a": _price("ml.c5.large", 0.102), "b": _price("ml.c5.xlarge", 0.204)}
-    choice, why_not = recommend(results, prices, 300, LINEAR)
+    choice, why_not = recommend(results, prices, TrafficTarget(min_rps=300), LINEAR)
     assert why_not is None and choice is not None
     # a: 3 x 0.102 = 0.306 ; b: 2 x 0.204 = 0.408
     assert (choice.instance_type, choice.instance_count) == ("ml.c5.large", 3)
@@ -89,7 +92,7 @@ def test_cheapest_fleet_wins_over_cheapest_instance() -> None:
 
 def test_costs_per_hour_per_million_and_per_inference_at_capacity() -> None:
     results = [_result("a", "ml.c5.large", 100)]
-    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.36)}, 50)
+    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.36)}, TrafficTarget(min_rps=50))
     assert choice is not None and choice.instance_count == 1
     assert choice.usd_per_hour == pytest.approx(0.36)
     assert choice.usd_per_million_inferences == pytest.approx(0.36 / (50 * 3600) * 1e6)  # at the target: $2/1M
@@ -99,7 +102,7 @@ def test_costs_per_hour_per_million_and_per_inference_at_capacity() -> None:
 def test_two_g4dn_serve_a_target_one_cannot() -> None:
     """The classic notebook's worked example: $0.736/h each, two of them = $1.472/h."""
     results = [_result("g", "ml.g4dn.xlarge", 70)]
-    choice, _ = recommend(results, {"g": _price("ml.g4dn.xlarge", 0.736)}, target_rps=100)
+    choice, _ = recommend(results, {"g": _price("ml.g4dn.xlarge", 0.736)}, TrafficTarget(min_rps=100))
     assert choice is not None
     assert choice.instance_count == 2
     assert choice.usd_per_hour == pytest.approx(1.472)
@@ -123,7 +126,7 @@ def test_ties_go_to_fewer_instances_then_lower_latency() -> None:
         _result("few", "ml.m5.xlarge", 200),  # 1 x 0.4 = 0.4
     ]
     prices = {"many": _price("ml.c5.large", 0.2), "few": _price("ml.m5.xlarge", 0.4)}
-    choice, _ = recommend(results, prices, 200, LINEAR)
+    choice, _ = recommend(results, prices, TrafficTarget(min_rps=200), LINEAR)
     assert choice is not None and choice.candidate_id == "few"
     assert "same price; needs more instances" in choice.alternatives[0].reason
 
@@ -135,8 +138,8 @@ def test_latency_tie_break_uses_the_sla_percentile() -> None:
         _result("fast95", "ml.c6i.large", 100, p95=20, p99=90),
     ]
     prices = {"fast99": _price("ml.c5.large", 0.1), "fast95": _price("ml.c6i.large", 0.1)}
-    at_p95, _ = recommend(results, prices, 100, percentile="p95")
-    at_p99, _ = recommend(results, prices, 100, percentile="p99")
+    at_p95, _ = recommend(results, prices, TrafficTarget(min_rps=100), percentile="p95")
+    at_p99, _ = recommend(results, prices, TrafficTarget(min_rps=100), percentile="p99")
     assert at_p95 is not None and at_p95.candidate_id == "fast95"
     assert at_p95.latency_ms_at_sla_percentile == pytest.approx(20)
     assert "higher p95 latency (40.0 ms vs 20.0 ms)" in at_p95.alternatives[0].reason
@@ -145,7 +148,7 @@ def test_latency_tie_break_uses_the_sla_percentile() -> None:
 
 def test_traffic_range_sizes_for_max_and_suggests_autoscaling() -> None:
     results = [_result("a", "ml.c5.large", 100)]
-    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.1)}, 400, min_rps=80)
+    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.1)}, TrafficTarget(min_rps=80, max_rps=400))
     assert choice is not None
     assert choice.instance_count == 5  # 400 / (100 x 0.9) = 4.4 -> 5
     auto = choice.autoscaling
@@ -159,7 +162,7 @@ def test_traffic_range_sizes_for_max_and_suggests_autoscaling() -> None:
 def test_autoscaling_minimum_respects_min_instances_and_safety_factor() -> None:
     results = [_result("a", "ml.c5.large", 100)]
     options = SizingOptions(min_instances=2, autoscaling_safety_factor=0.6)
-    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.1)}, 250, options, min_rps=50)
+    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.1)}, TrafficTarget(min_rps=50, max_rps=250), options)
     assert choice is not None and choice.autoscaling is not None
     assert choice.autoscaling.min_instance_count == 2
     assert choice.autoscaling.max_instance_count == 3
@@ -169,7 +172,7 @@ def test_autoscaling_minimum_respects_min_instances_and_safety_factor() -> None:
 def test_savings_plan_discount_is_applied_and_on_demand_reported() -> None:
     results = [_result("a", "ml.c5.large", 100)]
     options = SizingOptions(savings_plan_discount_percent=25)
-    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.2)}, 150, options)
+    choice, _ = recommend(results, {"a": _price("ml.c5.large", 0.2)}, TrafficTarget(min_rps=150), options)
     assert choice is not None and choice.instance_count == 2
     assert choice.usd_per_hour_on_demand == pytest.approx(0.4)
     assert choice.usd_per_hour == pytest.approx(0.3)
@@ -188,7 +191,7 @@ def test_failed_and_infeasible_candidates_are_explained() -> None:
         "quota": _price("ml.g5.xlarge", 1.4),
         "slow": _price("ml.t2.medium", 0.05),
     }
-    choice, _ = recommend(results, prices, target_rps=50)
+    choice, _ = recommend(results, prices, TrafficTarget(min_rps=50))
     assert choice is not None and choice.candidate_id == "ok"
     reasons = {a.candidate_id: a.reason for a in choice.alternatives}
     assert reasons["quota"].startswith("benchmark failed: ResourceLimitExceeded")
@@ -199,7 +202,7 @@ def test_failed_and_infeasible_candidates_are_explained() -> None:
 def test_no_feasible_candidate_says_what_came_closest() -> None:
     results = [_result("a", "ml.c5.large", 0), _result("b", "ml.c5.xlarge", 0)]
     results[1].saturation_rps = 80.0
-    choice, why_not = recommend(results, {}, target_rps=50)
+    choice, why_not = recommend(results, {}, TrafficTarget(min_rps=50))
     assert choice is None
     assert why_not is not None and "closest was ml.c5.xlarge" in why_not
     assert "Try larger" in why_not
@@ -207,6 +210,6 @@ def test_no_feasible_candidate_says_what_came_closest() -> None:
 
 def test_unpriced_candidate_is_not_recommended() -> None:
     results = [_result("a", "ml.c5.large", 100)]
-    choice, why_not = recommend(results, {"a": "no bundled price for ml.c5.large in xx-1"}, target_rps=50)
+    choice, why_not = recommend(results, {"a": "no bundled price for ml.c5.large in xx-1"}, TrafficTarget(min_rps=50))
     assert choice is None
     assert why_not is not None and "met the SLA but none could be recommended" in why_not and "not priced" in why_not

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from rightsizing.backends import Backend
 from rightsizing.models.result import ProbeRecord, RunResult
+from rightsizing.ports import Backend
 from rightsizing.pricing import SnapshotPrices
 from rightsizing.report import endpoint_snippet, render_html
 from rightsizing.report.charts import latency_vs_load
@@ -93,6 +93,7 @@ def _run(tmp_path: Path, demo_request: dict[str, Any], mode: str = "aws", **traf
         guard=None,
         containers=None,
         metrics=None,  # type: ignore[arg-type]
+        store=LocalStore(),
         default_poll_seconds=1,
     )
     summary = recommend_run(RecommendInput(run_id="r1", run_uri=run_uri, outcomes=outcomes), backend)
@@ -109,10 +110,10 @@ def test_recommend_step_writes_json_csv_report_and_snippet(aws_run: tuple[Path, 
     for name in ("result.json", "results.csv", "report.html", "endpoint-snippet.yaml"):
         assert (run_dir / name).is_file(), name
     run = RunResult.model_validate_json((run_dir / "result.json").read_text())
-    assert run.schema_version == "1.2"
+    assert run.schema_version == "2.0"
     assert summary["report_uri"] == run.artifacts["report"] and summary["report_uri"].endswith("/report.html")
     assert run.sizing is not None and run.sizing.scaling_efficiency == 0.9
-    assert (run.min_rps, run.target_rps) == (100, 300)
+    assert (run.traffic.range_floor, run.traffic.sizing_rps) == (100, 300)
     assert run.prices["c01-ml-c5-large"].usd_per_hour == pytest.approx(0.102)
     rec = run.recommendation
     assert rec is not None and rec.autoscaling is not None

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from closed_loop_sim import ClosedLoopServer, FakeClock
 
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import ProbeRecord
+from rightsizing.models.targets import LatencySla
 from rightsizing.search import GENERATOR_CPU_LIMIT_PERCENT, ProbeMeasurement, SteppedSearch, strategy_for
 
 
-def search(**overrides: object) -> SteppedSearch:
-    settings: dict = {"sla_percentile": "p95", "sla_ms": 1000.0, "max_error_rate": 0.01, "step_seconds": 4.0}
+def search(**overrides: Any) -> SteppedSearch:
+    sla = LatencySla(percentile=overrides.pop("sla_percentile", "p95"), milliseconds=overrides.pop("sla_ms", 1000.0))
+    settings: dict[str, Any] = {"sla": sla, "max_error_rate": 0.01, "step_seconds": 4.0}
     settings["max_users"] = 256
     settings.update(overrides)
     return SteppedSearch(**settings)
@@ -245,7 +248,11 @@ def test_probe_measurement_without_requests_counts_as_all_failed() -> None:
 
 
 def test_strategy_for_stepped_mode_builds_stepped_search() -> None:
-    strategy = strategy_for(LoadSettings(mode="stepped", step_seconds=2, max_users=32), "p99", 250.0, 0.02)
+    strategy = strategy_for(
+        LoadSettings(mode="stepped", step_seconds=2, max_users=32),
+        LatencySla(percentile="p99", milliseconds=250.0),
+        0.02,
+    )
 
     assert isinstance(strategy, SteppedSearch)
     assert strategy.step_seconds == 2
@@ -258,7 +265,7 @@ def test_strategy_for_stepped_mode_builds_stepped_search() -> None:
 @pytest.mark.parametrize(("step_seconds", "max_users"), [(0.0, 8), (1.0, 0)])
 def test_stepped_search_rejects_invalid_settings(step_seconds: float, max_users: int) -> None:
     with pytest.raises(ValueError):
-        SteppedSearch("p95", 100.0, 0.01, step_seconds, max_users)
+        SteppedSearch(LatencySla(milliseconds=100.0), 0.01, step_seconds, max_users)
 
 
 def test_search_and_stats_import_without_locust_or_gevent() -> None:

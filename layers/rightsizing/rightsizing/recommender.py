@@ -12,9 +12,10 @@ import math
 from dataclasses import dataclass
 
 from rightsizing.models.common import Percentile
+from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import Alternative, AutoscalingSuggestion, CandidateResult, Recommendation
-from rightsizing.pricing.quote import PriceQuote
+from rightsizing.models.targets import TrafficTarget
 
 EPSILON = 1e-9  # 300 / 100 must be exactly 3 instances, not 4 after floating-point noise
 
@@ -93,17 +94,17 @@ def _unusable_reason(result: CandidateResult, price: PriceQuote | str | None) ->
 def recommend(
     results: list[CandidateResult],
     prices: dict[str, PriceQuote | str],
-    target_rps: float,
+    traffic: TrafficTarget,
     options: SizingOptions | None = None,
     *,
-    min_rps: float | None = None,
     percentile: Percentile = "p95",
 ) -> tuple[Recommendation | None, str | None]:
-    """The recommendation for ``target_rps`` (the top of the range), or why there is none.
+    """The recommendation for the traffic's sizing rate (the top of a range), or why there is none.
 
-    ``min_rps`` (the bottom of a traffic range) sizes the autoscaling minimum; without it the fleet is fixed.
+    The bottom of a range sizes the autoscaling minimum; a fixed target gets a fixed fleet.
     """
     options = options or SizingOptions()
+    target_rps = traffic.sizing_rps
     sized, rejected = size_candidates(results, prices, target_rps, options, percentile)
     if not sized:
         return None, _no_answer(results, rejected)
@@ -130,7 +131,7 @@ def recommend(
             savings_plan_discount_percent=options.savings_plan_discount_percent,
             usd_per_inference_at_capacity=best.usd_per_hour / (best.capacity_rps * 3600),
             latency_ms_at_sla_percentile=best.latency_at_sla if math.isfinite(best.latency_at_sla) else None,
-            autoscaling=autoscaling_advice(best, min_rps or target_rps, target_rps, options),
+            autoscaling=autoscaling_advice(best, traffic.range_floor or target_rps, target_rps, options),
         ),
         None,
     )

@@ -1,7 +1,8 @@
 """Artefact store: where requests, jobs, load-test outputs and reports live, addressed by URI.
 
 ``s3://bucket/prefix`` on AWS, ``file:///abs/dir`` locally. Both implement the same tiny protocol, so the plan,
-collect and recommend steps and the load generator never know which one they write to.
+collect and recommend steps and the load generator never know which one they write to. The backend (or, for the
+load generator and the CLI, ``rightsizing.adapters.s3.store_for``) decides which store serves a run.
 """
 
 from __future__ import annotations
@@ -59,22 +60,13 @@ def local_uri(path: Path) -> str:
     return path.resolve().as_uri()
 
 
-def store_for(uri: str, s3_client: Any = None) -> ArtifactStore:
-    """The store that serves ``uri``'s scheme."""
-    scheme = urlparse(uri).scheme
-    if scheme == "file":
-        return LocalStore()
-    if scheme == "s3":
-        from rightsizing.adapters.s3 import S3Store
-
-        return S3Store(client=s3_client)
-    raise StoreError(f"unsupported artefact URI scheme '{scheme}' in {uri} (use s3:// or file://)")
-
-
 def put_json(uri: str, document: Any, store: ArtifactStore | None = None) -> str:
+    """Write ``document`` as JSON; ``store`` defaults to this machine's (``file://`` URIs only)."""
+    store = store or LocalStore()
     body = json.dumps(document, indent=2, sort_keys=False, default=str).encode()
-    return (store or store_for(uri)).put_bytes(uri, body, "application/json")
+    return store.put_bytes(uri, body, "application/json")
 
 
 def get_json(uri: str, store: ArtifactStore | None = None) -> Any:
-    return json.loads((store or store_for(uri)).get_bytes(uri))
+    """Read a JSON document; ``store`` defaults to this machine's (``file://`` URIs only)."""
+    return json.loads((store or LocalStore()).get_bytes(uri))

@@ -7,10 +7,13 @@ import os
 from rightsizing.adapters.cloudwatch import CloudWatchEndpointMetrics
 from rightsizing.adapters.guard import AwsGuard
 from rightsizing.adapters.pricing_api import price_list_with_fallback
-from rightsizing.backends import Backend
+from rightsizing.adapters.s3 import UriStore
+from rightsizing.adapters.sweep import RunSweeper
 from rightsizing.exceptions import InvalidRequest
+from rightsizing.history_budget import HISTORY_EVENT_BUDGET
 from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest
-from rightsizing.steps.history import HISTORY_EVENT_BUDGET
+from rightsizing.models.result import SweepReport
+from rightsizing.ports import Backend
 
 AWS_POLL_SECONDS = 30  # endpoints take 5-15 min to reach InService; 30 s polls cost ~20-30 transitions each
 # CloudWatch shows SageMaker's per-minute metrics a minute or two late; the wait runs after the endpoint is deleted.
@@ -18,28 +21,39 @@ AWS_METRICS_DELAY_SECONDS = 120
 
 
 class AwsContainers:
-    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict:
+    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict[str, object]:
         source = request.model
         if isinstance(source, ContainerModelSource):
-            container: dict = {"Image": source.image, "Environment": {**source.environment, **environment}}
+            container: dict[str, object] = {"Image": source.image, "Environment": {**source.environment, **environment}}
             if source.model_data_url:
                 container["ModelDataUrl"] = source.model_data_url
             return container
         if isinstance(source, ModelPackageSource):
             return {"ModelPackageName": source.model_package_arn, "Environment": dict(environment)}
-        raise InvalidRequest("invalid request: model: a local model cannot be deployed to SageMaker")
+        raise InvalidRequest("model", "a local model cannot be deployed to SageMaker")
+
+
+class _LazySweeper:
+    """Builds its SageMaker and ECS clients only when a sweep runs (only the cleanup function sweeps)."""
+
+    def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport:
+        return RunSweeper(cluster=os.environ.get("LOAD_TEST_CLUSTER_ARN")).sweep(run_id, candidate_id)
 
 
 def aws_backend() -> Backend:
+    """The Lambda functions' backend; the environment variables are set by template.yaml."""
     return Backend(
         mode="aws",
         prices=price_list_with_fallback(),
         guard=AwsGuard(),
         containers=AwsContainers(),
         metrics=CloudWatchEndpointMetrics(),
+        store=UriStore(),
         default_poll_seconds=AWS_POLL_SECONDS,
         history_event_budget=HISTORY_EVENT_BUDGET,
         metrics_delay_seconds=AWS_METRICS_DELAY_SECONDS,
         # template.yaml's MaxParallelCandidates: a deployment-wide cap on endpoints benchmarked at once.
         max_parallel_candidates=int(os.environ.get("RIGHTSIZING_MAX_PARALLEL_CANDIDATES", "40")),
+        # The cleanup state machine also stops the run's load-generator worker tasks in the load-test cluster.
+        sweeper=_LazySweeper(),
     )

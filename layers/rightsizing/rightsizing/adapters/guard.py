@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 
 from rightsizing.adapters.sagemaker import SageMakerEndpoints
 from rightsizing.adapters.service_quotas import ServiceQuotas, check_endpoint_quotas
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.request import RightsizingRequest
+
+
+@cache
+def sagemaker_regions() -> frozenset[str]:
+    """Regions where SageMaker exists, from botocore's bundled endpoint data (no network call)."""
+    import boto3
+
+    return frozenset(boto3.session.Session().get_available_regions("sagemaker"))
+
+
+def check_region(region: str) -> None:
+    """InvalidRequest unless SageMaker exists in ``region``."""
+    if region not in sagemaker_regions():
+        raise InvalidRequest(
+            "region", f"unknown region '{region}' (SageMaker regions: {', '.join(sorted(sagemaker_regions()))})"
+        )
 
 
 class AwsGuard:
@@ -29,11 +46,13 @@ class AwsGuard:
 
     def check(self, request: RightsizingRequest) -> None:
         if request.is_local:
-            raise InvalidRequest("invalid request: candidates: local.* profiles only run in local mode")
+            raise InvalidRequest("candidates", "local.* profiles only run in local mode")
+        check_region(request.region)
         if self._region and request.region != self._region:
             raise InvalidRequest(
-                f"invalid request: region: this stack runs benchmarks in {self._region}, not {request.region}; "
-                f"deploy it in {request.region} or change the request"
+                "region",
+                f"this stack runs benchmarks in {self._region}, not {request.region}; "
+                f"deploy it in {request.region} or change the request",
             )
         if any(spec.endpoint_name is None for spec in request.candidates):
             quotas = self._quotas or ServiceQuotas(region=self._region)

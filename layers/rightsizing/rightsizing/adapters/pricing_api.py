@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rightsizing.backends import PriceSource
 from rightsizing.exceptions import AmbiguousPrice, PriceNotFound, RightsizingError
-from rightsizing.pricing.quote import PriceQuote
+from rightsizing.models.price import PriceQuote
+from rightsizing.ports import PriceSource
 from rightsizing.pricing.snapshot import SnapshotPrices
 
 PRICING_API_REGION = "us-east-1"
@@ -46,7 +46,9 @@ def product_filters(instance_type: str, region: str) -> list[dict[str, str]]:
     return [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in terms.items()]
 
 
-def hosting_hourly_prices(items: list[str | dict], instance_type: str, region: str) -> dict[str, tuple[float, str]]:
+def hosting_hourly_prices(
+    items: list[str | dict[str, Any]], instance_type: str, region: str
+) -> dict[str, tuple[float, str]]:
     """SKU -> (USD per hour, publication date) of the on-demand Hosting prices among GetProducts items."""
     found: dict[str, tuple[float, str]] = {}
     for raw in items:
@@ -99,7 +101,7 @@ class PriceListPrices:
             source=f"AWS Price List API (on-demand, Hosting, published {published})",
         )
 
-    def _products(self, instance_type: str, region: str) -> list[str | dict]:
+    def _products(self, instance_type: str, region: str) -> list[str | dict[str, Any]]:
         try:
             paginator = self._pricing().get_paginator("get_products")
             pages = paginator.paginate(ServiceCode=SERVICE_CODE, Filters=product_filters(instance_type, region))

@@ -1,4 +1,4 @@
-"""S3 implementation of the artefact store."""
+"""S3 implementation of the artefact store, and the store that serves a URI by its scheme."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import ClientError
 
 from rightsizing.exceptions import StoreError
+from rightsizing.store import ArtifactStore, LocalStore
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -19,11 +20,15 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 class S3Store:
     def __init__(self, client: Any = None) -> None:
-        if client is None:
+        self._client = client
+
+    @property
+    def _s3(self) -> Any:
+        if self._client is None:  # made on first use: building a backend must not need credentials yet
             import boto3
 
-            client = boto3.client("s3")
-        self._s3 = client
+            self._client = boto3.client("s3")
+        return self._client
 
     def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         bucket, key = split_s3_uri(uri)
@@ -33,7 +38,8 @@ class S3Store:
     def get_bytes(self, uri: str) -> bytes:
         bucket, key = split_s3_uri(uri)
         try:
-            return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body: bytes = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return body
         except ClientError as e:
             raise StoreError(f"cannot read {uri}: {e.response['Error'].get('Code')}") from e
 
@@ -46,3 +52,28 @@ class S3Store:
                 return False
             raise StoreError(f"cannot check {uri}: {e.response['Error'].get('Code')}") from e
         return True
+
+
+class UriStore:
+    """``s3://`` and ``file://`` URIs alike, each to the store of its scheme (the AWS backend, the CLI)."""
+
+    def __init__(self, s3_client: Any = None) -> None:
+        self._local = LocalStore()
+        self._s3 = S3Store(s3_client)
+
+    def _for(self, uri: str) -> ArtifactStore:
+        scheme = urlparse(uri).scheme
+        if scheme == "file":
+            return self._local
+        if scheme == "s3":
+            return self._s3
+        raise StoreError(f"unsupported artefact URI scheme '{scheme}' in {uri} (use s3:// or file://)")
+
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        return self._for(uri).put_bytes(uri, data, content_type)
+
+    def get_bytes(self, uri: str) -> bytes:
+        return self._for(uri).get_bytes(uri)
+
+    def exists(self, uri: str) -> bool:
+        return self._for(uri).exists(uri)

@@ -32,28 +32,29 @@ class SageMakerEndpoints:
         """
         endpoint = self._describe("describe_endpoint", EndpointName=endpoint_name)
         if endpoint is None:
-            raise InvalidRequest(f"invalid request: {field}: no endpoint named '{endpoint_name}' in this region")
+            raise InvalidRequest(field, f"no endpoint named '{endpoint_name}' in this region")
         status = endpoint.get("EndpointStatus")
         if status != "InService":
-            raise InvalidRequest(f"invalid request: {field}: endpoint '{endpoint_name}' is {status}, not InService")
+            raise InvalidRequest(field, f"endpoint '{endpoint_name}' is {status}, not InService")
         variants = endpoint.get("ProductionVariants", [])
         if len(variants) != 1 or variants[0].get("CurrentInstanceCount") != 1:
             counts = ", ".join(f"{v.get('VariantName')}: {v.get('CurrentInstanceCount')}" for v in variants)
             raise InvalidRequest(
-                f"invalid request: {field}: endpoint '{endpoint_name}' must have one variant on one instance to be "
-                f"measured per instance (it has {counts or 'no variants'})"
+                field,
+                f"endpoint '{endpoint_name}' must have one variant on one instance to be "
+                f"measured per instance (it has {counts or 'no variants'})",
             )
         config = self._describe("describe_endpoint_config", EndpointConfigName=endpoint["EndpointConfigName"])
         types = {v.get("InstanceType") for v in (config or {}).get("ProductionVariants", [])}
         if instance_type not in types:
             raise InvalidRequest(
-                f"invalid request: {field}: endpoint '{endpoint_name}' runs on {', '.join(map(str, types)) or '?'}, "
-                f"not {instance_type}"
+                field, f"endpoint '{endpoint_name}' runs on {', '.join(map(str, types)) or '?'}, not {instance_type}"
             )
 
-    def _describe(self, operation: str, **kwargs: str) -> dict | None:
+    def _describe(self, operation: str, **kwargs: str) -> dict[str, Any] | None:
         try:
-            return getattr(self._client, operation)(**kwargs)
+            found: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+            return found
         except ClientError as e:
             if error_code(e) == "ValidationException" and NOT_FOUND_MESSAGE in error_message(e):
                 return None

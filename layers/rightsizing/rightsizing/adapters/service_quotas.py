@@ -85,8 +85,9 @@ def check_endpoint_quotas(request: RightsizingRequest, quotas: dict[str, float])
             short.append(f"'{quota_name(instance_type)}' is {quotas[instance_type]:g}, the run needs {needed}")
     if unknown:
         raise InvalidRequest(
-            f"invalid request: candidates: no Service Quotas entry '<type>{ENDPOINT_USAGE_SUFFIX}' for "
-            f"{', '.join(unknown)} in {request.region}: not offered for real-time endpoints there"
+            "candidates",
+            f"no Service Quotas entry '<type>{ENDPOINT_USAGE_SUFFIX}' for "
+            f"{', '.join(unknown)} in {request.region}: not offered for real-time endpoints there",
         )
     if short:
         raise QuotaExceeded(

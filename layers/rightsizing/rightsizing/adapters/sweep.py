@@ -11,35 +11,17 @@ benchmarked in existing-endpoint mode (never tagged by the run) is never deleted
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from rightsizing.adapters.errors import error_code, error_message, translate
 from rightsizing.adapters.sagemaker import NOT_FOUND_MESSAGE
-from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, worker_started_by
-from rightsizing.steps.plan import resource_name
+from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, run_name_prefix, worker_started_by
+from rightsizing.models.result import SweepReport
 
 # SageMaker refuses DeleteEndpoint in these; the endpoint's config and model must stay until it is gone.
 BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
-
-
-@dataclass
-class SweepReport:
-    run_id: str
-    candidate_id: str | None = None
-    deleted: list[str] = field(default_factory=list)
-    remaining: list[str] = field(default_factory=list)  # "endpoint/<name> (Creating)": try again later
-
-    @property
-    def done(self) -> bool:
-        return not self.remaining
-
-
-def run_name_prefix(run_id: str) -> str:
-    """Every resource of a run is named ``<prefix><index>`` (see ``steps.plan.resource_name``)."""
-    return resource_name(run_id, 1).removesuffix("01")
 
 
 def _boto_client(service: str, region: str | None) -> Any:
@@ -58,7 +40,7 @@ class RunSweeper:
         self._ecs = ecs or (_boto_client("ecs", region) if cluster else None)
 
     def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport:
-        report = SweepReport(run_id, candidate_id)
+        report = SweepReport(run_id=run_id, candidate_id=candidate_id)
         if self._cluster:
             self._stop_worker_tasks(report)
         wanted = {RUN_ID_TAG: run_id} | ({CANDIDATE_TAG: candidate_id} if candidate_id else {})

@@ -46,7 +46,7 @@ class CandidateSpec(BaseModel):
 
     @field_validator("environment", "environment_grid")
     @classmethod
-    def _env_names(cls, value: dict) -> dict:
+    def _env_names(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
             if not ENV_NAME.match(name):
                 raise ValueError(f"'{name}' is not a valid environment variable name")

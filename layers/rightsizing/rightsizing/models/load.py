@@ -92,7 +92,7 @@ class LoadSettings(BaseModel):
         le=600,
         description="Adaptive: shortest open-loop probe (one second per window by default), however few seconds "
         "min_completions needs; capped by max_probe_seconds. Raise it for an endpoint whose speed varies over "
-        "seconds: a short probe can pass a rate that fails over 30 s (benchmarks/README.md, runs F and I).",
+        "seconds: a short probe can pass a rate that fails over 30 s (docs/load-search.md).",
     )
     max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
     fail_fast: bool = Field(
@@ -109,7 +109,7 @@ class LoadSettings(BaseModel):
         "(capped by max_probe_seconds; 0 = off, the default). Short probes can over-state what a server whose speed "
         "varies over seconds holds for half a minute; if the long probe fails, the next runs one precision step "
         "lower (two when its queue grew fast), at most 5 in all. It roughly doubled the test time and biased "
-        "steady servers' answers ~3 % low in benchmarks/capacity_accuracy.py (benchmarks/README.md, run O).",
+        "steady servers' answers ~3 % low in benchmarks/capacity_accuracy.py (docs/load-search.md).",
     )
     phases: list[Phase] = Field(
         default_factory=_default_phases,

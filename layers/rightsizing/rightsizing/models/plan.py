@@ -6,16 +6,40 @@ Field names are read by JSONPath in ``statemachine/rightsizing.asl.json``; keep 
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsizing.models.common import Percentile
-from rightsizing.models.request import LoadSettings
+from rightsizing.models.load import LoadSettings
+from rightsizing.models.targets import LatencySla
 
 # Tags on every AWS resource a run creates (SageMaker resources, worker tasks); the sweeper finds leftovers by them.
 RUN_ID_TAG = "rightsizing:run-id"
 CANDIDATE_TAG = "rightsizing:candidate-id"
+RESOURCE_PREFIX = "rightsize"  # IAM policies scope SageMaker create/delete to names with this prefix
+
+
+def resource_name(run_id: str, index: int) -> str:
+    """SageMaker names of the run's ``index``-th benchmark (model, endpoint config, endpoint): ≤ 63 characters of
+    [a-zA-Z0-9-]; the run id's tail keeps them unique per run."""
+    tail = re.sub(r"[^a-zA-Z0-9]+", "-", run_id).strip("-")[-40:].strip("-")
+    return f"{RESOURCE_PREFIX}-{tail}-c{index:02d}"
+
+
+def run_name_prefix(run_id: str) -> str:
+    """What every resource name of the run starts with (the sweeper lists by it)."""
+    return resource_name(run_id, 1).removesuffix("01")
+
+
+def candidate_id_for(index: int, instance_type: str, environment: dict[str, str]) -> str:
+    """``c01-ml-c6i-xlarge``, plus a digest of the environment when a grid makes several of one instance type."""
+    slug = re.sub(r"[^a-z0-9]+", "-", instance_type.lower()).strip("-")
+    if not environment:
+        return f"c{index:02d}-{slug}"
+    digest = hashlib.sha1(repr(sorted(environment.items())).encode()).hexdigest()[:6]
+    return f"c{index:02d}-{slug}-{digest}"
 
 
 def worker_started_by(run_id: str) -> str:
@@ -35,8 +59,7 @@ class LoadTestJob(BaseModel):
     region: str
     content_type: str
     payloads_uri: str = Field(description="Store URI of a JSON list of request bodies.")
-    sla_percentile: Percentile
-    sla_ms: float
+    sla: LatencySla
     max_error_rate: float
     load: LoadSettings
     max_seconds: int
@@ -55,7 +78,7 @@ class CandidatePlan(BaseModel):
     endpoint_config_name: str
     endpoint_name: str
     variant_name: str = "AllTraffic"
-    container: dict = Field(description="CreateModel PrimaryContainer, API casing.")
+    container: dict[str, Any] = Field(description="CreateModel PrimaryContainer, API casing.")
     tags: list[dict[str, str]] = Field(description="[{Key, Value}] for every created resource.")
     job_uri: str
     results_uri: str

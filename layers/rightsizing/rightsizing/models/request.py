@@ -7,13 +7,14 @@ writes and the paths the state machine reads. The parts live in their own module
 
 from __future__ import annotations
 
-from functools import cache
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.candidates import AWS_INSTANCE_TYPE, ENV_NAME, LOCAL_INSTANCE_TYPE, CandidateSpec
-from rightsizing.models.common import Percentile, StrictModel
+from rightsizing.models.common import StrictModel
 from rightsizing.models.load import LoadMode, LoadSettings, Phase, PhaseStop
 from rightsizing.models.sources import (
     MODEL_PACKAGE_ARN,
@@ -22,8 +23,10 @@ from rightsizing.models.sources import (
     ModelPackageSource,
     ModelSource,
 )
+from rightsizing.models.targets import LatencySla, TrafficTarget
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's real-time body limit
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 __all__ = [
     "AWS_INSTANCE_TYPE",
@@ -47,34 +50,7 @@ __all__ = [
     "SizingOptions",
     "StrictModel",
     "TrafficTarget",
-    "known_regions",
 ]
-
-
-@cache
-def known_regions() -> frozenset[str]:
-    """Regions where SageMaker exists, from botocore's bundled endpoint data (no network call)."""
-    import boto3
-
-    return frozenset(boto3.session.Session().get_available_regions("sagemaker"))
-
-
-class TrafficTarget(BaseModel):
-    model_config = StrictModel
-    min_rps: float = Field(gt=0, le=1_000_000, description="Requests per second the endpoint must sustain.")
-    max_rps: float | None = Field(None, gt=0, le=1_000_000, description="Peak of a range; enables autoscaling advice.")
-
-    @model_validator(mode="after")
-    def _range(self) -> TrafficTarget:
-        if self.max_rps is not None and self.max_rps < self.min_rps:
-            raise ValueError("max_rps must be at least min_rps")
-        return self
-
-
-class LatencySla(BaseModel):
-    model_config = StrictModel
-    percentile: Percentile = "p95"
-    milliseconds: float = Field(gt=0, le=60_000, description="Client-side latency bound at that percentile.")
 
 
 class Payloads(BaseModel):
@@ -158,7 +134,9 @@ class RightsizingRequest(BaseModel):
     payloads: Payloads
     load: LoadSettings = Field(default_factory=LoadSettings)
     limits: Limits = Field(default_factory=Limits)
-    region: str = "us-east-1"
+    # The shape only: SageMaker's own region list is botocore's, checked where AWS is in reach (the AWS guard and
+    # `rightsize validate` for ml.* requests), so this model stays free of boto3.
+    region: str = Field("us-east-1", description="AWS region of the run, e.g. us-east-1.")
     budget_usd: float | None = Field(None, gt=0, description="Refuse to start when the benchmark could cost more.")
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
     sizing: SizingOptions = Field(default_factory=SizingOptions)
@@ -166,8 +144,8 @@ class RightsizingRequest(BaseModel):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if value not in known_regions():
-            raise ValueError(f"unknown region '{value}' (SageMaker regions: {', '.join(sorted(known_regions()))})")
+        if not REGION_NAME.match(value):
+            raise ValueError(f"'{value}' is not an AWS region name (e.g. us-east-1, eu-west-2, ap-southeast-1)")
         return value
 
     @field_validator("tags")
@@ -182,7 +160,7 @@ class RightsizingRequest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RightsizingRequest:
-        seen: set[tuple[str, tuple, str, str | None]] = set()
+        seen: set[tuple[str, tuple[tuple[str, str], ...], str, str | None]] = set()
         for index, candidate in enumerate(self.candidates):
             env = tuple(sorted(candidate.environment.items()))
             key = (candidate.instance_type, env, repr(candidate.environment_grid), candidate.endpoint_name)
@@ -202,3 +180,15 @@ class RightsizingRequest(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.candidates[0].is_local
+
+    def variants(self) -> list[tuple[CandidateSpec, dict[str, str]]]:
+        """Every benchmark of the run, in plan order: each candidate with each environment of its grid."""
+        return [(spec, environment) for spec in self.candidates for environment in spec.variants()]
+
+
+def parse_request(document: object, base_dir: object = None) -> RightsizingRequest:
+    """The validated request, or InvalidRequest naming each bad field. ``base_dir``: where payload files live."""
+    try:
+        return RightsizingRequest.model_validate(document, context={"base_dir": base_dir} if base_dir else None)
+    except ValidationError as e:
+        raise InvalidRequest.from_validation_error(e) from e

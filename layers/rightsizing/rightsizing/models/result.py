@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsizing.models.common import LatencyPercentiles, Percentile
+from rightsizing.models.common import LatencyPercentiles
+from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
-from rightsizing.pricing.quote import PriceQuote
+from rightsizing.models.targets import LatencySla, TrafficTarget
 
-# Minor versions only add optional fields (1.1: sizing options, autoscaling, prices, Savings Plan, ranks).
-RESULT_SCHEMA_VERSION = "1.2"  # 1.2: ProbeRecord.generators
+# Minor versions only add optional fields. 2.0: the target and the SLA are the request's own objects (`traffic`,
+# `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms.
+RESULT_SCHEMA_VERSION = "2.0"
+
+
+ProbeKind = Literal["warmup", "closed", "open", "ramp"]
 
 
 class ProbeRecord(BaseModel):
@@ -29,7 +34,7 @@ class ProbeRecord(BaseModel):
     generator_cpu_percent: float | None = None
     passed: bool = Field(description="Met the latency SLA and the error limit.")
     note: str = ""
-    kind: Literal["warmup", "closed", "open", "ramp"] = Field(
+    kind: ProbeKind = Field(
         "closed", description="warmup (discarded), closed loop (users), open loop (fixed arrival rate), ramp (classic)"
     )
     target_rps: float | None = Field(None, description="Offered arrival rate of an open-loop probe.")
@@ -45,8 +50,7 @@ class LoadTestResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
     candidate_id: str
     mode: str
-    sla_percentile: Percentile
-    sla_ms: float
+    sla: LatencySla
     sustainable_rps: float = Field(description="Highest measured rate with the SLA and error limit met (0 if none).")
     saturation_rps: float = Field(description="Highest rate measured at all: the throughput ceiling seen.")
     latency_at_sustainable: LatencyPercentiles | None
@@ -95,7 +99,7 @@ class CandidateOutcome(BaseModel):
     """One Map iteration's output: the plan item plus either measured metrics or the caught failure."""
 
     model_config = ConfigDict(extra="ignore")
-    candidate: dict
+    candidate: dict[str, Any]
     outcome: CandidateResult | StepFailure
 
 
@@ -159,16 +163,28 @@ class RunResult(BaseModel):
     run_id: str
     mode: Literal["local", "aws"]
     region: str
-    target_rps: float
-    sla_percentile: Percentile
-    sla_ms: float
+    traffic: TrafficTarget
+    sla: LatencySla
     max_error_rate: float
     candidates: list[CandidateResult]
     recommendation: Recommendation | None
     no_recommendation_reason: str | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
-    min_rps: float | None = Field(None, description="Bottom of the traffic range (target_rps is its top).")
     sizing: SizingOptions | None = Field(None, description="The sizing assumptions the recommendation used.")
     prices: dict[str, PriceQuote] = Field(default_factory=dict, description="Candidate id -> on-demand price quote.")
     price_errors: dict[str, str] = Field(default_factory=dict, description="Candidate id -> why it has no price.")
+
+
+class SweepReport(BaseModel):
+    """What one sweep of a run's leftovers did (cleanup state machine)."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str
+    candidate_id: str | None = None
+    deleted: list[str] = Field(default_factory=list)
+    remaining: list[str] = Field(default_factory=list, description="'endpoint/<name> (Creating)': try again later.")
+
+    @property
+    def done(self) -> bool:
+        return not self.remaining

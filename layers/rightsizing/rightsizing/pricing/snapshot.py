@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 
 from rightsizing.exceptions import AmbiguousPrice, PriceNotFound
-from rightsizing.pricing.quote import PriceQuote
+from rightsizing.models.price import PriceQuote
 
 SNAPSHOT_FILE = "sagemaker-hosting-prices.csv"
 SNAPSHOT_LABEL = "bundled AWS Price List snapshot (2026, on-demand, Hosting)"

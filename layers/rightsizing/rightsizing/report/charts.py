@@ -13,7 +13,8 @@ from rightsizing.models.result import CandidateResult, ProbeRecord, RunResult
 PERCENTILE_COLOURS: dict[Percentile, str] = {"p50": "#9ecae1", "p90": "#6baed6", "p95": "#3182bd", "p99": "#08519c"}
 CHOSEN = "#2ca02c"
 OTHER = "#7f7f7f"
-LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "height": 420}
+MARGIN = {"l": 60, "r": 20, "t": 50, "b": 50}
+LAYOUT: dict[str, object] = {"template": "plotly_white", "margin": MARGIN, "height": 420}
 
 
 def label(candidate: CandidateResult) -> str:
@@ -25,7 +26,7 @@ def price_vs_rate(run: RunResult) -> go.Figure:
     """On-demand $/h of one instance against its within-SLA rate; the recommended type is the star."""
     chosen = run.recommendation.candidate_id if run.recommendation else None
     fig = go.Figure()
-    groups = {"recommended": [], "other candidates": [], "never met the SLA": []}
+    groups: dict[str, list[CandidateResult]] = {"recommended": [], "other candidates": [], "never met the SLA": []}
     for c in run.candidates:
         if c.candidate_id not in run.prices:
             continue
@@ -61,9 +62,7 @@ def price_vs_rate(run: RunResult) -> go.Figure:
     top_x = max((c.sustainable_rps or 0.0 for c in run.candidates if c.candidate_id in run.prices), default=0.0)
     top_y = max((q.usd_per_hour for q in run.prices.values()), default=0.0)
     fig.update_layout(title="Price vs sustainable RPS per instance (on-demand)", **LAYOUT)
-    fig.update_xaxes(
-        title=f"RPS per instance within {run.sla_percentile} ≤ {run.sla_ms:g} ms", range=[0, (top_x or 1.0) * 1.3]
-    )
+    fig.update_xaxes(title=f"RPS per instance within {run.sla}", range=[0, (top_x or 1.0) * 1.3])
     fig.update_yaxes(title="USD per instance-hour", range=[0, (top_y or 1.0) * 1.2])
     return fig
 
@@ -86,16 +85,16 @@ def latency_vs_load(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> go.
     for index, candidate in enumerate(shown):
         row, col = index // cols + 1, index % cols + 1
         probes = _in_drawing_order([p for p in traces[candidate.candidate_id] if _plotted(p)])
-        _add_percentiles(fig, probes, run.sla_percentile, row, col, legend=index == 0)
-        sla_text = f"SLA {run.sla_percentile} {run.sla_ms:g} ms"
+        _add_percentiles(fig, probes, run.sla.percentile, row, col, legend=index == 0)
+        sla_text = f"SLA {run.sla.percentile} {run.sla.milliseconds:g} ms"
         sla_label = {"annotation_text": sla_text, "annotation_position": "top left"} if index == 0 else {}
-        fig.add_hline(y=run.sla_ms, line_dash="dash", line_color="#d62728", row=row, col=col, **sla_label)
+        fig.add_hline(y=run.sla.milliseconds, line_dash="dash", line_color="#d62728", row=row, col=col, **sla_label)
         fig.update_xaxes(title_text="offered load (RPS)", rangemode="tozero", row=row, col=col)
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero", col=1)
     fig.update_layout(
         title="Latency percentiles vs offered load<br><sup>✗ = probe failed the SLA or error limit; "
         "closed-loop steps are drawn in user order at the rate they achieved</sup>",
-        **{**LAYOUT, "height": 380 * rows + 80, "margin": {**LAYOUT["margin"], "t": 90}},
+        **{**LAYOUT, "height": 380 * rows + 80, "margin": {**MARGIN, "t": 90}},
     )
     return fig
 
@@ -179,7 +178,7 @@ def cost_at_target(run: RunResult) -> go.Figure | None:
         )
     )
     fig.update_layout(
-        title=f"Cost per hour to serve {run.target_rps:g} RPS (count rounded up)",
+        title=f"Cost per hour to serve {run.traffic.sizing_rps:g} RPS (count rounded up)",
         **{**LAYOUT, "height": max(260, 70 * len(rows) + 120)},
     )
     fig.update_xaxes(title="USD per hour for the fleet", rangemode="tozero")

@@ -32,11 +32,8 @@ def _figure(div_id: str, figure: go.Figure | None, missing: str) -> str:
     if figure is None:
         return f'<p class="chart" id="{div_id}-missing">{escape(missing)}</p>'
     # plotly.js is embedded once in <head>; each figure is only a div and a Plotly.newPlot call.
-    return (
-        '<div class="chart">'
-        + figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
-        + "</div>"
-    )
+    html: str = figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
+    return '<div class="chart">' + html + "</div>"
 
 
 def _charts(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> str:
@@ -76,9 +73,8 @@ def render_html(run: RunResult, traces: dict[str, list[ProbeRecord]], snippet: s
         else ""
     )
     meta = (
-        f"{run.mode} mode · region {run.region} · target {run.target_rps:g} RPS"
-        + (f" (range {run.min_rps:g}–{run.target_rps:g})" if run.min_rps and run.min_rps < run.target_rps else "")
-        + f" · SLA {run.sla_percentile} ≤ {run.sla_ms:g} ms · errors ≤ {100 * run.max_error_rate:g} %"
+        f"{run.mode} mode · region {run.region} · target {run.traffic}"
+        + f" · SLA {run.sla} · errors ≤ {100 * run.max_error_rate:g} %"
         + f" · result schema {run.schema_version}"
     )
     body = [

@@ -21,8 +21,8 @@ def endpoint_snippet(run: RunResult) -> str:
         return f"# Run {run.run_id}: no recommendation, so nothing to deploy.\n# {run.no_recommendation_reason}\n"
     auto = rec.autoscaling
     lines = [
-        f"# Rightsizing run {run.run_id}: {rec.instance_count} x {rec.instance_type} serves {run.target_rps:g} RPS at "
-        f"{run.sla_percentile} <= {run.sla_ms:g} ms",
+        f"# Rightsizing run {run.run_id}: {rec.instance_count} x {rec.instance_type} serves "
+        f"{run.traffic.sizing_rps:g} RPS at {run.sla.percentile} <= {run.sla.milliseconds:g} ms",
         f"# for ${rec.usd_per_hour:.4f}/h ({rec.price_source}).",
         "# Paste into a CloudFormation or SAM template; ModelName is your AWS::SageMaker::Model.",
     ]

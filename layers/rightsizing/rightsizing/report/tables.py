@@ -25,7 +25,7 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
 def answer(run: RunResult) -> str:
     """The one-sentence answer, or why there is none."""
     rec = run.recommendation
-    target = f"{run.target_rps:g} RPS at {run.sla_percentile} ≤ {run.sla_ms:g} ms"
+    target = f"{run.traffic} at {run.sla}"
     if rec is None:
         return (
             f'<div class="answer none" id="answer"><strong>No recommendation</strong> for {escape(target)}: '
@@ -67,7 +67,7 @@ def key_figures(run: RunResult) -> str:
         ],
         ["Within-SLA RPS per instance", _num(rec.sustainable_rps_per_instance)],
         ["Fleet capacity (RPS) / headroom", f"{_num(rec.capacity_rps)} / {_num(rec.headroom_percent, 0)} %"],
-        [f"{run.sla_percentile} latency at that rate (ms)", _num(rec.latency_ms_at_sla_percentile)],
+        [f"{run.sla.percentile} latency at that rate (ms)", _num(rec.latency_ms_at_sla_percentile)],
     ]
     auto = rec.autoscaling
     if auto is not None:
@@ -100,6 +100,8 @@ def candidates_table(run: RunResult) -> str:
     for c in run.candidates:
         price = run.prices.get(c.candidate_id)
         lost = verdicts.get(c.candidate_id)
+        count: int | None
+        fleet: float | None
         if rec and rec.candidate_id == c.candidate_id:
             count, fleet, verdict = rec.instance_count, rec.usd_per_hour, '<span class="win">recommended</span>'
         else:
@@ -161,7 +163,7 @@ def assumptions(run: RunResult) -> str:
         "× one instance (LEAST_OUTSTANDING_REQUESTS routing narrows the gap)" + recorded + ".",
         f"At least {options.min_instances} instance(s). Autoscaling target "
         f"SageMakerVariantInvocationsPerInstance = RPS per instance × {options.autoscaling_safety_factor:g} × 60.",
-        f"Within-SLA RPS is the highest measured rate with {run.sla_percentile} ≤ {run.sla_ms:g} ms and errors ≤ "
+        f"Within-SLA RPS is the highest measured rate with {run.sla} and errors ≤ "
         f"{100 * run.max_error_rate:g} %. Latency is measured at the client (the load generator), network included.",
         "Prices: "
         + escape("; ".join(sources) or "none")

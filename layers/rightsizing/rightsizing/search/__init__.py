@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from rightsizing.models.common import Percentile
-from rightsizing.models.request import LoadSettings
+from typing import Protocol
+
+from rightsizing.models.load import LoadSettings
+from rightsizing.models.targets import LatencySla
 from rightsizing.search.adaptive import AdaptiveSearch
 from rightsizing.search.base import (
     GENERATOR_CPU_LIMIT_PERCENT,
     LoadProbe,
     ProbeMeasurement,
+    RateProbe,
     SearchOutcome,
     SearchStrategy,
     SlaCheck,
@@ -16,18 +19,19 @@ from rightsizing.search.base import (
     to_record,
 )
 from rightsizing.search.phases import PhasesSearch
-from rightsizing.search.ramp import RampSearch
+from rightsizing.search.ramp import RampProbe, RampSearch
 from rightsizing.search.stepped import SteppedSearch
 
 
-def strategy_for(
-    load: LoadSettings, sla_percentile: Percentile, sla_ms: float, max_error_rate: float
-) -> SearchStrategy:
+class GeneratorProbe(RateProbe, RampProbe, Protocol):
+    """What the load generator offers: closed loop, open loop and the classic ramp, so any strategy can drive it."""
+
+
+def strategy_for(load: LoadSettings, sla: LatencySla, max_error_rate: float) -> SearchStrategy[GeneratorProbe]:
     """The one place that maps ``load.mode`` to a strategy."""
     if load.mode == "adaptive":
         return AdaptiveSearch(
-            sla_percentile,
-            sla_ms,
+            sla,
             max_error_rate,
             step_seconds=load.step_seconds,
             max_users=load.max_users,
@@ -40,19 +44,17 @@ def strategy_for(
             confirm_seconds=load.confirm_seconds,
         )
     if load.mode == "ramp":
-        return RampSearch(sla_percentile, sla_ms, max_error_rate, load.max_users)  # type: ignore[return-value]
+        return RampSearch(sla, max_error_rate, load.max_users)
     if load.mode == "stepped":
         return SteppedSearch(
-            sla_percentile=sla_percentile,
-            sla_ms=sla_ms,
+            sla=sla,
             max_error_rate=max_error_rate,
             step_seconds=load.step_seconds,
             max_users=load.max_users,
         )
     if load.mode == "phases":
         return PhasesSearch(
-            sla_percentile,
-            sla_ms,
+            sla,
             max_error_rate,
             phases=load.phases,
             step_seconds=load.step_seconds,
@@ -65,6 +67,7 @@ def strategy_for(
 
 __all__ = [
     "GENERATOR_CPU_LIMIT_PERCENT",
+    "GeneratorProbe",
     "LoadProbe",
     "PhasesSearch",
     "ProbeMeasurement",

@@ -26,7 +26,8 @@ import time
 from dataclasses import dataclass
 
 from rightsizing.models.common import Percentile
-from rightsizing.models.result import ProbeRecord
+from rightsizing.models.result import ProbeKind, ProbeRecord
+from rightsizing.models.targets import LatencySla
 from rightsizing.search.base import (
     GENERATOR_CPU_LIMIT_PERCENT,
     Clock,
@@ -97,8 +98,7 @@ class Bracket:
 class AdaptiveSearch:
     def __init__(
         self,
-        sla_percentile: Percentile,
-        sla_ms: float,
+        sla: LatencySla,
         max_error_rate: float,
         *,
         step_seconds: float = 4.0,
@@ -111,7 +111,7 @@ class AdaptiveSearch:
         fail_fast: bool = True,
         confirm_seconds: float = 0.0,
     ) -> None:
-        self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
+        self.check = SlaCheck.for_sla(sla, max_error_rate)
         self.step_seconds = step_seconds
         self.max_users = max_users
         self.warmup_seconds = warmup_seconds
@@ -122,7 +122,7 @@ class AdaptiveSearch:
         self.fail_fast = FailFast.for_check(self.check) if fail_fast else None
         self.confirm_seconds = confirm_seconds
         # A send delayed by a tenth of the SLA is late: that much generator lag already distorts the verdict.
-        self.late_ms = max(1.0, 0.1 * sla_ms)
+        self.late_ms = max(1.0, 0.1 * sla.milliseconds)
 
     def run(
         self,
@@ -359,7 +359,7 @@ class _Run:
         passed: bool,
         note: str,
         *,
-        kind: str = "closed",
+        kind: ProbeKind = "closed",
         stable: bool | None = None,
         valid: bool | None = None,
     ) -> ProbeRecord:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from rightsizing.models.common import PERCENTILE_FRACTIONS, LatencyPercentiles, Percentile
-from rightsizing.models.result import ProbeRecord
+from rightsizing.models.result import ProbeKind, ProbeRecord
+from rightsizing.models.targets import LatencySla
 
 # Above this share of one core, the single-process (gevent) generator itself is likely the bottleneck.
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
@@ -122,10 +123,15 @@ class SearchOutcome:
     generator_limited: bool = False
 
 
-class SearchStrategy(Protocol):
+ProbeT_contra = TypeVar("ProbeT_contra", contravariant=True)
+
+
+class SearchStrategy(Protocol[ProbeT_contra]):
+    """A search that drives probes of kind ``ProbeT_contra`` (closed loop, open loop, or a classic ramp)."""
+
     def run(
         self,
-        probe: LoadProbe,
+        probe: ProbeT_contra,
         budget_seconds: float,
         clock: Clock = time.monotonic,
         on_probe: ProbeCallback | None = None,
@@ -145,6 +151,10 @@ class SlaCheck:
     percentile: Percentile
     sla_ms: float
     max_error_rate: float
+
+    @classmethod
+    def for_sla(cls, sla: LatencySla, max_error_rate: float) -> SlaCheck:
+        return cls(sla.percentile, sla.milliseconds, max_error_rate)
 
     def verdict(self, measurement: ProbeMeasurement) -> tuple[bool, str]:
         """(passed, why it failed or '')."""
@@ -169,7 +179,7 @@ def to_record(
     passed: bool,
     note: str = "",
     *,
-    kind: str = "closed",
+    kind: ProbeKind = "closed",
     stable: bool | None = None,
     valid: bool = True,
 ) -> ProbeRecord:
@@ -187,7 +197,7 @@ def to_record(
         ),
         passed=passed,
         note=note,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         target_rps=None if measurement.offered_rps is None else round(measurement.offered_rps, 3),
         late_share=None if measurement.late_share is None else round(measurement.late_share, 6),
         stable=stable,

@@ -17,9 +17,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rightsizing.models.common import Percentile
 from rightsizing.models.load import Phase
 from rightsizing.models.result import ProbeRecord
+from rightsizing.models.targets import LatencySla
 from rightsizing.search.base import (
     Clock,
     LoadProbe,
@@ -64,8 +64,7 @@ def phase_slices(phases: Sequence[Phase], step_seconds: float, max_users: int) -
 class PhasesSearch:
     def __init__(
         self,
-        sla_percentile: Percentile,
-        sla_ms: float,
+        sla: LatencySla,
         max_error_rate: float,
         phases: Sequence[Phase],
         step_seconds: float,
@@ -77,10 +76,10 @@ class PhasesSearch:
             raise ValueError("mode 'phases' needs at least one phase")
         if step_seconds <= 0 or max_users < 1:
             raise ValueError("step_seconds must be positive and max_users at least 1")
-        self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
+        self.check = SlaCheck.for_sla(sla, max_error_rate)
         # Errors and silence stop the test whatever the latency threshold; an infinite bound checks only those.
-        self.error_check = SlaCheck(sla_percentile, math.inf, max_error_rate)
-        self.latency_threshold_ms = sla_ms if latency_threshold_ms is None else latency_threshold_ms
+        self.error_check = SlaCheck(sla.percentile, math.inf, max_error_rate)
+        self.latency_threshold_ms = sla.milliseconds if latency_threshold_ms is None else latency_threshold_ms
         self.max_invocations_per_minute = max_invocations_per_minute
         self.phase_count = len(phases)
         self.slices = phase_slices(phases, step_seconds, max_users)

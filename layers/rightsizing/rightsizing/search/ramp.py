@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from rightsizing.models.common import Percentile
+from rightsizing.models.targets import LatencySla
 from rightsizing.search.base import (
     Clock,
     ProbeCallback,
@@ -43,8 +43,8 @@ class RampProbe(Protocol):
 
 
 class RampSearch:
-    def __init__(self, sla_percentile: Percentile, sla_ms: float, max_error_rate: float, max_users: int) -> None:
-        self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
+    def __init__(self, sla: LatencySla, max_error_rate: float, max_users: int) -> None:
+        self.check = SlaCheck.for_sla(sla, max_error_rate)
         self.max_users = max_users
 
     def run(

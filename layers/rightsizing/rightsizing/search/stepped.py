@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from rightsizing.models.common import Percentile
 from rightsizing.models.result import ProbeRecord
+from rightsizing.models.targets import LatencySla
 from rightsizing.search.base import (
     Clock,
     LoadProbe,
@@ -32,15 +32,14 @@ def _users_label(users: int) -> str:
 class SteppedSearch:
     def __init__(
         self,
-        sla_percentile: Percentile,
-        sla_ms: float,
+        sla: LatencySla,
         max_error_rate: float,
         step_seconds: float,
         max_users: int,
     ) -> None:
         if step_seconds <= 0 or max_users < 1:
             raise ValueError("step_seconds must be positive and max_users at least 1")
-        self.check = SlaCheck(sla_percentile, sla_ms, max_error_rate)
+        self.check = SlaCheck.for_sla(sla, max_error_rate)
         self.step_seconds = step_seconds
         self.max_users = max_users
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rightsizing.backends import Backend
+from rightsizing.ports import Backend
 from rightsizing.steps.collect import CollectInput, collect_metrics
 from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.steps.recommend import RecommendInput, recommend_run
+from rightsizing.steps.sweep import SweepInput, sweep_run
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Step:
     input_model: type[BaseModel]
     run: Callable[[Any, Backend], BaseModel]
 
-    def handle(self, event: dict, backend: Backend) -> dict:
+    def handle(self, event: dict[str, Any], backend: Backend) -> dict[str, Any]:
         return self.run(self.input_model.model_validate(event), backend).model_dump(mode="json")
 
 
@@ -30,4 +31,5 @@ STEPS: dict[str, Step] = {
     "plan": Step(PlanInput, plan_run),
     "collect-metrics": Step(CollectInput, collect_metrics),
     "recommend": Step(RecommendInput, recommend_run),
+    "sweep": Step(SweepInput, sweep_run),
 }

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from rightsizing.backends import Backend
 from rightsizing.exceptions import LoadTestFailed
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.result import CandidateResult, LoadTestResult
-from rightsizing.store import get_json, join_uri, put_json, store_for
+from rightsizing.ports import Backend
+from rightsizing.store import get_json, join_uri, put_json
 
 
 class CollectInput(BaseModel):
@@ -19,7 +19,7 @@ class CollectInput(BaseModel):
 def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
     candidate = event.candidate
     result_uri = join_uri(candidate.results_uri, "result.json")
-    store = store_for(result_uri)
+    store = backend.store
     if not store.exists(result_uri):
         raise LoadTestFailed(
             f"the load test of {candidate.candidate_id} wrote no result at {result_uri}; see the load-test task logs"

@@ -5,25 +5,29 @@ Nothing is created in SageMaker before this step succeeds, so a bad request cost
 
 from __future__ import annotations
 
-import hashlib
-import re
+from pydantic import BaseModel, ConfigDict
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from rightsizing.backends import Backend
-from rightsizing.exceptions import BudgetExceeded, InvalidRequest
-from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, CandidatePlan, LoadTestJob, RunPlan
-from rightsizing.models.request import RightsizingRequest
-from rightsizing.steps.history import poll_schedule
-from rightsizing.store import get_json, join_uri, put_json, store_for
+from rightsizing.exceptions import BudgetExceeded
+from rightsizing.history_budget import poll_schedule
+from rightsizing.models.plan import (
+    CANDIDATE_TAG,
+    RUN_ID_TAG,
+    CandidatePlan,
+    LoadTestJob,
+    RunPlan,
+    candidate_id_for,
+    resource_name,
+)
+from rightsizing.models.request import RightsizingRequest, parse_request
+from rightsizing.ports import Backend
+from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
 TASK_START_MARGIN_SECONDS = 600  # Fargate image pull and start take 20-90 s; never cut a test short for it
-RESOURCE_PREFIX = "rightsize"  # IAM policies scope SageMaker create/delete to names with this prefix
 
 
 class PlanInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    request: dict
+    request: dict[str, object]
     run_id: str
     artifacts_uri: str
 
@@ -34,14 +38,13 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
     _check_budget(request, backend)
 
     run_uri = join_uri(event.artifacts_uri, "runs", event.run_id)
-    store = store_for(run_uri)
+    store = backend.store
     put_json(join_uri(run_uri, "request.json"), request.model_dump(mode="json"), store)
-    payloads_uri = put_json(join_uri(run_uri, "payloads.json"), _payload_bodies(request), store)
+    payloads_uri = put_json(join_uri(run_uri, "payloads.json"), _payload_bodies(request, store), store)
 
     schedule = poll_schedule(request, backend.default_poll_seconds, backend.history_event_budget)
     plans: list[CandidatePlan] = []
-    variants = [(spec, env) for spec in request.candidates for env in spec.variants()]
-    for index, (spec, environment) in enumerate(variants, start=1):
+    for index, (spec, environment) in enumerate(request.variants(), start=1):
         candidate_id = candidate_id_for(index, spec.instance_type, environment)
         results_uri = join_uri(run_uri, "candidates", candidate_id)
         base_name = resource_name(event.run_id, index)
@@ -54,8 +57,7 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
             region=request.region,
             content_type=request.payloads.content_type,
             payloads_uri=payloads_uri,
-            sla_percentile=request.sla.percentile,
-            sla_ms=request.sla.milliseconds,
+            sla=request.sla,
             max_error_rate=request.max_error_rate,
             load=request.load,
             max_seconds=request.limits.max_seconds_per_candidate,
@@ -92,41 +94,11 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
     )
 
 
-def parse_request(document: dict) -> RightsizingRequest:
-    try:
-        return RightsizingRequest.model_validate(document)
-    except ValidationError as e:
-        raise InvalidRequest(format_validation_error(e)) from e
-
-
-def format_validation_error(error: ValidationError) -> str:
-    """One line per problem, each naming the field (dotted path) and the rule it broke."""
-    lines = []
-    for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"]) or "(request)"
-        lines.append(f"{path}: {item['msg'].removeprefix('Value error, ')}")
-    return "invalid request: " + "; ".join(lines)
-
-
-def candidate_id_for(index: int, instance_type: str, environment: dict[str, str]) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", instance_type.lower()).strip("-")
-    if not environment:
-        return f"c{index:02d}-{slug}"
-    digest = hashlib.sha1(repr(sorted(environment.items())).encode()).hexdigest()[:6]
-    return f"c{index:02d}-{slug}-{digest}"
-
-
-def resource_name(run_id: str, index: int) -> str:
-    """SageMaker names: ≤ 63 chars of [a-zA-Z0-9-]; the run id's tail keeps them unique per run."""
-    tail = re.sub(r"[^a-zA-Z0-9]+", "-", run_id).strip("-")[-40:].strip("-")
-    return f"{RESOURCE_PREFIX}-{tail}-c{index:02d}"
-
-
-def _payload_bodies(request: RightsizingRequest) -> list[str]:
+def _payload_bodies(request: RightsizingRequest, store: ArtifactStore) -> list[str]:
     bodies = list(request.payloads.samples)
     for name in request.payloads.files:
         if name.startswith("s3://"):
-            bodies.append(store_for(name).get_bytes(name).decode())
+            bodies.append(store.get_bytes(name).decode())
         else:
             with open(name, encoding="utf-8") as handle:
                 bodies.append(handle.read())
@@ -150,6 +122,6 @@ def _check_budget(request: RightsizingRequest, backend: Backend) -> None:
         )
 
 
-def load_plan_request(run_uri: str) -> RightsizingRequest:
+def load_plan_request(run_uri: str, store: ArtifactStore) -> RightsizingRequest:
     """The validated request the plan step stored for this run."""
-    return RightsizingRequest.model_validate(get_json(join_uri(run_uri, "request.json")))
+    return RightsizingRequest.model_validate(get_json(join_uri(run_uri, "request.json"), store))

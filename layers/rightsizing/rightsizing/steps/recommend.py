@@ -12,14 +12,14 @@ import json
 
 from pydantic import BaseModel, ConfigDict
 
-from rightsizing.backends import Backend
 from rightsizing.exceptions import RightsizingError
+from rightsizing.models.price import PriceQuote
 from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
-from rightsizing.pricing.quote import PriceQuote
+from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, publish_report
 from rightsizing.steps.plan import load_plan_request
-from rightsizing.store import join_uri, put_json, store_for
+from rightsizing.store import ArtifactStore, join_uri, put_json
 
 
 class RecommendInput(BaseModel):
@@ -43,15 +43,10 @@ class RunSummary(BaseModel):
 
 
 def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
-    request = load_plan_request(event.run_uri)
+    request = load_plan_request(event.run_uri, backend.store)
     results = [candidate_result(o) for o in event.outcomes]
     prices = price_candidates(results, backend, request.region)
-    # A range is sized for its top; its bottom sets the autoscaling minimum.
-    target = request.traffic.max_rps or request.traffic.min_rps
-    min_rps = request.traffic.min_rps if request.traffic.max_rps else None
-    choice, why_not = recommend(
-        results, prices, target, request.sizing, min_rps=min_rps, percentile=request.sla.percentile
-    )
+    choice, why_not = recommend(results, prices, request.traffic, request.sizing, percentile=request.sla.percentile)
     notes = []
     if backend.mode == "local":
         notes.append("Local mode: instance types are local profiles on this machine with notional prices, not AWS.")
@@ -59,20 +54,18 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
         run_id=event.run_id,
         mode=backend.mode,
         region=request.region,
-        target_rps=target,
-        sla_percentile=request.sla.percentile,
-        sla_ms=request.sla.milliseconds,
+        traffic=request.traffic,
+        sla=request.sla,
         max_error_rate=request.max_error_rate,
         candidates=results,
         recommendation=choice,
         no_recommendation_reason=why_not,
         notes=notes,
-        min_rps=request.traffic.min_rps,
         sizing=request.sizing,
         prices={cid: quote for cid, quote in prices.items() if isinstance(quote, PriceQuote)},
         price_errors={cid: why for cid, why in prices.items() if isinstance(why, str)},
     )
-    artifacts = write_outputs(run, event.run_uri, prices)
+    artifacts = write_outputs(run, event.run_uri, prices, backend.store)
     return RunSummary(
         run_id=event.run_id,
         result_uri=artifacts["result"],
@@ -97,9 +90,10 @@ def price_candidates(results: list[CandidateResult], backend: Backend, region: s
     return prices
 
 
-def write_outputs(run: RunResult, run_uri: str, prices: dict[str, PriceQuote | str]) -> dict[str, str]:
+def write_outputs(
+    run: RunResult, run_uri: str, prices: dict[str, PriceQuote | str], store: ArtifactStore
+) -> dict[str, str]:
     """result.json and results.csv, then the HTML report and the CloudFormation snippet beside them."""
-    store = store_for(run_uri)
     run.artifacts = {
         "result": join_uri(run_uri, "result.json"),
         "csv": join_uri(run_uri, "results.csv"),

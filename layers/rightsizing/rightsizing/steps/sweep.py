@@ -1,19 +1,14 @@
 """Sweep step (cleanup state machine): delete what a run that did not end normally left in SageMaker.
 
-AWS only: local runs stop every server themselves (``rightsizing_local.run``), so there is no local backend for it.
+AWS only: local runs stop every server themselves (``rightsizing_local.run``), so the local backend has no sweeper.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsizing.adapters.sweep import SweepReport
-
-
-class Sweeper(Protocol):
-    def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport: ...
+from rightsizing.exceptions import RightsizingError
+from rightsizing.ports import Backend
 
 
 class SweepInput(BaseModel):
@@ -31,8 +26,10 @@ class SweepOutput(BaseModel):
     done: bool = Field(description="False while something is still Creating: the state machine sweeps again.")
 
 
-def sweep_run(event: SweepInput, sweeper: Sweeper) -> SweepOutput:
-    report = sweeper.sweep(event.run_id, event.candidate_id)
+def sweep_run(event: SweepInput, backend: Backend) -> SweepOutput:
+    if backend.sweeper is None:
+        raise RightsizingError(f"the {backend.mode} backend has no sweeper: its runs clean up after themselves")
+    report = backend.sweeper.sweep(event.run_id, event.candidate_id)
     return SweepOutput(
         run_id=report.run_id,
         candidate_id=report.candidate_id,

@@ -78,14 +78,15 @@ def poll_schedule(request: RightsizingRequest, default_poll_seconds: int, budget
     cannot afford is refused rather than silently changed.
     """
     wait = request.limits.max_endpoint_wait_seconds
-    candidates = sum(len(spec.variants()) for spec in request.candidates)
+    candidates = len(request.variants())
     poll = request.limits.poll_seconds or default_poll_seconds
     if budget is not None and worst_case_events(candidates, wait, poll) > budget:
         if request.limits.poll_seconds is not None:
             raise InvalidRequest(
-                f"invalid request: limits.poll_seconds: {poll} s polls of {candidates} candidates waiting up to "
+                "limits.poll_seconds",
+                f"{poll} s polls of {candidates} candidates waiting up to "
                 f"{wait} s could exceed Step Functions' {HISTORY_EVENT_LIMIT:,} history events per execution; "
-                f"poll at least every {_smallest_affordable(candidates, wait, budget)} s or leave it unset"
+                f"poll at least every {_smallest_affordable(candidates, wait, budget)} s or leave it unset",
             )
         poll = _smallest_affordable(candidates, wait, budget)
     polls = math.ceil(wait / poll)
@@ -97,7 +98,8 @@ def _smallest_affordable(candidates: int, wait: int, budget: int) -> int:
         if worst_case_events(candidates, wait, poll) <= budget:
             return poll
     raise InvalidRequest(
-        f"invalid request: limits.max_endpoint_wait_seconds: {candidates} candidates waiting up to {wait} s cannot "
+        "limits.max_endpoint_wait_seconds",
+        f"{candidates} candidates waiting up to {wait} s cannot "
         f"stay under Step Functions' {HISTORY_EVENT_LIMIT:,} history events even polling every {MAX_POLL_SECONDS} s; "
-        "lower the wait or split the candidates over several runs"
+        "lower the wait or split the candidates over several runs",
     )

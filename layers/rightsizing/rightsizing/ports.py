@@ -1,7 +1,8 @@
 """The seams between the pipeline's steps and the world: what differs between AWS and local mode.
 
-The plan, collect and recommend steps take a ``Backend``; ``rightsizing.adapters.aws_backend`` builds the AWS one and
-``rightsizing_local.backend`` the local one. Both implement these same small protocols.
+The plan, collect, recommend and sweep steps take a ``Backend``; ``rightsizing.adapters.aws_backend`` builds the AWS
+one and ``rightsizing_local.backend`` the local one. Both implement these same small protocols; the steps never know
+which one they were given.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from rightsizing.models.plan import CandidatePlan
+from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.pricing.quote import PriceQuote
+from rightsizing.models.result import SweepReport
+from rightsizing.store import ArtifactStore
 
 
 class PriceSource(Protocol):
@@ -27,7 +30,7 @@ class CapacityGuard(Protocol):
 
 
 class ModelContainers(Protocol):
-    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict:
+    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict[str, object]:
         """The CreateModel ``PrimaryContainer`` for this request's model source with extra environment."""
         ...
 
@@ -38,6 +41,12 @@ class EndpointMetrics(Protocol):
         ...
 
 
+class Sweeper(Protocol):
+    def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport:
+        """Delete what the run (or one of its candidates) left behind; ``remaining`` lists what must wait."""
+        ...
+
+
 @dataclass(frozen=True)
 class Backend:
     mode: Literal["local", "aws"]
@@ -45,8 +54,11 @@ class Backend:
     guard: CapacityGuard
     containers: ModelContainers
     metrics: EndpointMetrics
+    store: ArtifactStore  # where the run's request, jobs, results and report are kept
     default_poll_seconds: int
     # Step Functions' history-event limit applies on AWS only; None lets local runs poll as often as they like.
     history_event_budget: int | None = None
     metrics_delay_seconds: int = 0
     max_parallel_candidates: int | None = None  # the deployment's cap on Map concurrency, if any
+    # The abort safety net (cleanup state machine). None where the run's own teardown is the only cleanup (local).
+    sweeper: Sweeper | None = None
