@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from rightsizing.models.result import LoadTestResult
+from rightsizing.models.targets import LatencySla
 from rightsizing_cli.bench import parse_sla
 from rightsizing_cli.main import app
 
@@ -30,11 +31,17 @@ def server_url() -> str:
     process.wait(5)
 
 
-def test_parse_sla_accepts_percentile_and_ms() -> None:
-    assert parse_sla("p95:100ms") == ("p95", 100.0)
-    assert parse_sla("P99:2.5ms") == ("p99", 2.5)
-    for bad in ("p97:100ms", "p95:100", "p95:0ms", "100ms"):
-        with pytest.raises(typer.BadParameter):
+def test_parse_sla_accepts_percentile_and_ms_within_the_requests_bounds() -> None:
+    assert parse_sla("p95:100ms") == LatencySla(percentile="p95", milliseconds=100.0)
+    assert parse_sla("P99:2.5ms") == LatencySla(percentile="p99", milliseconds=2.5)
+    for bad, why in [
+        ("p97:100ms", "sla.percentile|percentile"),
+        ("p95:100", "expected <percentile>:<milliseconds>ms"),
+        ("p95:0ms", "milliseconds: Input should be greater than 0"),
+        ("p95:60001ms", "milliseconds: Input should be less than or equal to 60000"),  # the request's own bound
+        ("100ms", "expected <percentile>:<milliseconds>ms"),
+    ]:
+        with pytest.raises(typer.BadParameter, match=why):
             parse_sla(bad)
 
 
