@@ -53,7 +53,7 @@ def test_success_path_measures_deletes_then_collects(tmp_path: Path, fast_reques
         assert (result.run_dir / name).is_file(), name
     assert result.events and result.events[0]["Detail"]["instance_type"] == "local.small"
     polls = states.count("DescribeEndpoint")
-    assert len(result.execution.history) <= run_events(1, polls, 1), "README's history-event estimate is too low"
+    assert len(result.execution.history) <= run_events(1, polls, 1), "history-event estimate too low"
     assert_everything_deleted(result)
 
 

@@ -461,7 +461,7 @@ def test_the_request_model_carries_the_probe_floor_and_confirmation_to_the_searc
     assert isinstance(raised, AdaptiveSearch) and raised.min_probe_seconds == 8.0
     with pytest.raises(ValueError, match="min_probe_seconds"):
         LoadSettings(min_probe_seconds=1)
-    assert default.confirm_seconds == 0.0  # off unless asked for (benchmarks/README.md, run O)
+    assert default.confirm_seconds == 0.0  # off unless asked for (docs/load-search.md, "Why these defaults")
     confirmed = strategy_for(LoadSettings(confirm_seconds=20), LatencySla(percentile="p95", milliseconds=50.0), 0.01)
     assert isinstance(confirmed, AdaptiveSearch) and confirmed.confirm_seconds == 20.0
     with pytest.raises(ValueError, match="confirm_seconds"):

@@ -19,7 +19,7 @@ ITERATION = DEFINITION["States"]["BenchmarkCandidates"]["ItemProcessor"]["States
 # Tasks that run after (or as part of) cleanup: their failures are recorded, not sent back to cleanup.
 CLEANUP_TASKS = ("DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel", "StartSweep", "CollectMetrics")
 DOMAIN_ERRORS = {name for name, value in vars(exceptions).items() if isinstance(value, type)}
-# Error names Step Functions raises for the integrations used (see README "State machine" for the sources).
+# Error names Step Functions raises for the integrations used (see docs/aws-stack.md, "The rightsizing state machine").
 AWS_ERRORS = {
     "States.ALL",
     "States.TaskFailed",
