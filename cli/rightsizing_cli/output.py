@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import RunResult
+from rightsizing.report.tables import MEASURED_HEADERS, measured_cells
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -17,32 +19,15 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
     table = Table(title=f"Candidates ({result.mode} mode, SLA {result.sla})")
-    for column in (
-        "candidate",
-        "instance type",
-        "status",
-        "RPS in SLA",
-        "max RPS",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "errors %",
-        "test s",
-    ):
+    for column in ("candidate", "instance type", "status", *MEASURED_HEADERS, "test s"):
         left = column in {"candidate", "instance type", "status"}
         table.add_column(column, justify="left" if left else "right", no_wrap=column != "status")
     for c in result.candidates:
-        lat = c.latency_ms
         table.add_row(
             c.candidate_id,
             c.instance_type,
-            c.status if c.status == "succeeded" else f"[red]failed[/]: {c.failure_reason}",
-            _num(c.sustainable_rps),
-            _num(c.saturation_rps),
-            _num(lat.p50 if lat else None),
-            _num(lat.p95 if lat else None),
-            _num(lat.p99 if lat else None),
-            _num(100 * c.error_rate if c.error_rate is not None else None, 2),
+            c.status if c.status == "succeeded" else f"[red]failed[/]: {escape(str(c.failure_reason))}",
+            *measured_cells(c),
             _num(c.test_seconds, 0),
         )
     console.print(table)

@@ -93,6 +93,22 @@ def _verdicts(run: RunResult) -> dict[str, Alternative]:
     return {a.candidate_id: a for a in rec.alternatives} if rec else {}
 
 
+# What was measured per candidate, in the console's table and the report's alike.
+MEASURED_HEADERS = ["RPS in SLA", "max RPS", "p50 ms", "p95 ms", "p99 ms", "errors %"]
+
+
+def measured_cells(c: CandidateResult) -> list[str]:
+    lat = c.latency_ms
+    return [
+        _num(c.sustainable_rps),
+        _num(c.saturation_rps),
+        _num(lat.p50 if lat else None),
+        _num(lat.p95 if lat else None),
+        _num(lat.p99 if lat else None),
+        _num(100 * c.error_rate if c.error_rate is not None else None, 2),
+    ]
+
+
 def candidates_table(run: RunResult) -> str:
     rec = run.recommendation
     verdicts = _verdicts(run)
@@ -108,18 +124,12 @@ def candidates_table(run: RunResult) -> str:
             count = lost.instance_count if lost else None
             fleet = lost.usd_per_hour if lost else None
             verdict = escape(_verdict(c, lost, run))
-        lat = c.latency_ms
         rows.append(
             [
                 escape(c.candidate_id),
                 escape(c.instance_type),
                 escape(c.status),
-                _num(c.sustainable_rps),
-                _num(c.saturation_rps),
-                _num(lat.p50 if lat else None),
-                _num(lat.p95 if lat else None),
-                _num(lat.p99 if lat else None),
-                _num(100 * c.error_rate if c.error_rate is not None else None, 2),
+                *measured_cells(c),
                 _usd(price.usd_per_hour if price else None),
                 str(count or "—"),
                 _usd(fleet),
@@ -130,12 +140,7 @@ def candidates_table(run: RunResult) -> str:
         "candidate",
         "instance type",
         "status",
-        "RPS in SLA",
-        "max RPS",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "errors %",
+        *MEASURED_HEADERS,
         "$/h each",
         "instances",
         "$/h for target",

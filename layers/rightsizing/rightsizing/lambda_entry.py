@@ -1,0 +1,35 @@
+"""What every Lambda function in ``functions/`` is: one step on the AWS backend, wrapped in Powertools' structured
+logging, X-Ray tracing and one CloudWatch metric. Each ``functions/*/app.py`` only names its step and what to log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rightsizing.adapters.aws_backend import aws_backend
+from rightsizing.steps import STEPS
+
+Output = dict[str, Any]
+Handler = Callable[[Output, LambdaContext], Output]
+
+
+def step_handler(
+    step: str, message: str, metric: str, measure: Callable[[Output], float], details: Callable[[Output], Output]
+) -> Handler:
+    """``lambda_handler`` for ``STEPS[step]``: logs ``message`` with ``details(output)``, emits ``metric``."""
+    logger, tracer, metrics = Logger(), Tracer(), Metrics()
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: Output, context: LambdaContext) -> Output:
+        output = STEPS[step].handle(event, aws_backend())
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=measure(output))
+        logger.info(message, extra=details(output))
+        return output
+
+    return lambda_handler
