@@ -24,8 +24,10 @@ MakeRequest = Callable[..., RightsizingRequest]  # the `aws_request` fixture (te
 class FixedQuotas:
     def __init__(self, quotas: dict[str, float]) -> None:
         self.quotas = quotas
+        self.lookups = 0
 
     def endpoint_usage_quotas(self) -> dict[str, float]:
+        self.lookups += 1
         return self.quotas
 
 
@@ -59,8 +61,10 @@ def test_guard_accepts_an_in_service_existing_endpoint_of_the_right_type(
     sagemaker: Any, aws_request: MakeRequest
 ) -> None:
     _deploy(sagemaker, "fraud-prod", "ml.m5.xlarge")
-    guard = AwsGuard(region="us-east-1", endpoints=SageMakerEndpoints(client=sagemaker))
-    guard.check(aws_request([{"instance_type": "ml.m5.xlarge", "endpoint_name": "fraud-prod"}]))  # no quota lookup
+    asked = FixedQuotas({})
+    guard = AwsGuard(region="us-east-1", quotas=asked, endpoints=SageMakerEndpoints(client=sagemaker))  # type: ignore[arg-type]
+    guard.check(aws_request([{"instance_type": "ml.m5.xlarge", "endpoint_name": "fraud-prod"}]))
+    assert asked.lookups == 0  # an existing endpoint needs no new instance, so no quota
 
 
 @pytest.mark.parametrize(
