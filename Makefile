@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test verify-aws lint schema clean
+.PHONY: demo test unit integration verify-aws lint schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The tests by speed; `make test` runs both. unit: no server, no real load (~25 s on 2 cores).
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit tests/aws
+
+# Real servers and load tests on 127.0.0.1, the model-server contract, the report in Chromium (~5 min).
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration tests/contract tests/browser
 
 # Heavier offline checks of the AWS stack (see README "Offline verification"), each tool in its own environment
 # under .tools/ because they pin libraries the project also uses. cfn-lint and statelint run in `make test`.

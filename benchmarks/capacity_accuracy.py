@@ -164,32 +164,36 @@ SWEEP_FROM, SWEEP_TO, SWEEP_STEP = 0.7, 1.5, 0.05
 SWEEP_EXTEND_DOWN = 6
 
 
-def run_sweep(url: str, around_rps: float, payloads: list[str], workdir: Path) -> dict:
-    step = max(1.0, round(SWEEP_STEP * around_rps))
-    start = max(step, round(SWEEP_FROM * around_rps / step) * step)
-    stop = start + round((SWEEP_TO - SWEEP_FROM) * around_rps / step) * step  # it ends itself 2 clear failures past
+def run_rate_sweep(url: str, payloads: list[str], workdir: Path, *rates: str, timeout: float) -> str:
+    """rate_sweep.py's output: open-loop probes of SWEEP_SECONDS at the ``rates`` options' rates against the model
+    SLA, the generator on its own CPU."""
     command = [
         sys.executable,
         str(HERE / "rate_sweep.py"),
         url,
         "--sla-ms",
         str(MODEL_SLA_MS),
-        "--grid",
-        f"{start:g}:{stop:g}:{step:g}",
+        *rates,
         "--seconds",
         str(SWEEP_SECONDS),
         "--cpu",
         str(GENERATOR_CPU),
         "--workdir",
         str(workdir),
-        "--extend-down",
-        str(SWEEP_EXTEND_DOWN),
         *(f"--payload={p}" for p in payloads),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=1800)
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=timeout).stdout
+
+
+def run_sweep(url: str, around_rps: float, payloads: list[str], workdir: Path) -> dict:
+    step = max(1.0, round(SWEEP_STEP * around_rps))
+    start = max(step, round(SWEEP_FROM * around_rps / step) * step)
+    stop = start + round((SWEEP_TO - SWEEP_FROM) * around_rps / step) * step  # it ends itself 2 clear failures past
+    grid = ("--grid", f"{start:g}:{stop:g}:{step:g}", "--extend-down", str(SWEEP_EXTEND_DOWN))
+    stdout = run_rate_sweep(url, payloads, workdir, *grid, timeout=1800)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "rows.jsonl").write_text(done.stdout)  # every rate's row, for --keep
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    (workdir / "rows.jsonl").write_text(stdout)  # every rate's row, for --keep
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     summary = lines[-1]
     summary["points"] = [(r["rate"], r["p95_ms"]) for r in lines[:-1]]
     print(
@@ -205,6 +209,27 @@ def host_stability() -> dict:
     command = [sys.executable, str(HERE / "host_speed.py"), "--cpu", str(SERVER_CPU), "--slices", "30"]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
     return json.loads(done.stdout.splitlines()[-1])
+
+
+@contextlib.contextmanager
+def model_server(workdir: Path, indent: str = "") -> Iterator[tuple[str, list[str], dict]]:
+    """The built-in model served on SERVER_CPU, once the host's speed there is measured (and printed); yields the
+    server's URL, eight sample payloads and that speed, and stops the server when the block ends."""
+    from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
+
+    host = host_stability()
+    print(
+        f"{indent}host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
+        f"{host['max']:.0f}, {host['slow_share']:.0%} below 80 % of the median)",
+        file=sys.stderr,
+        flush=True,
+    )
+    server = start_server(ensure_builtin_model(), workers=1, cpus=[SERVER_CPU], log_path=workdir / "server.log")
+    try:
+        wait_ready(server)
+        yield server.url, [",".join(f"{v:.4f}" for v in row) for row in sample_rows(8)], host
+    finally:
+        server.stop()
 
 
 def parse_neighbour(spec: str) -> tuple[float, float]:
@@ -247,41 +272,27 @@ def noisy_neighbour(spec: tuple[float, float] | None) -> Iterator[str]:
 
 
 def measure_model_case(adaptive: LoadSettings, workdir: Path) -> dict:
-    from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
-
-    host = host_stability()
-    print(
-        f"  host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
-        f"{host['max']:.0f}, {host['slow_share']:.0%} below 80 % of the median)",
-        file=sys.stderr,
-        flush=True,
-    )
-    server = start_server(ensure_builtin_model(), workers=1, cpus=[SERVER_CPU], log_path=workdir / "server.log")
-    payloads = [",".join(f"{v:.4f}" for v in row) for row in sample_rows(8)]
     fast: list[tuple[LoadTestResult, float]] = []
     sweeps: list[dict] = []
+    with model_server(workdir, indent="  ") as (url, payloads, host):
 
-    def search(index: int) -> None:
-        fast.append(run_task(server.url, adaptive, MODEL_SLA_MS, 600, workdir / f"adaptive{index}", payloads))
-        print(
-            f"  adaptive {index}: {fast[-1][0].sustainable_rps:.1f} RPS in {fast[-1][0].test_seconds:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+        def search(index: int) -> None:
+            fast.append(run_task(url, adaptive, MODEL_SLA_MS, 600, workdir / f"adaptive{index}", payloads))
+            print(
+                f"  adaptive {index}: {fast[-1][0].sustainable_rps:.1f} RPS in {fast[-1][0].test_seconds:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    try:
-        wait_ready(server)
         search(1)
         around = fast[0][0].sustainable_rps or fast[0][0].saturation_rps / 2
-        sweeps.append(run_sweep(server.url, around, payloads, workdir / "sweep1"))
+        sweeps.append(run_sweep(url, around, payloads, workdir / "sweep1"))
         search(2)
         ramp, ramp_wall = run_task(
-            server.url, LoadSettings(mode="ramp", max_users=5000), MODEL_SLA_MS, 600, workdir / "ramp", payloads
+            url, LoadSettings(mode="ramp", max_users=5000), MODEL_SLA_MS, 600, workdir / "ramp", payloads
         )
-        sweeps.append(run_sweep(server.url, around, payloads, workdir / "sweep2"))
+        sweeps.append(run_sweep(url, around, payloads, workdir / "sweep2"))
         search(3)
-    finally:
-        server.stop()
     truths = [s["truth"] for s in sweeps if s["truth"]]  # None: even the grid's lowest rate failed
     middle = sorted(fast, key=lambda run: run[0].sustainable_rps)[1]
     return {

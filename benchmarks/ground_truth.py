@@ -2,7 +2,10 @@
 
 A server has ``slots`` requests in service at once, each taking a fixed or exponentially distributed service time,
 FIFO waiting room of ``queue`` requests (beyond it: 503, as an overloaded model server would answer). It speaks
-just enough HTTP/1.1 (keep-alive, Content-Length) for Locust and runs in its own process (asyncio, one core).
+just enough HTTP/1.1 (keep-alive, Content-Length) for Locust and the SageMaker container contract (GET /ping,
+POST /invocations). The benchmarks run it in its own process (``main``: asyncio, one core); the tests run the same
+server in a thread of their own process (``BackgroundServer``), where it can also answer every invocation with an
+error status or hold it unanswered.
 
 Truth: fixed service time S and deterministic (open-loop, constant-rate) arrivals give no queueing below
 capacity, so the SLA-bound rate is capacity = slots / S (when S is below the SLA). With exponential service
@@ -19,23 +22,48 @@ import json
 import os
 import random
 import sys
+import threading
 import time
+from http import HTTPStatus
 
 import numpy as np
 
-PING = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 OK_BODY = b'{"predictions":[{"score":0.1,"label":0}]}'
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(OK_BODY), OK_BODY)
-BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"
+
+
+def response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
+    head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: {content_type}\r\n"
+    return head.encode() + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+PING = response(200, b"ok", "text/plain")
+OK = response(200, OK_BODY)
+BUSY = response(503, b"busy", "text/plain")
+NOT_FOUND = response(404, b'{"error": "not found"}')
 
 
 class Server:
-    def __init__(self, slots: int, service_ms: float, exponential: bool, queue: int, seed: int) -> None:
+    """``status``: the status every invocation is answered with after its service time (200: a prediction).
+    ``hang``: invocations are never answered (until the server stops). ``queue``: None is an unbounded room."""
+
+    def __init__(
+        self,
+        slots: int,
+        service_ms: float,
+        exponential: bool = False,
+        queue: int | None = None,
+        seed: int = 11,
+        status: int = 200,
+        hang: bool = False,
+    ) -> None:
         self.slots = asyncio.Semaphore(slots)  # FIFO wake-up: waiters are served in arrival order
         self.service_s = service_ms / 1000
         self.exponential = exponential
         self.queue_limit = queue
+        self.answer = OK if status == 200 else response(status, b'{"message": "model error"}')
+        self.hang = hang
         self.waiting = 0
+        self.invocations = 0  # invocations served (their service time taken), whatever the status
         self.random = random.Random(seed)
         self.durations_ms: list[float] = []  # what service actually took (timer overshoot included)
 
@@ -49,16 +77,24 @@ class Server:
                         length = int(line[15:])
                 if length:
                     await reader.readexactly(length)
-                if head.startswith(b"GET /stats"):
-                    writer.write(self.stats())
+                method, path = head.split(b" ", 2)[:2]
+                if method == b"POST" and path == b"/invocations":
+                    if self.hang:
+                        await asyncio.Event().wait()  # held until the server stops and cancels this handler
+                    reply = await self.invoke()
+                elif method == b"GET" and path in (b"/ping", b"/stats"):
+                    reply = PING if path == b"/ping" else self.stats()
                 else:
-                    writer.write(PING if head.startswith(b"GET /ping") else await self.invoke())
+                    reply = NOT_FOUND
+                writer.write(reply)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
             writer.close()
 
     async def invoke(self) -> bytes:
-        if self.waiting >= self.queue_limit:
+        if self.queue_limit is not None and self.waiting >= self.queue_limit:
             return BUSY
         self.waiting += 1
         async with self.slots:
@@ -67,11 +103,57 @@ class Server:
             started = time.perf_counter()
             await asyncio.sleep(seconds)
             self.durations_ms.append((time.perf_counter() - started) * 1000)
-        return OK
+        self.invocations += 1
+        return self.answer
 
     def stats(self) -> bytes:
-        body = json.dumps({"durations_ms": self.durations_ms[-50_000:]}).encode()
-        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        return response(200, json.dumps({"durations_ms": self.durations_ms[-50_000:]}).encode())
+
+
+class BackgroundServer:
+    """A ``Server`` on a free 127.0.0.1 port, run by its own event loop in a daemon thread of this process.
+
+    ``stop`` closes the listener and every connection, held and queued requests included, and joins the thread.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.port = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True, name="ground-truth")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def invocations(self) -> int:
+        return self.server.invocations
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        if not self._ready.wait(10) or not self.port:
+            raise RuntimeError("the ground-truth server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(10)
+
+    async def _serve(self) -> None:
+        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+        listener = await asyncio.start_server(self.server.handle, "127.0.0.1", 0, backlog=4096)
+        self.port = listener.sockets[0].getsockname()[1]
+        self._ready.set()
+        await self._stopping.wait()
+        listener.close()
+        handlers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
 
 async def serve(port: int, server: Server) -> None:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from capacity_accuracy import GENERATOR_CPU, HERE, MODEL_SLA_MS, SERVER_CPU, SWEEP_SECONDS, host_stability, run_task
+from capacity_accuracy import MODEL_SLA_MS, model_server, run_rate_sweep, run_task
 
 from rightsizing.models.request import LoadSettings
 
@@ -30,24 +29,8 @@ BAND = 0.10  # the (c) target: within ±10 %
 def check(url: str, answer: float, payloads: list[str], workdir: Path) -> dict:
     """30 s at answer / 1.1 (must hold) and at answer / 0.9 (must fail), in that order."""
     low, high = answer / (1 + BAND), answer / (1 - BAND)
-    command = [
-        sys.executable,
-        str(HERE / "rate_sweep.py"),
-        url,
-        "--sla-ms",
-        str(MODEL_SLA_MS),
-        "--rates",
-        f"{low:.2f},{high:.2f}",
-        "--seconds",
-        str(SWEEP_SECONDS),
-        "--cpu",
-        str(GENERATOR_CPU),
-        "--workdir",
-        str(workdir),
-        *(f"--payload={p}" for p in payloads),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
-    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"rate"')]
+    stdout = run_rate_sweep(url, payloads, workdir, "--rates", f"{low:.2f},{high:.2f}", timeout=600)
+    rows = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"rate"')]
     by_rate = {round(r["rate"], 2): r for r in rows}
     lo_row, hi_row = by_rate.get(round(low, 2)), by_rate.get(round(high, 2))
     holds = bool(lo_row and lo_row["passed"])
@@ -69,31 +52,19 @@ def main() -> None:
     parser.add_argument("--confirm-seconds", type=float, default=20.0, help="the confirmed variant's setting")
     parser.add_argument("--keep", type=Path, default=None, help="keep every run's artefacts in this folder")
     args = parser.parse_args()
-    from rightsizing_local.model_server import ensure_builtin_model, sample_rows, start_server, wait_ready
-
     variants = {
         "default": LoadSettings(),
         f"confirm {args.confirm_seconds:g} s": LoadSettings(confirm_seconds=args.confirm_seconds),
     }
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="model-answer-check-"))
-    host = host_stability()
-    print(
-        f"host: model app {host['median']:.0f} requests/s on CPU {SERVER_CPU} (1 s slices {host['min']:.0f}-"
-        f"{host['max']:.0f})",
-        file=sys.stderr,
-        flush=True,
-    )
-    server = start_server(ensure_builtin_model(), workers=1, cpus=[SERVER_CPU], log_path=workdir / "server.log")
-    payloads = [",".join(f"{v:.4f}" for v in row) for row in sample_rows(8)]
     rows: list[dict] = []
-    try:
-        wait_ready(server)
+    with model_server(workdir) as (url, payloads, host):
         for round_no in range(1, args.rounds + 1):
             for name, load in variants.items():
                 where = workdir / f"round{round_no}" / name.replace(" ", "-")
-                result, _ = run_task(server.url, load, MODEL_SLA_MS, 600, where / "search", payloads)
+                result, _ = run_task(url, load, MODEL_SLA_MS, 600, where / "search", payloads)
                 answer = result.sustainable_rps
-                verdict = check(server.url, answer, payloads, where / "check") if answer > 0 else {"within": False}
+                verdict = check(url, answer, payloads, where / "check") if answer > 0 else {"within": False}
                 rows.append(
                     {
                         "round": round_no,
@@ -105,8 +76,6 @@ def main() -> None:
                     }
                 )
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    finally:
-        server.stop()
     print(
         f"{'round':>5} {'variant':16} {'answer':>8} {'s':>5} {'A/1.1':>7} {'p95':>7} {'A/0.9':>7} {'p95':>7}  "
         "within ±10 %"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
 from rightsizing.adapters.cloudwatch import QUERIES, CloudWatchEndpointMetrics, metric_window
 from rightsizing.exceptions import AwsThrottled
 from rightsizing.models.plan import CandidatePlan
+
+Stubbed = Callable[..., tuple[Any, Stubber]]  # the `stubbed` fixture (tests/conftest.py)
 
 
 def _candidate() -> CandidatePlan:
@@ -38,47 +41,44 @@ def test_window_covers_the_test_in_one_period_of_whole_minutes() -> None:
     assert period == 180 and (end - start).total_seconds() == 180
 
 
-def test_collect_sends_one_query_per_metric_and_converts_microseconds() -> None:
-    client = boto3.client("cloudwatch", region_name="us-east-1")
+def test_collect_sends_one_query_per_metric_and_converts_microseconds(stubbed: Stubbed) -> None:
+    client, stub = stubbed("cloudwatch")
     by_key = {q.key: f"m{i}" for i, q in enumerate(QUERIES)}
-    with Stubber(client) as stub:
-        stub.add_response(
-            "get_metric_data",
-            {
-                "MetricDataResults": [
-                    {"Id": by_key["Invocations"], "Values": [12000.0], "StatusCode": "Complete"},
-                    {"Id": by_key["ModelLatencyAverageMs"], "Values": [8500.0], "StatusCode": "Complete"},
-                    {"Id": by_key["GPUUtilization"], "Values": [], "StatusCode": "Complete"},  # CPU instance
-                ],
-                "NextToken": "page2",
-            },
-            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
-        )
-        stub.add_response(
-            "get_metric_data",
-            {"MetricDataResults": [{"Id": by_key["CPUUtilization"], "Values": [187.5], "StatusCode": "Complete"}]},
-            {
-                "MetricDataQueries": ANY,
-                "StartTime": ANY,
-                "EndTime": ANY,
-                "ScanBy": "TimestampAscending",
-                "NextToken": "page2",
-            },
-        )
-        metrics = CloudWatchEndpointMetrics(client=client).collect(_candidate(), 1_700_000_000, 1_700_000_300)
-        stub.assert_no_pending_responses()
+    stub.add_response(
+        "get_metric_data",
+        {
+            "MetricDataResults": [
+                {"Id": by_key["Invocations"], "Values": [12000.0], "StatusCode": "Complete"},
+                {"Id": by_key["ModelLatencyAverageMs"], "Values": [8500.0], "StatusCode": "Complete"},
+                {"Id": by_key["GPUUtilization"], "Values": [], "StatusCode": "Complete"},  # CPU instance
+            ],
+            "NextToken": "page2",
+        },
+        {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
+    )
+    stub.add_response(
+        "get_metric_data",
+        {"MetricDataResults": [{"Id": by_key["CPUUtilization"], "Values": [187.5], "StatusCode": "Complete"}]},
+        {
+            "MetricDataQueries": ANY,
+            "StartTime": ANY,
+            "EndTime": ANY,
+            "ScanBy": "TimestampAscending",
+            "NextToken": "page2",
+        },
+    )
+    metrics = CloudWatchEndpointMetrics(client=client).collect(_candidate(), 1_700_000_000, 1_700_000_300)
     assert metrics == {"Invocations": 12000.0, "ModelLatencyAverageMs": 8.5, "CPUUtilization": 187.5}
 
 
-def test_queries_name_the_endpoint_and_variant_in_both_namespaces() -> None:
-    client = boto3.client("cloudwatch", region_name="us-east-1")
+def test_queries_name_the_endpoint_and_variant_in_both_namespaces(stubbed: Stubbed) -> None:
+    client, stub = stubbed("cloudwatch")
     seen: list[dict] = []
     client.meta.events.register(
         "provide-client-params.cloudwatch.GetMetricData", lambda params, **_: seen.append(params)
     )
-    with Stubber(client) as stub:
-        stub.add_response("get_metric_data", {"MetricDataResults": []})
-        CloudWatchEndpointMetrics(client=client).collect(_candidate(), 1_700_000_000, 1_700_000_060)
+    stub.add_response("get_metric_data", {"MetricDataResults": []})
+    CloudWatchEndpointMetrics(client=client).collect(_candidate(), 1_700_000_000, 1_700_000_060)
     queries = seen[0]["MetricDataQueries"]
     namespaces = {q["MetricStat"]["Metric"]["Namespace"] for q in queries}
     assert namespaces == {"AWS/SageMaker", "/aws/sagemaker/Endpoints"}
@@ -100,9 +100,8 @@ def test_queries_name_the_endpoint_and_variant_in_both_namespaces() -> None:
     } <= names
 
 
-def test_throttling_is_retryable_for_the_state_machine() -> None:
-    client = boto3.client("cloudwatch", region_name="us-east-1")
-    with Stubber(client) as stub:
-        stub.add_client_error("get_metric_data", service_error_code="Throttling", service_message="Rate exceeded")
-        with pytest.raises(AwsThrottled):
-            CloudWatchEndpointMetrics(client=client).collect(_candidate(), 1_700_000_000, 1_700_000_060)
+def test_throttling_is_retryable_for_the_state_machine(stubbed: Stubbed) -> None:
+    client, stub = stubbed("cloudwatch")
+    stub.add_client_error("get_metric_data", service_error_code="Throttling", service_message="Rate exceeded")
+    with pytest.raises(AwsThrottled):
+        CloudWatchEndpointMetrics(client=client).collect(_candidate(), 1_700_000_000, 1_700_000_060)

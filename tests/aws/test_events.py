@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,16 @@ def test_every_function_event_parses_as_its_step_input(name: str) -> None:
     STEP_INPUTS[name].model_validate(event)
 
 
-def test_aws_scenarios_cover_the_documented_instance_families() -> None:
-    families = {
-        path.name: {c["instance_type"].split(".")[1] for c in json.loads(path.read_text())["candidates"]}
-        for path in REQUESTS
-    }
-    assert families["aws-image-classification.json"] == {"c5", "m5", "p2", "p3", "g4dn"}
-    assert families["aws-fraud-tabular.json"] == {"c5", "m5", "c6i", "c7g", "r5"}
-    fraud = json.loads((REPO / "events" / "aws-fraud-tabular.json").read_text())
-    assert fraud["traffic"]["min_rps"] == 500 and fraud["sla"] == {"percentile": "p95", "milliseconds": 100}
+USER_DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("**/*.md"))]
+
+
+@pytest.mark.parametrize("path", REQUESTS, ids=lambda p: p.name)
+def test_every_request_event_is_named_in_the_user_docs(path: Path) -> None:
+    # A sample request that no page names is one no user will find.
+    assert any(f"events/{path.name}" in doc.read_text() for doc in USER_DOCS), f"no page names events/{path.name}"
+
+
+def test_every_event_the_user_docs_name_exists() -> None:
+    named = {name for doc in USER_DOCS for name in re.findall(r"events/[\w./-]+\.json", doc.read_text())}
+    missing = sorted(name for name in named if not (REPO / name).is_file())
+    assert named and not missing, f"the docs name files that do not exist: {missing}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -18,13 +18,16 @@ from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, resource_name, ru
 from rightsizing.models.request import RightsizingRequest
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
+MakeRequest = Callable[..., RightsizingRequest]  # the `aws_request` fixture (tests/conftest.py)
 
 
 class FixedQuotas:
     def __init__(self, quotas: dict[str, float]) -> None:
         self.quotas = quotas
+        self.lookups = 0
 
     def endpoint_usage_quotas(self) -> dict[str, float]:
+        self.lookups += 1
         return self.quotas
 
 
@@ -42,35 +45,26 @@ def _deploy(client: Any, name: str, instance_type: str = "ml.m5.xlarge", tags: d
     client.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tag_list)
 
 
-def _request(candidates: list[dict], region: str = "us-east-1") -> RightsizingRequest:
-    return RightsizingRequest.model_validate(
-        {
-            "model": {"type": "container", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"},
-            "candidates": candidates,
-            "traffic": {"min_rps": 10},
-            "sla": {"milliseconds": 100},
-            "payloads": {"samples": ["1,2,3"]},
-            "region": region,
-        }
-    )
-
-
-def test_guard_refuses_a_request_for_another_region_than_the_stack() -> None:
+def test_guard_refuses_a_request_for_another_region_than_the_stack(aws_request: MakeRequest) -> None:
     guard = AwsGuard(region="eu-west-1", quotas=FixedQuotas({}))  # type: ignore[arg-type]
     with pytest.raises(InvalidRequest, match="runs benchmarks in eu-west-1, not us-east-1"):
-        guard.check(_request([{"instance_type": "ml.c5.xlarge"}]))
+        guard.check(aws_request([{"instance_type": "ml.c5.xlarge"}]))
 
 
-def test_guard_checks_quotas_of_deployed_candidates() -> None:
+def test_guard_checks_quotas_of_deployed_candidates(aws_request: MakeRequest) -> None:
     guard = AwsGuard(region="us-east-1", quotas=FixedQuotas({"ml.c5.xlarge": 0}))  # type: ignore[arg-type]
     with pytest.raises(QuotaExceeded):
-        guard.check(_request([{"instance_type": "ml.c5.xlarge"}]))
+        guard.check(aws_request([{"instance_type": "ml.c5.xlarge"}]))
 
 
-def test_guard_accepts_an_in_service_existing_endpoint_of_the_right_type(sagemaker: Any) -> None:
+def test_guard_accepts_an_in_service_existing_endpoint_of_the_right_type(
+    sagemaker: Any, aws_request: MakeRequest
+) -> None:
     _deploy(sagemaker, "fraud-prod", "ml.m5.xlarge")
-    guard = AwsGuard(region="us-east-1", endpoints=SageMakerEndpoints(client=sagemaker))
-    guard.check(_request([{"instance_type": "ml.m5.xlarge", "endpoint_name": "fraud-prod"}]))  # no quota lookup
+    asked = FixedQuotas({})
+    guard = AwsGuard(region="us-east-1", quotas=asked, endpoints=SageMakerEndpoints(client=sagemaker))  # type: ignore[arg-type]
+    guard.check(aws_request([{"instance_type": "ml.m5.xlarge", "endpoint_name": "fraud-prod"}]))
+    assert asked.lookups == 0  # an existing endpoint needs no new instance, so no quota
 
 
 @pytest.mark.parametrize(
@@ -81,12 +75,12 @@ def test_guard_accepts_an_in_service_existing_endpoint_of_the_right_type(sagemak
     ],
 )
 def test_guard_refuses_an_unusable_existing_endpoint(
-    sagemaker: Any, endpoint: str, instance_type: str, message: str
+    sagemaker: Any, endpoint: str, instance_type: str, message: str, aws_request: MakeRequest
 ) -> None:
     _deploy(sagemaker, "fraud-prod", "ml.m5.xlarge")
     guard = AwsGuard(region="us-east-1", endpoints=SageMakerEndpoints(client=sagemaker))
     with pytest.raises(InvalidRequest, match=message):
-        guard.check(_request([{"instance_type": instance_type, "endpoint_name": endpoint}]))
+        guard.check(aws_request([{"instance_type": instance_type, "endpoint_name": endpoint}]))
 
 
 def test_sweep_deletes_only_the_runs_tagged_resources(sagemaker: Any) -> None:
@@ -161,11 +155,8 @@ def _task(n: int) -> str:
 
 
 @pytest.fixture
-def ecs() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+def ecs(stubbed: Callable[..., tuple[Any, Stubber]]) -> tuple[Any, Stubber]:
+    return stubbed("ecs")
 
 
 def test_sweep_stops_the_runs_worker_tasks_found_by_started_by(sagemaker: Any, ecs: tuple[Any, Stubber]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -107,12 +108,35 @@ def test_collect_metrics_handler_combines_the_load_test_with_cloudwatch(
     event = _event("collect_metrics")
     candidate = event["candidate"]
     key = f"{candidate['results_uri'].removeprefix(f's3://{BUCKET}/')}/result.json"
-    aws.put_object(Bucket=BUCKET, Key=key, Body=_load_result(candidate).model_dump_json())
+    load_test = _load_result(candidate)
+    aws.put_object(Bucket=BUCKET, Key=key, Body=load_test.model_dump_json())
+    # What SageMaker publishes per minute during the test, and a datapoint of another endpoint that must not count.
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    minutes = [datetime.fromtimestamp(load_test.started_epoch + 60 * m, UTC) for m in range(10)]
+    for endpoint, invocations in ((candidate["endpoint_name"], 1000.0), ("another-endpoint", 7.0)):
+        dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
+        cloudwatch.put_metric_data(
+            Namespace="AWS/SageMaker",
+            MetricData=[
+                {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": t, "Value": invocations}
+                for t in minutes
+            ],
+        )
+        cloudwatch.put_metric_data(
+            Namespace="/aws/sagemaker/Endpoints",
+            MetricData=[
+                {"MetricName": "CPUUtilization", "Dimensions": dimensions, "Timestamp": t, "Value": 150.0 + m}
+                for m, t in enumerate(minutes)
+            ],
+        )
 
     result = load_handler("collect_metrics").lambda_handler(event, lambda_context)
 
     assert result["status"] == "succeeded" and result["sustainable_rps"] == 210.0
-    assert result["server_metrics"] == {}  # moto's CloudWatch has no datapoints for the endpoint
+    metrics = result["server_metrics"]
+    assert metrics["Invocations"] == 10_000.0  # ten minutes of this endpoint, summed over the test's window
+    assert metrics["CPUUtilization"] == pytest.approx(154.5) and metrics["CPUUtilizationMax"] == 159.0
+    assert "GPUUtilization" not in metrics  # never published (a CPU instance): left out, not zero
     assert _read_json(aws, key.replace("result.json", "candidate.json"))["candidate_id"] == candidate["candidate_id"]
 
 

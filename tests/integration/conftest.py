@@ -4,18 +4,25 @@ held requests released) at teardown, whatever the test did."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
-from ground_truth import SERVICE_SECONDS, SLOTS, GroundTruthServer
-from loopback import LoopbackServer
+from ground_truth import BackgroundServer, Server
+from loopback import SERVICE_SECONDS, SLOTS
 
-S = TypeVar("S", bound=LoopbackServer)
+
+class Stoppable(Protocol):
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stoppable)
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[[S], S]]:
-    started: list[LoopbackServer] = []
+    started: list[Stoppable] = []
 
     def start(server: S) -> S:
         server.start()
@@ -28,10 +35,11 @@ def serve() -> Iterator[Callable[[S], S]]:
 
 
 @pytest.fixture
-def start_server(serve: Callable[[GroundTruthServer], GroundTruthServer]) -> Callable[..., GroundTruthServer]:
-    """A ground-truth server of known capacity (default 4 slots x 25 ms = 160 RPS)."""
+def start_server(serve: Callable[[BackgroundServer], BackgroundServer]) -> Callable[..., BackgroundServer]:
+    """The benchmarks' ground-truth server, in this process: ``slots`` x ``service_seconds`` (default 4 x 25 ms =
+    160 RPS); ``status=500`` answers every invocation with that error, ``hang=True`` never answers."""
 
-    def start(slots: int = SLOTS, service_seconds: float = SERVICE_SECONDS, **kwargs: Any) -> GroundTruthServer:
-        return serve(GroundTruthServer(slots, service_seconds, **kwargs))
+    def start(slots: int = SLOTS, service_seconds: float = SERVICE_SECONDS, **kwargs: Any) -> BackgroundServer:
+        return serve(BackgroundServer(Server(slots, service_seconds * 1000, **kwargs)))
 
     return start

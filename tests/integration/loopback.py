@@ -1,5 +1,7 @@
-"""Scaffolding shared by the load-generator tests: a quiet threaded HTTP/1.1 server on 127.0.0.1, and a runner
-for the load-test entry point (always a subprocess: importing Locust patches the importing process with gevent)."""
+"""Scaffolding shared by the load-generator tests: the default size of the ground-truth server
+(benchmarks/ground_truth.py), a quiet threaded HTTP/1.1 server on 127.0.0.1 for tests that record what they
+receive, and a runner for the load-test entry point (always a subprocess: importing Locust patches the importing
+process with gevent)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+SLOTS = 4
+SERVICE_SECONDS = 0.025
+TRUE_CAPACITY_RPS = SLOTS / SERVICE_SECONDS  # 160 rps
 
 
 class LoopbackServer(ThreadingHTTPServer):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import typer
+from ground_truth import BackgroundServer
 from typer.testing import CliRunner
 
 from rightsizing.models.result import LoadTestResult
@@ -15,20 +15,10 @@ from rightsizing.models.targets import LatencySla
 from rightsizing_cli.bench import parse_sla
 from rightsizing_cli.main import app
 
-GROUND_TRUTH = Path(__file__).resolve().parents[2] / "benchmarks" / "ground_truth.py"
-
 
 @pytest.fixture
-def server_url() -> str:
-    process = subprocess.Popen(
-        [sys.executable, str(GROUND_TRUTH), "--slots", "2", "--service-ms", "10"], stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("ready"), line
-    yield f"http://127.0.0.1:{line.split()[1]}"
-    process.terminate()
-    process.wait(5)
+def server_url(start_server: Callable[..., BackgroundServer]) -> str:
+    return start_server(slots=2, service_seconds=0.010).url  # 2 slots x 10 ms: 200 RPS
 
 
 def test_parse_sla_accepts_percentile_and_ms_within_the_requests_bounds() -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
-from loopback import LoopbackServer, QuietHandler, TaskRun, run_load_task
+from ground_truth import BackgroundServer
+from loopback import TaskRun, run_load_task
 from moto.server import ThreadedMotoServer
 
 from rightsizing.models.plan import LoadTestJob
@@ -27,7 +27,6 @@ BUCKET = "rightsizing-test-artifacts"
 RUN_PREFIX = "runs/run-1"
 MAX_SECONDS = 10
 PROCESS_SLACK_SECONDS = 10  # interpreter start-up (Locust import), S3 uploads, teardown
-SERVICE_SECONDS = 0.005
 ARTIFACTS = {
     "result.json": "application/json",
     "trace.json": "application/json",
@@ -37,24 +36,6 @@ ARTIFACTS = {
     "locust_exceptions.csv": "text/csv",
     "locust_report.html": "text/html",
 }
-
-
-class InvocationsServer(LoopbackServer):
-    """SageMaker container contract, answering POST /invocations after a short fixed service time."""
-
-    def __init__(self) -> None:
-        self.invocations = 0
-        super().__init__(_Handler)
-
-
-class _Handler(QuietHandler):
-    server: InvocationsServer
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        time.sleep(SERVICE_SECONDS)
-        self.server.invocations += 1
-        self.reply(200, b'{"predictions": [0.1]}')
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +65,9 @@ def s3(s3_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def endpoint() -> Iterator[InvocationsServer]:
-    server = InvocationsServer().start()
-    yield server
-    server.stop()
+def endpoint(start_server: Callable[..., BackgroundServer]) -> BackgroundServer:
+    """Answers every invocation after 5 ms; never the bottleneck (more slots than the generator has users)."""
+    return start_server(slots=256, service_seconds=0.005)
 
 
 def task_environment(s3_url: str, **overrides: str) -> dict[str, str]:
@@ -151,7 +131,7 @@ def assert_one_line_failure(run: TaskRun, *fragments: str) -> None:
 
 
 def test_task_reads_job_from_s3_and_writes_every_artifact_to_s3(
-    s3: Any, s3_url: str, endpoint: InvocationsServer
+    s3: Any, s3_url: str, endpoint: BackgroundServer
 ) -> None:
     job_uri, results_uri = put_job(s3)
 
@@ -186,7 +166,7 @@ def test_task_reads_job_from_s3_and_writes_every_artifact_to_s3(
     ],
 )
 def test_task_exits_1_with_one_line_when_s3_job_is_unreadable(
-    s3: Any, s3_url: str, endpoint: InvocationsServer, case: str, fragments: list[str]
+    s3: Any, s3_url: str, endpoint: BackgroundServer, case: str, fragments: list[str]
 ) -> None:
     job_uri, results_uri = put_job(s3)
     if case == "missing-key":
@@ -205,7 +185,7 @@ def test_task_exits_1_with_one_line_when_s3_job_is_unreadable(
     assert not set(ARTIFACTS) & keys_under(s3, results_uri.removeprefix(f"s3://{BUCKET}/") + "/")
 
 
-def test_task_exits_1_with_one_line_when_s3_is_unreachable(s3_url: str, endpoint: InvocationsServer) -> None:
+def test_task_exits_1_with_one_line_when_s3_is_unreachable(s3_url: str, endpoint: BackgroundServer) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
@@ -219,7 +199,7 @@ def test_task_exits_1_with_one_line_when_s3_is_unreachable(s3_url: str, endpoint
     assert run.seconds < PROCESS_SLACK_SECONDS
 
 
-def test_task_exits_1_with_one_line_without_aws_credentials(s3_url: str, endpoint: InvocationsServer) -> None:
+def test_task_exits_1_with_one_line_without_aws_credentials(s3_url: str, endpoint: BackgroundServer) -> None:
     env = task_environment(
         s3_url,
         JOB_URI=f"s3://{BUCKET}/job.json",

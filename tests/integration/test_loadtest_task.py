@@ -2,7 +2,7 @@
 
 The task always runs in a subprocess: importing Locust monkey-patches the importing process with gevent.
 
-The ground truth is a threaded HTTP server with ``SLOTS`` workers that each take ``SERVICE_SECONDS`` per request,
+The ground truth (benchmarks/ground_truth.py) has ``SLOTS`` slots that each take ``SERVICE_SECONDS`` per request,
 so its capacity is SLOTS / SERVICE_SECONDS requests per second. The stepped search only tries user counts 1, 2, 4, …
 for ~1 s each, so the check here is loose (±40 %); the tight accuracy target belongs to the adaptive-search
 benchmark.
@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ground_truth import SERVICE_SECONDS, TRUE_CAPACITY_RPS
-from loopback import TaskRun, run_load_task
+from loopback import SERVICE_SECONDS, TRUE_CAPACITY_RPS, TaskRun, run_load_task
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings

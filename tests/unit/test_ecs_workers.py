@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
@@ -97,14 +97,11 @@ def _expected_run_task(index: int) -> dict:
 
 
 @pytest.fixture
-def ecs() -> Iterator[tuple[object, Stubber]]:
-    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+def ecs(stubbed: Callable[..., tuple[Any, Stubber]]) -> tuple[Any, Stubber]:
+    return stubbed("ecs")
 
 
-def _launcher(client: object) -> EcsTaskLauncher:
+def _launcher(client: Any) -> EcsTaskLauncher:
     return EcsTaskLauncher(
         client,
         EcsWorkerConfig.from_environ(ENVIRON),
@@ -114,7 +111,7 @@ def _launcher(client: object) -> EcsTaskLauncher:
     )
 
 
-def test_each_worker_is_a_tagged_fargate_task_told_where_the_master_listens(ecs: tuple[object, Stubber]) -> None:
+def test_each_worker_is_a_tagged_fargate_task_told_where_the_master_listens(ecs: tuple[Any, Stubber]) -> None:
     client, stubber = ecs
     for index in range(2):
         stubber.add_response(
@@ -128,7 +125,7 @@ def test_each_worker_is_a_tagged_fargate_task_told_where_the_master_listens(ecs:
     assert (launcher.bind_host, launcher.bind_port) == ("10.0.1.15", 5557)
 
 
-def test_a_worker_task_that_stops_before_connecting_is_reported_with_its_reason(ecs: tuple[object, Stubber]) -> None:
+def test_a_worker_task_that_stops_before_connecting_is_reported_with_its_reason(ecs: tuple[Any, Stubber]) -> None:
     client, stubber = ecs
     stubber.add_response("run_task", {"tasks": [{"taskArn": _worker_arn(0)}], "failures": []}, _expected_run_task(0))
     stubber.add_response(
@@ -154,7 +151,7 @@ def test_a_worker_task_that_stops_before_connecting_is_reported_with_its_reason(
     launcher.stop()  # already stopped: no StopTask call (the Stubber would refuse an unexpected one)
 
 
-def test_stop_stops_every_started_task_and_goes_on_past_an_error(ecs: tuple[object, Stubber]) -> None:
+def test_stop_stops_every_started_task_and_goes_on_past_an_error(ecs: tuple[Any, Stubber]) -> None:
     client, stubber = ecs
     for index in range(3):
         stubber.add_response(
@@ -171,7 +168,7 @@ def test_stop_stops_every_started_task_and_goes_on_past_an_error(ecs: tuple[obje
     launcher.stop()  # the Stubber checks all three calls were made, in order
 
 
-def test_runtask_that_places_nothing_is_a_generator_error_naming_the_reason(ecs: tuple[object, Stubber]) -> None:
+def test_runtask_that_places_nothing_is_a_generator_error_naming_the_reason(ecs: tuple[Any, Stubber]) -> None:
     client, stubber = ecs
     stubber.add_response(
         "run_task",
@@ -183,7 +180,7 @@ def test_runtask_that_places_nothing_is_a_generator_error_naming_the_reason(ecs:
         _launcher(client).start(5557, 1)
 
 
-def test_runtask_refused_by_the_api_is_a_generator_error(ecs: tuple[object, Stubber]) -> None:
+def test_runtask_refused_by_the_api_is_a_generator_error(ecs: tuple[Any, Stubber]) -> None:
     client, stubber = ecs
     stubber.add_client_error("run_task", "AccessDeniedException", "not authorized to perform: ecs:RunTask", 400)
 
@@ -239,7 +236,7 @@ def test_outside_fargate_worker_tasks_are_refused_clearly(metadata_uri: str) -> 
         read_own_address({METADATA_ENV: metadata_uri.replace("/v4/abc", "/v4/missing")})
 
 
-def test_a_failed_describe_is_not_a_worker_failure(ecs: tuple[object, Stubber]) -> None:
+def test_a_failed_describe_is_not_a_worker_failure(ecs: tuple[Any, Stubber]) -> None:
     client, stubber = ecs
     stubber.add_response("run_task", {"tasks": [{"taskArn": _worker_arn(0)}], "failures": []}, _expected_run_task(0))
     stubber.add_client_error("describe_tasks", "ThrottlingException", "Rate exceeded", 400)

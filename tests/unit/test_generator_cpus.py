@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rightsizing_loadtest.cpus import available_cpus, cgroup_cpus
+import pytest
+
+from rightsizing_loadtest import cpus
+from rightsizing_loadtest.cpus import cgroup_cpus
 
 
 def _files(tmp_path: Path, v2: str | None = None, v1: tuple[str, str] | None = None) -> dict[str, Path]:
@@ -31,5 +34,19 @@ def test_no_cgroup_files_means_no_quota(tmp_path: Path) -> None:
     assert cgroup_cpus(**_files(tmp_path)) is None
 
 
-def test_available_cpus_is_at_least_one() -> None:
-    assert available_cpus() >= 1
+@pytest.mark.parametrize(
+    ("mask", "quota", "expected"),
+    [
+        (4, None, 4),  # no quota: every CPU of the affinity mask
+        (8, 2.0, 2),  # a 2-CPU container on an 8-CPU host: not os.cpu_count()
+        (2, 4.0, 2),  # a quota above the mask adds no CPU
+        (8, 2.6, 3),  # rounded to the nearest CPU
+        (8, 0.25, 1),  # a quarter CPU still runs one worker
+    ],
+)
+def test_available_cpus_is_the_affinity_mask_capped_by_the_quota(
+    monkeypatch: pytest.MonkeyPatch, mask: int, quota: float | None, expected: int
+) -> None:
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda pid: set(range(mask)))
+    monkeypatch.setattr(cpus, "cgroup_cpus", lambda: quota)
+    assert cpus.available_cpus() == expected

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "sweep_truth.py"
-_spec = importlib.util.spec_from_file_location("sweep_truth", _PATH)
-assert _spec is not None and _spec.loader is not None
-sweep_truth = importlib.util.module_from_spec(_spec)
-sys.modules["sweep_truth"] = sweep_truth
-_spec.loader.exec_module(sweep_truth)
+import sweep_truth  # benchmarks/ is on the tests' path (pyproject.toml)
 
 
 def test_a_monotone_sweep_crosses_between_its_grid_points() -> None:
