@@ -15,9 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rightsize run events/local-demo.json
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+# Lint (style, format, one-way imports, types), then every test.
+test: lint
 	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The tests by speed; `make test` runs both. unit: no server, no real load (~25 s on 2 cores).
 unit: $(STAMP)
@@ -27,7 +33,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration tests/contract tests/browser
 
-# Heavier offline checks of the AWS stack (see README "Offline verification"), each tool in its own environment
+# Heavier offline checks of the AWS stack (see docs/aws-stack.md, "Offline verification"), each tool in its own environment
 # under .tools/ because they pin libraries the project also uses. cfn-lint and statelint run in `make test`.
 TOOLS := .tools
 # `sam build` packages the python3.12 Lambda runtime without Docker, so it needs a python3.12 on PATH.
