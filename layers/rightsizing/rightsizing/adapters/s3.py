@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from rightsizing.adapters.clients import aws_client
 from rightsizing.exceptions import StoreError
 
 
@@ -19,11 +20,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 class S3Store:
     def __init__(self, client: Any = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("s3")
-        self._s3 = client
+        self._s3 = client if client is not None else aws_client("s3")
 
     def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         bucket, key = split_s3_uri(uri)
