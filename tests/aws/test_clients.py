@@ -10,10 +10,12 @@ from botocore.config import Config
 from rightsizing import __version__
 from rightsizing.adapters.clients import MAX_ATTEMPTS, aws_client
 from rightsizing.adapters.cloudwatch import CloudWatchEndpointMetrics
+from rightsizing.adapters.ecs import EcsTasks
 from rightsizing.adapters.pricing_api import PriceListPrices
 from rightsizing.adapters.s3 import S3Store
 from rightsizing.adapters.sagemaker import SageMakerEndpoints
 from rightsizing.adapters.service_quotas import ServiceQuotas
+from rightsizing.adapters.sweep import RunSweeper
 
 
 def _shared_config(client: Any) -> bool:
@@ -47,8 +49,10 @@ def test_overrides_are_merged_over_the_shared_config() -> None:
         lambda: SageMakerEndpoints(region="us-east-1")._client,
         lambda: ServiceQuotas(region="us-east-1")._client,
         lambda: PriceListPrices()._pricing(),
+        lambda: RunSweeper(region="us-east-1")._client,
+        lambda: EcsTasks("cluster", region="us-east-1")._client,
     ],
-    ids=["cloudwatch", "s3", "sagemaker", "service-quotas", "pricing"],
+    ids=["cloudwatch", "s3", "sagemaker", "service-quotas", "pricing", "sweeper", "ecs"],
 )
 def test_every_adapter_makes_its_default_client_with_the_shared_config(client_of: Any) -> None:
     assert _shared_config(client_of())
