@@ -90,14 +90,17 @@ def read_own_address(environ: Mapping[str, str]) -> str:
         )
     try:
         container = _get_json(base)
-        return next(ip for network in container.get("Networks", []) for ip in network.get("IPv4Addresses", []) if ip)
+        return str(next(ip for net in container.get("Networks", []) for ip in net.get("IPv4Addresses", []) if ip))
     except (OSError, ValueError, StopIteration) as e:
         raise WorkerTasksUnavailable(f"cannot read this task's address from {METADATA_ENV}: {e!r}") from e
 
 
 def _get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=METADATA_TIMEOUT_SECONDS) as response:  # link-local URL ECS injects
-        return json.loads(response.read())
+        document = json.loads(response.read())
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object, got {type(document).__name__}")
+    return document
 
 
 class EcsTaskLauncher:
