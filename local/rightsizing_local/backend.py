@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rightsizing.backends import Backend
 from rightsizing.exceptions import InvalidRequest, PriceNotFound
@@ -57,7 +57,7 @@ class LocalGuard:
 
 
 class LocalContainers:
-    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict:
+    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict[str, Any]:
         from rightsizing_local.model_server import ensure_builtin_model
 
         model_path = ensure_builtin_model(request.model.builtin)  # type: ignore[union-attr]  # local source checked
