@@ -102,17 +102,16 @@ class LocalSageMaker:
         return {"EndpointConfigArn": sagemaker_arn("endpoint-config", EndpointConfigName)}
 
     def delete_model(self, ModelName: str, **_: Any) -> dict[str, Any]:
-        with self._lock:
-            self.calls.append(("DeleteModel", ModelName))
-            if self._models.pop(ModelName, None) is None:
-                raise not_found("DeleteModel", "model", ModelName)
-        return {}
+        return self._delete("DeleteModel", "model", self._models, ModelName)
 
     def delete_endpoint_config(self, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
+        return self._delete("DeleteEndpointConfig", "endpoint-config", self._configs, EndpointConfigName)
+
+    def _delete(self, operation: str, kind: str, kept: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
         with self._lock:
-            self.calls.append(("DeleteEndpointConfig", EndpointConfigName))
-            if self._configs.pop(EndpointConfigName, None) is None:
-                raise not_found("DeleteEndpointConfig", "endpoint-config", EndpointConfigName)
+            self.calls.append((operation, name))
+            if kept.pop(name, None) is None:
+                raise not_found(operation, kind, name)
         return {}
 
     # --- endpoints ------------------------------------------------------------------------------------------
