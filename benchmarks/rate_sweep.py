@@ -22,8 +22,9 @@ from sweep_truth import sla_crossing, strict_boundary
 
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing_loadtest.driver import LocustProbe
-from rightsizing_loadtest.endpoint import Target, user_class_for
+from rightsizing_loadtest.endpoint import Target
 from rightsizing_loadtest.generator import open_loop_factory
+from rightsizing_loadtest.users import user_class_for
 
 MAX_ERROR_RATE = 0.01
 KEEP_UP = 0.95

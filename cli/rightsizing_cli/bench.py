@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -67,7 +67,7 @@ def bench(
     run_dir = (output / time.strftime("%Y%m%d-%H%M%S")).resolve()
     try:
         load = LoadSettings(
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             workers=workers,
             max_workers=max_workers if max_workers in (None, "auto") else _count(max_workers, "--max-workers"),
             confirm_seconds=confirm_seconds,
@@ -84,7 +84,7 @@ def bench(
         content_type=content_type,
         payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies, store),
         sla=latency_sla,
-        max_error_rate=max_error_rate,  # type: ignore[arg-type]
+        max_error_rate=max_error_rate,
         load=load,
         max_seconds=max_seconds,
         results_uri=local_uri(run_dir),
@@ -141,7 +141,7 @@ def _run_task(job_uri: str, url: str, progress: ProgressPrinter) -> int:
         raise
 
 
-def _json_line(line: str) -> dict | None:
+def _json_line(line: str) -> dict[str, Any] | None:
     try:
         event = json.loads(line)
     except ValueError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import gevent
 from locust.env import Environment
@@ -61,6 +62,7 @@ class LocustArtifacts:
         self._csv.finish()
 
     def write_report(self) -> dict[str, Path]:
-        html = get_html_report(self.env, show_download_link=False)
+        render: Any = get_html_report  # untyped in Locust
+        html = str(render(self.env, show_download_link=False))
         (self.artifacts_dir / LOCUST_ARTIFACTS["locust_report"]).write_text(html, encoding="utf-8")
         return {name: self.artifacts_dir / filename for name, filename in LOCUST_ARTIFACTS.items()}

@@ -27,12 +27,14 @@ from gevent.queue import Empty, Queue
 from locust import User
 from locust.env import Environment
 from locust.rpc.protocol import Message
+from locust.runners import MasterRunner
 
 from rightsizing.search.base import FailFast, ProbeMeasurement
+from rightsizing.search.ramp import RampMeasurement
 from rightsizing.stats import latency_percentiles
 from rightsizing_loadtest import protocol
 from rightsizing_loadtest.artifacts import LocustArtifacts
-from rightsizing_loadtest.driver import hold_users, open_loop_measurement, set_users
+from rightsizing_loadtest.driver import HeldUsers, open_loop_measurement
 from rightsizing_loadtest.launchers import GeneratorError, ProcessLauncher, WorkerLauncher
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.tally import OpenLoopTally, merge
@@ -41,7 +43,9 @@ REPLY_GRACE_SECONDS = 15.0  # on top of a measurement's own length: a worker tha
 CHECK_SECONDS = 2.0  # while workers connect: how often to ask the launcher whether one has ended
 
 
-class DistributedProbe:
+class DistributedProbe(HeldUsers):
+    runner: MasterRunner
+
     def __init__(
         self,
         user_class: type[User],
@@ -159,15 +163,14 @@ class DistributedProbe:
         return RequestTotals.summed(list(self._totals.values()))
 
     # --- probes -------------------------------------------------------------------------------------------------
+    def ramp(
+        self, spawn_rate: float, max_users: int, stop_failure_ratio: float, budget_seconds: float, window: float
+    ) -> RampMeasurement:
+        """The classic ramp is single-process by definition (the request model refuses it with workers)."""
+        raise GeneratorError("mode 'ramp' runs in one load-generator process, not with distributed workers")
+
     def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
-        hold_users(
-            self.runner,
-            users,
-            seconds,
-            closed=self._closed,
-            spawn_timeout_seconds=self.spawn_timeout_seconds,
-            settle_seconds=self.settle_seconds if settle else 0.0,
-        )
+        self._hold(users, seconds, settle=settle)
         replies = self._ask_all(protocol.WINDOW, [{"seconds": seconds}] * self.workers, seconds + REPLY_GRACE_SECONDS)
         latencies = [ms for r in replies for ms in r["latencies_ms"]]
         return ProbeMeasurement(
@@ -186,10 +189,7 @@ class DistributedProbe:
         """Every worker paces rate/N for the whole probe. ``fail_fast`` is not applied: no worker sees the others'
         counts until the end, and one worker's share being certain to fail says nothing certain about the sum."""
         del fail_fast
-        if self._closed:
-            raise RuntimeError("probe is closed")
-        if self.runner.user_count:
-            set_users(self.runner, 0, self.spawn_timeout_seconds)
+        self._park()
         n = self.workers
         shared = {
             "rate": rate / n,

@@ -50,16 +50,31 @@ def set_users(runner: Runner, users: int, timeout_seconds: float) -> None:
         gevent.sleep(0.02)
 
 
-def hold_users(
-    runner: Runner, users: int, seconds: float, *, closed: bool, spawn_timeout_seconds: float, settle_seconds: float
-) -> None:
-    """The start of every closed-loop probe, in-process or distributed: check it, re-target users, let them settle."""
-    if closed:
-        raise RuntimeError("probe is closed")
-    if users < 1 or seconds <= 0:
-        raise ValueError("a probe needs at least one user and a positive window")
-    set_users(runner, users, spawn_timeout_seconds)
-    gevent.sleep(settle_seconds)
+class HeldUsers:
+    """What a probe does with Locust's users before measuring, in-process (``LocustProbe``) or distributed
+    (``DistributedProbe``): re-target them and let them settle for a closed-loop window, park them for an open one."""
+
+    runner: Runner
+    settle_seconds: float
+    spawn_timeout_seconds: float
+    _closed: bool
+
+    def _hold(self, users: int, seconds: float, *, settle: bool) -> None:
+        self._check_open()
+        if users < 1 or seconds <= 0:
+            raise ValueError("a probe needs at least one user and a positive window")
+        set_users(self.runner, users, self.spawn_timeout_seconds)
+        gevent.sleep(self.settle_seconds if settle else 0.0)
+
+    def _park(self) -> None:
+        """No closed-loop users while the open-loop pacer sends."""
+        self._check_open()
+        if self.runner.user_count:
+            set_users(self.runner, 0, self.spawn_timeout_seconds)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("probe is closed")
 
 
 def open_loop_measurement(
@@ -86,7 +101,7 @@ def open_loop_measurement(
     )
 
 
-class LocustProbe:
+class LocustProbe(HeldUsers):
     def __init__(
         self,
         user_class: type[User],
@@ -115,14 +130,7 @@ class LocustProbe:
         return self._recorder.totals
 
     def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
-        hold_users(
-            self.runner,
-            users,
-            seconds,
-            closed=self._closed,
-            spawn_timeout_seconds=self.spawn_timeout_seconds,
-            settle_seconds=self.settle_seconds if settle else 0.0,
-        )
+        self._hold(users, seconds, settle=settle)
         window = self._recorder.record(seconds, self._cpu)
         return ProbeMeasurement(
             users=users,
@@ -139,8 +147,7 @@ class LocustProbe:
         """Open loop at ``rate`` requests/s (see ``openloop``); closed-loop users are parked meanwhile."""
         if self._pacer is None:
             raise RuntimeError("this probe was built without an open-loop pacer")
-        if self.runner.user_count:
-            set_users(self.runner, 0, self.spawn_timeout_seconds)
+        self._park()
         pacer = self._pacer
         tally, cpu_percent, _ = self._cpu.around(
             lambda: pacer.run(

@@ -21,9 +21,10 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rightsizing.adapters.ecs import EcsTasks
+from rightsizing.exceptions import RightsizingError
 from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, LoadTestJob, worker_started_by
 from rightsizing_loadtest import protocol
 from rightsizing_loadtest.launchers import GeneratorError
@@ -32,7 +33,6 @@ MASTER_PORT = 5557  # Locust's default master port; template.yaml opens it betwe
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
 METADATA_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 240.0  # Fargate: 20-90 s to pull and start; a busy zone takes longer
-DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 STOP_REASON = "rightsizing: load test over, the master stops its workers"
 
 # The template sets these on the master's container (one place: template.yaml, LoadTestTaskDefinition).
@@ -90,14 +90,17 @@ def read_own_address(environ: Mapping[str, str]) -> str:
         )
     try:
         container = _get_json(base)
-        return next(ip for network in container.get("Networks", []) for ip in network.get("IPv4Addresses", []) if ip)
+        return str(next(ip for net in container.get("Networks", []) for ip in net.get("IPv4Addresses", []) if ip))
     except (OSError, ValueError, StopIteration) as e:
         raise WorkerTasksUnavailable(f"cannot read this task's address from {METADATA_ENV}: {e!r}") from e
 
 
 def _get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=METADATA_TIMEOUT_SECONDS) as response:  # link-local URL ECS injects
-        return json.loads(response.read())
+        document = json.loads(response.read())
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object, got {type(document).__name__}")
+    return document
 
 
 class EcsTaskLauncher:
@@ -107,7 +110,9 @@ class EcsTaskLauncher:
     connect_timeout = CONNECT_TIMEOUT_SECONDS
 
     def __init__(self, ecs: Any, config: EcsWorkerConfig, master_address: str, job: LoadTestJob, job_uri: str) -> None:
-        self._ecs = ecs
+        """``ecs``: an ``ecs`` client (None: the default one, in the cluster's region)."""
+        region = config.cluster.split(":")[3] if config.cluster.startswith("arn:") else None  # the stack's region
+        self._tasks = EcsTasks(config.cluster, ecs, region)
         self._config = config
         self._job = job
         self._job_uri = job_uri
@@ -127,8 +132,7 @@ class EcsTaskLauncher:
             protocol.WORKER_INDEX_ENV: str(index),
         }
         try:
-            response = self._ecs.run_task(
-                cluster=self._config.cluster,
+            response = self._tasks.run(
                 taskDefinition=self._config.task_definition,
                 launchType="FARGATE",
                 count=1,
@@ -155,7 +159,7 @@ class EcsTaskLauncher:
                     ]
                 },
             )
-        except (ClientError, BotoCoreError) as e:
+        except RightsizingError as e:
             raise GeneratorError(f"RunTask for load-generator worker {index} failed: {e}") from e
         self.task_arns.extend(task["taskArn"] for task in response.get("tasks", []))
         failures = response.get("failures") or []
@@ -164,28 +168,24 @@ class EcsTaskLauncher:
             raise GeneratorError(f"RunTask placed no load-generator worker {index}: {reasons or 'no task returned'}")
 
     def failure(self) -> str | None:
-        for tasks in _batches(self.task_arns, DESCRIBE_BATCH):
-            try:
-                described = self._ecs.describe_tasks(cluster=self._config.cluster, tasks=tasks)
-            except (ClientError, BotoCoreError) as e:  # a passing API error must not end the test: look again later
-                print(f"rightsizing-loadtest: DescribeTasks failed, will retry: {e}", file=sys.stderr, flush=True)
-                return None
-            for task in described.get("tasks", []):
-                if task.get("lastStatus") == "STOPPED":
-                    self._stopped.add(task["taskArn"])
-                    return f"load-generator worker task {task['taskArn']} stopped before connecting: {_why(task)}"
+        try:
+            described = self._tasks.describe(self.task_arns)
+        except RightsizingError as e:  # a passing API error must not end the test: look again later
+            print(f"rightsizing-loadtest: DescribeTasks failed, will retry: {e}", file=sys.stderr, flush=True)
+            return None
+        for task in described:
+            if task.get("lastStatus") == "STOPPED":
+                self._stopped.add(task["taskArn"])
+                return f"load-generator worker task {task['taskArn']} stopped before connecting: {_why(task)}"
         return None
 
     def stop(self, at_once: bool = False) -> None:
         del at_once  # StopTask is immediate either way (SIGTERM, then SIGKILL after the task's stop timeout)
-        for arn in self.task_arns:
-            if arn in self._stopped:
-                continue
-            try:
-                self._ecs.stop_task(cluster=self._config.cluster, task=arn, reason=STOP_REASON)
-                self._stopped.add(arn)
-            except (ClientError, BotoCoreError) as e:  # keep stopping the others; the task ends on its own
-                print(f"rightsizing-loadtest: could not stop worker task {arn}: {e}", file=sys.stderr, flush=True)
+        running = [arn for arn in self.task_arns if arn not in self._stopped]
+        failed = self._tasks.stop(running, STOP_REASON)
+        self._stopped.update(arn for arn in running if arn not in failed)
+        for arn, e in failed.items():  # the others are stopped anyway; this one ends on its own
+            print(f"rightsizing-loadtest: could not stop worker task {arn}: {e}", file=sys.stderr, flush=True)
 
 
 def _why(task: dict[str, Any]) -> str:
@@ -197,18 +197,10 @@ def _why(task: dict[str, Any]) -> str:
     return "; ".join(p.strip() for p in parts)
 
 
-def _batches(items: list[str], size: int) -> list[list[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def ecs_launcher(job: LoadTestJob, job_uri: str, environ: Mapping[str, str]) -> EcsTaskLauncher:
     """The launcher for this Fargate task, or ``WorkerTasksUnavailable`` before anything is started."""
-    import boto3  # only here: local runs never need it
-
     config = EcsWorkerConfig.from_environ(environ)
-    master_address = read_own_address(environ)
-    region = config.cluster.split(":")[3] if config.cluster.startswith("arn:") else None  # the stack's region
-    return EcsTaskLauncher(boto3.client("ecs", region_name=region), config, master_address, job, job_uri)
+    return EcsTaskLauncher(None, config, read_own_address(environ), job, job_uri)
 
 
 __all__ = ["EcsTaskLauncher", "EcsWorkerConfig", "WorkerTasksUnavailable", "ecs_launcher", "read_own_address"]

@@ -1,7 +1,7 @@
 """Which endpoint a load test targets and how: unsigned to a loopback ``ENDPOINT_URL``, else SigV4 to SageMaker.
 
-Import-safe (no Locust at module level): the target is resolved and checked in-process, and only
-``user_class_for`` imports the Locust users, in the load generator's own process.
+Import-safe (no Locust): the target is resolved and checked in-process, before any load generator starts; the
+Locust users (``users``) and the open-loop pacer send the ``Invocations`` built here.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing_loadtest.sigv4 import Credentials, CredentialSource, InvocationSigner, RequestSigner
-
-if TYPE_CHECKING:
-    from locust import FastHttpUser
 
 LOOPBACK_NAMES = frozenset({"localhost"})
 CONTAINER_INVOCATIONS_PATH = "/invocations"  # the inference container contract (a local server)
@@ -96,7 +93,8 @@ def default_credentials() -> Credentials | CredentialSource | None:
     """botocore's standard chain: environment, web identity, ECS task role, profile, instance role."""
     import botocore.session
 
-    return botocore.session.get_session().get_credentials()
+    credentials: CredentialSource | None = botocore.session.get_session().get_credentials()
+    return credentials
 
 
 @dataclass(frozen=True)
@@ -176,13 +174,18 @@ class Invocations:
     def next_body(self) -> bytes:
         return self.bodies[next(self._rotation)]
 
-    def headers_for_index(self, index: int) -> Mapping[str, str]:
+    def headers_for_index(self, index: int) -> dict[str, str]:
         """Headers for body ``index``, signed now when signing; shared dicts: do not mutate."""
         return self._headers if self.signer is None else self.signer.headers_for(index)
 
-    def headers_for(self, body: bytes) -> Mapping[str, str]:
+    def headers_for(self, body: bytes) -> dict[str, str]:
         """Headers for one of ``bodies`` (the open-loop pacer's ``headers_for`` callback)."""
         return self._headers if self.signer is None else self.signer.headers_for(self._index[body])
+
+
+def unsigned_invocations(base_url: str, payloads: Sequence[str | bytes], content_type: str) -> Invocations:
+    """``POST /invocations`` to a local container (the inference container contract)."""
+    return Invocations(base_url, CONTAINER_INVOCATIONS_PATH, payloads, _headers(content_type))
 
 
 def invocations_for(
@@ -192,9 +195,9 @@ def invocations_for(
 
     ``signer`` replaces the caching signer (the generator benchmark measures botocore's per-request one with it).
     """
-    headers = {"Content-Type": content_type, "Accept": ACCEPT}
     if target.credentials is None:
-        return Invocations(target.base_url, CONTAINER_INVOCATIONS_PATH, payloads, headers)
+        return unsigned_invocations(target.base_url, payloads, content_type)
+    headers = _headers(content_type)
     path = invocations_path(target.endpoint_name)
     invocations = Invocations(target.base_url, path, payloads, headers)
     invocations.signer = signer or InvocationSigner(
@@ -209,19 +212,5 @@ def invocations_for(
     return invocations
 
 
-def user_class_for(
-    target: Target, payloads: Sequence[str | bytes], content_type: str, *, timeout_seconds: float
-) -> type[FastHttpUser]:
-    """The Locust user for ``target``. Imports Locust: call it only in the load generator's process."""
-    from rightsizing_loadtest.users import make_invocations_user, make_signed_invocations_user
-
-    if target.credentials is None:
-        return make_invocations_user(payloads, content_type, timeout_seconds=timeout_seconds)
-    return make_signed_invocations_user(
-        payloads,
-        content_type,
-        target.endpoint_name,
-        target.region,
-        target.credentials,
-        timeout_seconds=timeout_seconds,
-    )
+def _headers(content_type: str) -> dict[str, str]:
+    return {"Content-Type": content_type, "Accept": ACCEPT}

@@ -12,8 +12,9 @@ from locust.env import Environment
 
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.search.ramp import THINK_SECONDS
-from rightsizing_loadtest.endpoint import Target, invocations_for, user_class_for
+from rightsizing_loadtest.endpoint import Target, invocations_for
 from rightsizing_loadtest.openloop import OpenLoopPacer
+from rightsizing_loadtest.users import user_class_for
 
 PacerFactory = Callable[[Environment], OpenLoopPacer]
 
@@ -40,7 +41,7 @@ def open_loop_factory(target: Target, payloads: list[str], content_type: str, ti
 def generator_for(
     job: LoadTestJob, target: Target, payloads: list[str], request_timeout: float
 ) -> tuple[type[User], PacerFactory]:
-    user_class = user_class_for(target, payloads, job.content_type, timeout_seconds=request_timeout)
+    user_class: type[User] = user_class_for(target, payloads, job.content_type, timeout_seconds=request_timeout)
     if job.load.mode == "ramp":
         user_class = with_think_time(user_class)
     return user_class, open_loop_factory(target, payloads, job.content_type, request_timeout)

@@ -20,12 +20,12 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
 from rightsizing.search.base import FailFast
+from rightsizing_loadtest.endpoint import CONTAINER_INVOCATIONS_PATH
 from rightsizing_loadtest.tally import OpenLoopTally, Sent, tally
-from rightsizing_loadtest.users import judge
+from rightsizing_loadtest.verdict import judge
 
 POOL_CONNECTIONS = 1000  # in-flight cap: far above any healthy endpoint's concurrency at its SLA rate
 QUIESCE_SECONDS = 30.0  # at most this long waiting, before a probe, for the queue a previous one left to drain
-INVOCATIONS_PATH = "/invocations"
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class OpenLoopPacer:
         next_body: Callable[[], bytes],
         headers_for: Callable[[bytes], dict[str, str]],
         timeout_seconds: float,
-        path: str = INVOCATIONS_PATH,
+        path: str = CONTAINER_INVOCATIONS_PATH,
         verify_tls: bool = False,
     ) -> None:
         self._session = FastHttpSession(
@@ -115,7 +115,12 @@ class OpenLoopPacer:
         ok = False
         try:
             with self._session.request(
-                "POST", self._path, data=body, headers=self._headers_for(body), name=self._path, catch_response=True
+                "POST",
+                self._path,
+                data=body,  # type: ignore[arg-type]  # Locust annotates str|dict; bytes are sent as is
+                headers=self._headers_for(body),
+                name=self._path,
+                catch_response=True,
             ) as response:
                 ok = judge(response)
         finally:

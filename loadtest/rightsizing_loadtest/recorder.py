@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import gevent
 import psutil
@@ -56,7 +56,8 @@ class RequestRecorder:
         self.totals = RequestTotals()
         self.window: Window | None = None  # None: settle period or between probes
         self.ramp_log: deque[tuple[float, float, bool]] | None = None  # (completed, ms, ok) during a ramp
-        env.events.request.add_listener(self._on_request)
+        request_hook: Any = env.events.request  # Locust's EventHook is untyped
+        request_hook.add_listener(self._on_request)
 
     def record(self, seconds: float, cpu: CpuMeter) -> Window:
         """The completions of the next ``seconds``, with this process's CPU meanwhile (the caller sleeps)."""
@@ -104,7 +105,7 @@ class CpuMeter:
 
     def seconds(self) -> float:
         times = self._process.cpu_times()
-        return times.user + times.system
+        return float(times.user + times.system)
 
     def around(self, call: Callable[[], T]) -> tuple[T, float | None, float]:
         """Run ``call``; return its result, this process's CPU % of one core meanwhile, and the seconds it took."""

@@ -22,7 +22,7 @@ import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Protocol
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -150,7 +150,7 @@ class SigningTemplate:
 class RequestSigner(Protocol):
     """What the signed Locust user calls per request: the headers for payload ``index``, signed now."""
 
-    def headers_for(self, index: int) -> Mapping[str, str]: ...
+    def headers_for(self, index: int) -> dict[str, str]: ...
 
 
 class InvocationSigner:
@@ -176,9 +176,9 @@ class InvocationSigner:
             raise ValueError("at least one payload is needed")
         self._payload_hashes = [hashlib.sha256(p).hexdigest() for p in payloads]
         self._source = credentials
-        self._template_args = {"method": "POST", "host": host, "path": path, "headers": dict(headers)}
-        self._region = region
-        self._service = service
+        self._template_for = partial(
+            SigningTemplate, method="POST", host=host, path=path, headers=dict(headers), region=region, service=service
+        )
         self._clock = clock
         self._template: SigningTemplate | None = None
         self._second = 0
@@ -210,6 +210,4 @@ class InvocationSigner:
         # Role credentials rotate (ECS refreshes them before expiry): re-read them once a second, not per request.
         credentials = freeze(self._source)
         if self._template is None or credentials != self._template.credentials:
-            self._template = SigningTemplate(
-                **self._template_args, region=self._region, service=self._service, credentials=credentials
-            )
+            self._template = self._template_for(credentials=credentials)

@@ -7,6 +7,7 @@ distributed master (which merges N of them), and unit-testable without gevent's 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing.stats import latency_percentiles
@@ -56,8 +57,8 @@ class OpenLoopTally:
         return asdict(self)
 
     @classmethod
-    def from_wire(cls, data: dict[str, object]) -> OpenLoopTally:
-        return cls(**data)  # type: ignore[arg-type]
+    def from_wire(cls, data: dict[str, Any]) -> OpenLoopTally:
+        return cls(**data)
 
 
 def merge(tallies: list[OpenLoopTally]) -> OpenLoopResult:

@@ -60,6 +60,17 @@ from rightsizing_loadtest.launchers import ProcessLauncher, WorkerLauncher
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.timing import Timing
 
+# The result's headline figures, repeated in the ``done`` event (the full result is at ``result_uri``).
+DONE_FIELDS = (
+    "sustainable_rps",
+    "saturation_rps",
+    "generator_limited",
+    "requests",
+    "failures",
+    "test_seconds",
+    "stop_reason",
+)
+
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "TaskError", "Timing", "execute", "main"]
 
 
@@ -261,17 +272,7 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
         artifacts=artifacts,
     )
     result_uri = put_json(join_uri(job.results_uri, "result.json"), result.model_dump(mode="json"), store)
-    emit(
-        "done",
-        sustainable_rps=result.sustainable_rps,
-        saturation_rps=result.saturation_rps,
-        generator_limited=result.generator_limited,
-        requests=result.requests,
-        failures=result.failures,
-        test_seconds=result.test_seconds,
-        stop_reason=result.stop_reason,
-        result_uri=result_uri,
-    )
+    emit("done", **result.model_dump(mode="json", include=set(DONE_FIELDS)), result_uri=result_uri)
     return result
 
 

@@ -16,12 +16,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rightsizing_local.aws_semantics import aws_error_semantics
+from rightsizing_local.patching import patched
 
 SUPPORTED_MOTO = "5.2.5"
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "rightsizing.asl.json"
@@ -39,7 +40,7 @@ class ExecutionOutcome:
     output: Any = None
     error: str | None = None
     cause: str | None = None
-    history: list[dict] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def entered_states(self) -> list[str]:
         return [e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e]
@@ -105,27 +106,18 @@ def routed_integrations(clients: Mapping[str, Any], retry_time_scale: float = 1.
         except KeyError:
             raise LocalExecutionError(f"local mode has no stand-in for AWS service '{service}'") from None
 
-    with _patch_lock:
-        patched = [
-            module
-            for name, module in list(sys.modules.items())
-            if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original
-        ]
-        for module in patched:
-            module.boto_client_for = local_client
-        retrier_decl.time = _ScaledClock(retry_time_scale)  # type: ignore[assignment]
-        try:
-            with aws_error_semantics():
-                yield
-        finally:
-            retrier_decl.time = time  # type: ignore[assignment]
-            for module in patched:
-                module.boto_client_for = original
+    with _patch_lock, ExitStack() as stack:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+                stack.enter_context(patched(module, "boto_client_for", local_client))
+        stack.enter_context(patched(retrier_decl, "time", _ScaledClock(retry_time_scale)))
+        stack.enter_context(aws_error_semantics())
+        yield
 
 
 def execute(
     definition: str,
-    execution_input: dict,
+    execution_input: dict[str, Any],
     name: str,
     clients: Mapping[str, Any],
     timeout_seconds: float,
@@ -169,9 +161,9 @@ def execute(
         )
 
 
-def _wait(sfn: Any, arn: str, deadline: float, on_poll: Callable[[], None] | None) -> dict:
+def _wait(sfn: Any, arn: str, deadline: float, on_poll: Callable[[], None] | None) -> dict[str, Any]:
     while True:
-        description = sfn.describe_execution(executionArn=arn)
+        description: dict[str, Any] = sfn.describe_execution(executionArn=arn)
         if description["status"] != "RUNNING":
             return description
         if time.monotonic() > deadline:

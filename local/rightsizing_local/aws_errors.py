@@ -23,8 +23,8 @@ def client_error(operation: str, message: str, code: str = "ValidationException"
     }
     if code in MODELLED_CODES:
         error_class = _modelled.setdefault(code, type(code, (ClientError,), {}))
-        return error_class(response, operation)  # type: ignore[arg-type]
-    return ClientError(response, operation)  # type: ignore[arg-type]
+        return error_class(response, operation)
+    return ClientError(response, operation)
 
 
 def sagemaker_arn(kind: str, name: str) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rightsizing_local.patching import patched
+
 
 def failure_event(service_task: Any, env: Any, error: str, cause: str) -> Any:
     """A TaskFailed event for ``service_task`` as the interpreter records it."""
@@ -47,7 +49,8 @@ def failure_event(service_task: Any, env: Any, error: str, cause: str) -> Any:
         env=env,
         error_name=name,
         event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(taskFailedEventDetails=details),
+        # moto declares EventDetails total, yet every event (its own too) sets exactly one of its keys
+        event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]
     )
 
 
@@ -104,12 +107,12 @@ def aws_error_semantics() -> Iterator[None]:
 
     added = "sagemaker" not in aws_sdk._SERVICE_ERROR_NAMES
     aws_sdk._SERVICE_ERROR_NAMES["sagemaker"] = "SageMaker"
-    StateTaskServiceUnsupported._from_error = from_error
-    StateTaskServiceEcs._build_sync_resolver = build_sync_resolver
     try:
-        yield
+        with (
+            patched(StateTaskServiceUnsupported, "_from_error", from_error),
+            patched(StateTaskServiceEcs, "_build_sync_resolver", build_sync_resolver),
+        ):
+            yield
     finally:
-        StateTaskServiceUnsupported._from_error = original_from_error
-        StateTaskServiceEcs._build_sync_resolver = original_sync_resolver
         if added:
             del aws_sdk._SERVICE_ERROR_NAMES["sagemaker"]

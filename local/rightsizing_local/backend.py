@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rightsizing.exceptions import InvalidRequest, PriceNotFound
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
-from rightsizing.models.request import RightsizingRequest
+from rightsizing.models.request import LocalModelSource, RightsizingRequest
 from rightsizing.ports import Backend
 from rightsizing.store import LocalStore, local_uri
 from rightsizing_local.profiles import NOTIONAL_PRICE_LABEL, PROFILES
@@ -57,10 +57,12 @@ class LocalGuard:
 
 
 class LocalContainers:
-    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict:
+    def primary_container(self, request: RightsizingRequest, environment: dict[str, str]) -> dict[str, Any]:
         from rightsizing_local.model_server import ensure_builtin_model
 
-        model_path = ensure_builtin_model(request.model.builtin)  # type: ignore[union-attr]  # local source checked
+        if not isinstance(request.model, LocalModelSource):  # the request model pairs local.* with model.type local
+            raise InvalidRequest("model", "local profiles serve the bundled local model only (model.type 'local')")
+        model_path = ensure_builtin_model(request.model.builtin)
         return {"Image": LOCAL_IMAGE, "ModelDataUrl": local_uri(model_path), "Environment": dict(environment)}
 
 

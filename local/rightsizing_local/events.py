@@ -23,7 +23,7 @@ class LocalEventBus:
         self._lock = threading.Lock()
         self.entries: list[dict[str, Any]] = []
 
-    def put_events(self, Entries: list[dict[str, Any]], **_: Any) -> dict:
+    def put_events(self, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
         with self._lock:
             for entry in Entries:
                 detail = entry.get("Detail")

@@ -28,7 +28,7 @@ class LocalTask:
     arn: str
     cluster: str
     endpoint_name: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log_path: Path
     started: float = field(default_factory=time.time)
     stopped_reason: str | None = None
@@ -44,7 +44,7 @@ class LocalEcs:
         self._stopping = False
         self.process_groups: list[int] = []  # every load generator started (own session each)
 
-    def run_task(self, Cluster: str, Overrides: dict, **_: Any) -> dict:
+    def run_task(self, Cluster: str, Overrides: dict[str, Any], **_: Any) -> dict[str, Any]:
         environment = {
             item["Name"]: item["Value"] for item in Overrides["ContainerOverrides"][0].get("Environment", [])
         }
@@ -72,7 +72,9 @@ class LocalEcs:
         self._progress(endpoint_name, "load_test", "load generator started")
         return {"Tasks": [{"TaskArn": arn, "ClusterArn": Cluster, "LastStatus": "PROVISIONING"}], "Failures": []}
 
-    def describe_tasks(self, cluster: str | None = None, tasks: list[str] | None = None, **kwargs: Any) -> dict:
+    def describe_tasks(
+        self, cluster: str | None = None, tasks: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         arns = tasks or kwargs.get("Tasks") or []
         described = [self._describe(self._tasks[arn]) for arn in arns if arn in self._tasks]
         # The interpreter reads both the API casing (tasks[0].lastStatus) and Step Functions' (Tasks[0]).
@@ -92,7 +94,7 @@ class LocalEcs:
         with self._lock:
             return [t.arn for t in self._tasks.values() if t.process.poll() is None]
 
-    def _describe(self, task: LocalTask) -> dict:
+    def _describe(self, task: LocalTask) -> dict[str, Any]:
         code = task.process.poll()
         status = "RUNNING" if code is None else "STOPPED"
         container: dict[str, Any] = {"Name": "locust", "LastStatus": status}
@@ -120,7 +122,7 @@ class LocalEcs:
                 self._progress(task.endpoint_name, str(event.get("event", "load_test")), json.dumps(event))
 
 
-def _terminate(process: subprocess.Popen, timeout: float = 5.0) -> None:
+def _terminate(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout)

@@ -48,8 +48,8 @@ class LocalSageMaker:
         self._workdir = workdir
         self._progress = progress
         self._lock = threading.RLock()
-        self._models: dict[str, dict] = {}
-        self._configs: dict[str, dict] = {}
+        self._models: dict[str, dict[str, Any]] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
         self._endpoints: dict[str, LocalEndpoint] = {}
         self._deleted_samples: dict[str, list[Sample]] = {}  # metrics are read after the endpoint is gone
         self._holds: dict[str, float] = {}  # endpoint name suffix -> seconds to stay Creating
@@ -75,7 +75,7 @@ class LocalSageMaker:
             return endpoint.instance_type if endpoint else None
 
     # --- models and endpoint configs -------------------------------------------------------------------------
-    def create_model(self, ModelName: str, PrimaryContainer: dict, **_: Any) -> dict:
+    def create_model(self, ModelName: str, PrimaryContainer: dict[str, Any], **_: Any) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("CreateModel", ModelName))
             if ModelName in self._models:
@@ -84,7 +84,9 @@ class LocalSageMaker:
             self._models[ModelName] = dict(PrimaryContainer)
         return {"ModelArn": sagemaker_arn("model", ModelName)}
 
-    def create_endpoint_config(self, EndpointConfigName: str, ProductionVariants: list[dict], **_: Any) -> dict:
+    def create_endpoint_config(
+        self, EndpointConfigName: str, ProductionVariants: list[dict[str, Any]], **_: Any
+    ) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("CreateEndpointConfig", EndpointConfigName))
             if EndpointConfigName in self._configs:
@@ -99,22 +101,21 @@ class LocalSageMaker:
             self._configs[EndpointConfigName] = dict(variant)
         return {"EndpointConfigArn": sagemaker_arn("endpoint-config", EndpointConfigName)}
 
-    def delete_model(self, ModelName: str, **_: Any) -> dict:
-        with self._lock:
-            self.calls.append(("DeleteModel", ModelName))
-            if self._models.pop(ModelName, None) is None:
-                raise not_found("DeleteModel", "model", ModelName)
-        return {}
+    def delete_model(self, ModelName: str, **_: Any) -> dict[str, Any]:
+        return self._delete("DeleteModel", "model", self._models, ModelName)
 
-    def delete_endpoint_config(self, EndpointConfigName: str, **_: Any) -> dict:
+    def delete_endpoint_config(self, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
+        return self._delete("DeleteEndpointConfig", "endpoint-config", self._configs, EndpointConfigName)
+
+    def _delete(self, operation: str, kind: str, kept: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
         with self._lock:
-            self.calls.append(("DeleteEndpointConfig", EndpointConfigName))
-            if self._configs.pop(EndpointConfigName, None) is None:
-                raise not_found("DeleteEndpointConfig", "endpoint-config", EndpointConfigName)
+            self.calls.append((operation, name))
+            if kept.pop(name, None) is None:
+                raise not_found(operation, kind, name)
         return {}
 
     # --- endpoints ------------------------------------------------------------------------------------------
-    def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict:
+    def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("CreateEndpoint", EndpointName))
             if self._stopped.is_set():
@@ -126,7 +127,7 @@ class LocalSageMaker:
             self._start_endpoint(EndpointName, EndpointConfigName)
         return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
-    def describe_endpoint(self, EndpointName: str, **_: Any) -> dict:
+    def describe_endpoint(self, EndpointName: str, **_: Any) -> dict[str, Any]:
         endpoint = self._endpoint("DescribeEndpoint", EndpointName)
         status, reason = self._status(endpoint)
         description: dict[str, Any] = {
@@ -141,7 +142,7 @@ class LocalSageMaker:
             description["FailureReason"] = reason
         return description
 
-    def delete_endpoint(self, EndpointName: str, **_: Any) -> dict:
+    def delete_endpoint(self, EndpointName: str, **_: Any) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("DeleteEndpoint", EndpointName))
             endpoint = self._endpoints.get(EndpointName)

@@ -19,7 +19,7 @@ class LocalStepFunctions:
         self._lock = threading.Lock()
         self.started: list[dict[str, Any]] = []  # {"StateMachineArn", "Input"} of every StartExecution
 
-    def start_execution(self, StateMachineArn: str, Input: str = "{}", **_: Any) -> dict:
+    def start_execution(self, StateMachineArn: str, Input: str = "{}", **_: Any) -> dict[str, Any]:
         """Called with Step Functions' casing (the interpreter passes the state's Parameters through)."""
         with self._lock:
             self.started.append({"StateMachineArn": StateMachineArn, "Input": json.loads(Input)})

@@ -26,7 +26,7 @@ class LocalLambda:
         self._backend = backend
         self.invocations: list[str] = []
 
-    def invoke(self, FunctionName: str, Payload: bytes | str | None = None, **_: Any) -> dict:
+    def invoke(self, FunctionName: str, Payload: bytes | str | None = None, **_: Any) -> dict[str, Any]:
         name = FunctionName.rsplit(":", 1)[-1].removeprefix(FUNCTION_PREFIX)
         self.invocations.append(name)
         event = json.loads(Payload or b"{}")

@@ -54,7 +54,7 @@ class LocalRun:
     run_dir: Path
     execution: ExecutionOutcome
     result: RunResult | None
-    events: list[dict] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     sagemaker_calls: list[tuple[str, str]] = field(default_factory=list)
     leftovers: dict[str, list[str]] = field(default_factory=dict)
     process_groups: list[int] = field(default_factory=list)

@@ -162,7 +162,7 @@ def ecs(stubbed: Callable[..., tuple[Any, Stubber]]) -> tuple[Any, Stubber]:
 def test_sweep_stops_the_runs_worker_tasks_found_by_started_by(sagemaker: Any, ecs: tuple[Any, Stubber]) -> None:
     client, stubber = ecs
     run = "fraud-20250101-120000-ab12"
-    listed = {"cluster": CLUSTER, "startedBy": f"rightsizing/{run}", "desiredStatus": "RUNNING"}
+    listed = {"cluster": CLUSTER, "startedBy": f"rightsizing/{run}"}  # RUNNING is ListTasks' default
     stubber.add_response("list_tasks", {"taskArns": [_task(1), _task(2)]}, listed)
     for n in (1, 2):
         stop = {"cluster": CLUSTER, "task": _task(n), "reason": f"rightsizing sweeper: run {run}"}

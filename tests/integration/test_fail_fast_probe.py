@@ -21,8 +21,9 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
     from rightsizing.search.base import FailFast, SlaCheck
     from rightsizing_loadtest.driver import LocustProbe
-    from rightsizing_loadtest.endpoint import Target, user_class_for
+    from rightsizing_loadtest.endpoint import Target
     from rightsizing_loadtest.generator import open_loop_factory
+    from rightsizing_loadtest.users import user_class_for
 
     url, workdir = sys.argv[1], Path(sys.argv[2])
     target, payloads = Target(url, "local", "us-east-1"), ["1,2,3"]

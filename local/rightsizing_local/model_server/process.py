@@ -56,7 +56,7 @@ class ServerProcess:
         """True when ``GET /ping`` answers 200."""
         try:
             with _opener.open(f"{self.url}/ping", timeout=timeout) as resp:
-                return resp.status == 200
+                return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):  # refused, reset, timed out, 503...
             return False
 

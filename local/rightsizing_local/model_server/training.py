@@ -73,13 +73,14 @@ def sample_rows(n: int, seed: int = 0) -> list[list[float]]:
     x, _ = _dataset()
     idx = np.random.default_rng(seed).integers(0, len(x), size=n)
     # 4 decimals keep CSV/JSON payloads short without changing what the model sees in any meaningful way.
-    return np.round(x[idx], 4).tolist()
+    rows: list[list[float]] = np.round(x[idx], 4).tolist()
+    return rows
 
 
 def _dataset() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_classification  # lazy: sklearn import costs ~1 s, only needed here
 
-    return make_classification(
+    x, y = make_classification(
         n_samples=_N_SAMPLES,
         n_features=N_FEATURES,
         n_informative=8,
@@ -90,6 +91,7 @@ def _dataset() -> tuple[np.ndarray, np.ndarray]:
         class_sep=1.2,
         random_state=_DATASET_SEED,
     )
+    return x, y
 
 
 def _train() -> Any:

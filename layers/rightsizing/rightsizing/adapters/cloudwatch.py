@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rightsizing.adapters.clients import aws_client
 from rightsizing.adapters.errors import translate
 from rightsizing.models.plan import CandidatePlan
 
@@ -78,11 +79,7 @@ class CloudWatchEndpointMetrics:
     """``EndpointMetrics`` on AWS; ``client`` is a ``cloudwatch`` client (or a Stubber'd one)."""
 
     def __init__(self, client: Any = None, region: str | None = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("cloudwatch", region_name=region)
-        self._client = client
+        self._client = client if client is not None else aws_client("cloudwatch", region)
 
     def collect(self, candidate: CandidatePlan, start_epoch: float, end_epoch: float) -> dict[str, float]:
         start, end, period = metric_window(start_epoch, end_epoch)

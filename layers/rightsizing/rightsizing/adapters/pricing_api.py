@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rightsizing.adapters.clients import aws_client
 from rightsizing.exceptions import AmbiguousPrice, PriceNotFound, RightsizingError
 from rightsizing.models.price import PriceQuote
 from rightsizing.ports import PriceSource
@@ -116,12 +117,11 @@ class PriceListPrices:
 
     def _pricing(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
             # Fail fast offline: the fallback snapshot is better than a Lambda waiting out retries.
             config = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})
-            self._client = boto3.client("pricing", region_name=PRICING_API_REGION, config=config)
+            self._client = aws_client("pricing", PRICING_API_REGION, config=config)
         return self._client
 
 

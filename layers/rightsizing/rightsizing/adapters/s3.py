@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from rightsizing.adapters.clients import aws_client
 from rightsizing.exceptions import StoreError
 from rightsizing.store import ArtifactStore, LocalStore
 
@@ -25,9 +26,7 @@ class S3Store:
     @property
     def _s3(self) -> Any:
         if self._client is None:  # made on first use: building a backend must not need credentials yet
-            import boto3
-
-            self._client = boto3.client("s3")
+            self._client = aws_client("s3")
         return self._client
 
     def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str:

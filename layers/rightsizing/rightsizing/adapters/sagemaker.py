@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rightsizing.adapters.clients import aws_client
 from rightsizing.adapters.errors import error_code, error_message, translate
 from rightsizing.exceptions import InvalidRequest
 
@@ -18,11 +19,7 @@ NOT_FOUND_MESSAGE = "Could not find"  # SageMaker answers a missing resource wit
 
 class SageMakerEndpoints:
     def __init__(self, client: Any = None, region: str | None = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("sagemaker", region_name=region)
-        self._client = client
+        self._client = client if client is not None else aws_client("sagemaker", region)
 
     def check_existing(self, field: str, endpoint_name: str, instance_type: str) -> None:
         """An existing endpoint can be benchmarked: InService, one variant, one instance of ``instance_type``.

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rightsizing.adapters.clients import aws_client
 from rightsizing.adapters.errors import translate
 from rightsizing.exceptions import InvalidRequest, QuotaExceeded
 from rightsizing.models.request import RightsizingRequest
@@ -31,11 +32,7 @@ class ServiceQuotas:
     """Reads SageMaker's endpoint-usage quotas; ``client`` is a ``service-quotas`` client (or a Stubber'd one)."""
 
     def __init__(self, client: Any = None, region: str | None = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("service-quotas", region_name=region)
-        self._client = client
+        self._client = client if client is not None else aws_client("service-quotas", region)
 
     def endpoint_usage_quotas(self) -> dict[str, float]:
         """``{instance type: instances allowed}``: applied values over AWS defaults."""

@@ -15,6 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rightsizing.adapters.clients import aws_client
+from rightsizing.adapters.ecs import EcsTasks
 from rightsizing.adapters.errors import error_code, error_message, translate
 from rightsizing.adapters.sagemaker import NOT_FOUND_MESSAGE
 from rightsizing.models.plan import CANDIDATE_TAG, RUN_ID_TAG, run_name_prefix, worker_started_by
@@ -24,25 +26,18 @@ from rightsizing.models.result import SweepReport
 BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 
 
-def _boto_client(service: str, region: str | None) -> Any:
-    import boto3  # only when the caller gives no client (tests pass their own)
-
-    return boto3.client(service, region_name=region)
-
-
 class RunSweeper:
     def __init__(
         self, client: Any = None, region: str | None = None, cluster: str | None = None, ecs: Any = None
     ) -> None:
         """``cluster``: the load-test cluster, whose worker tasks of the run are stopped too (None: SageMaker only)."""
-        self._client = client or _boto_client("sagemaker", region)
-        self._cluster = cluster
-        self._ecs = ecs or (_boto_client("ecs", region) if cluster else None)
+        self._client = client or aws_client("sagemaker", region)
+        self._ecs = EcsTasks(cluster, ecs, region) if cluster else None
 
     def sweep(self, run_id: str, candidate_id: str | None = None) -> SweepReport:
         report = SweepReport(run_id=run_id, candidate_id=candidate_id)
-        if self._cluster:
-            self._stop_worker_tasks(report)
+        if self._ecs is not None:
+            self._stop_worker_tasks(self._ecs, report)
         wanted = {RUN_ID_TAG: run_id} | ({CANDIDATE_TAG: candidate_id} if candidate_id else {})
         prefix = run_name_prefix(run_id)
         for endpoint in self._owned("list_endpoints", "Endpoints", "EndpointArn", prefix, wanted):
@@ -55,29 +50,17 @@ class RunSweeper:
             self._delete(report, "model", "delete_model", ModelName=model["name"])
         return report
 
-    def _stop_worker_tasks(self, report: SweepReport) -> None:
+    def _stop_worker_tasks(self, ecs: EcsTasks, report: SweepReport) -> None:
         """Load-generator worker tasks of the run (distributed mode, ``worker_placement: tasks``) still running: they
         end on their own within a minute of losing their master, but nothing of an abandoned run should go on."""
-        try:
-            pages = self._ecs.get_paginator("list_tasks").paginate(
-                cluster=self._cluster, startedBy=worker_started_by(report.run_id), desiredStatus="RUNNING"
-            )
-            arns = [arn for page in pages for arn in page.get("taskArns", [])]
-            if report.candidate_id and arns:
-                wanted = {"key": CANDIDATE_TAG, "value": report.candidate_id}
-                arns = [
-                    task["taskArn"]
-                    for start in range(0, len(arns), 100)  # DescribeTasks takes at most 100
-                    for task in self._ecs.describe_tasks(
-                        cluster=self._cluster, tasks=arns[start : start + 100], include=["TAGS"]
-                    ).get("tasks", [])
-                    if wanted in task.get("tags", [])
-                ]
-            for arn in arns:
-                self._ecs.stop_task(cluster=self._cluster, task=arn, reason=f"rightsizing sweeper: run {report.run_id}")
-                report.deleted.append(f"task/{arn.rsplit('/', 1)[-1]}")
-        except ClientError as e:
-            translate(e, f"ECS worker tasks of run {report.run_id}")
+        arns = ecs.started_by(worker_started_by(report.run_id))
+        if report.candidate_id and arns:
+            wanted = {"key": CANDIDATE_TAG, "value": report.candidate_id}
+            arns = [task["taskArn"] for task in ecs.describe(arns, tags=True) if wanted in task.get("tags", [])]
+        failed = ecs.stop(arns, f"rightsizing sweeper: run {report.run_id}")
+        report.deleted.extend(f"task/{arn.rsplit('/', 1)[-1]}" for arn in arns if arn not in failed)
+        if failed:
+            raise next(iter(failed.values()))  # throttled: the state machine sweeps again later
 
     def _delete_endpoint(self, endpoint: dict[str, Any], report: SweepReport) -> None:
         status = endpoint.get("EndpointStatus")
@@ -101,9 +84,11 @@ class RunSweeper:
             translate(e, f"SageMaker {operation} {label}")
         report.deleted.append(label)
 
-    def _owned(self, operation: str, key: str, arn_key: str, prefix: str, wanted: dict[str, str]) -> list[dict]:
+    def _owned(
+        self, operation: str, key: str, arn_key: str, prefix: str, wanted: dict[str, str]
+    ) -> list[dict[str, Any]]:
         """Resources named with the run's prefix that carry every ``wanted`` tag; each gets a ``name`` key."""
-        owned = []
+        owned: list[dict[str, Any]] = []
         try:
             for page in self._client.get_paginator(operation).paginate(NameContains=prefix):
                 for item in page.get(key, []):
