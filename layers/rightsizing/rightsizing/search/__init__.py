@@ -13,13 +13,13 @@ from rightsizing.search.base import (
     ProbeMeasurement,
     RateProbe,
     SearchOutcome,
-    SearchStrategy,
     SlaCheck,
     summarize,
     to_record,
 )
 from rightsizing.search.phases import PhasesSearch
 from rightsizing.search.ramp import RampProbe, RampSearch
+from rightsizing.search.session import ProbeSession, SearchStrategy
 from rightsizing.search.stepped import SteppedSearch
 
 
@@ -71,6 +71,7 @@ __all__ = [
     "LoadProbe",
     "PhasesSearch",
     "ProbeMeasurement",
+    "ProbeSession",
     "SearchOutcome",
     "SearchStrategy",
     "SlaCheck",

@@ -22,7 +22,6 @@ Closed loop alone under-reports tail latency (users wait for each other); open l
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 from rightsizing.models.common import Percentile
@@ -37,9 +36,8 @@ from rightsizing.search.base import (
     RateProbe,
     SearchOutcome,
     SlaCheck,
-    summarize,
-    to_record,
 )
+from rightsizing.search.session import ProbeSession, SearchStrategy
 
 MIN_THROUGHPUT_GAIN = 0.05  # ceiling: below this gain, more users only queue
 KEEP_UP_RATIO = 0.95  # an open-loop probe completing < 95 % of the offered rate is falling behind (overloaded)
@@ -95,7 +93,7 @@ class Bracket:
         return self.lo + share * (self.hi - self.lo)
 
 
-class AdaptiveSearch:
+class AdaptiveSearch(SearchStrategy[RateProbe]):
     def __init__(
         self,
         sla: LatencySla,
@@ -124,30 +122,26 @@ class AdaptiveSearch:
         # A send delayed by a tenth of the SLA is late: that much generator lag already distorts the verdict.
         self.late_ms = max(1.0, 0.1 * sla.milliseconds)
 
-    def run(
-        self,
-        probe: RateProbe,
-        budget_seconds: float,
-        clock: Clock = time.monotonic,
-        on_probe: ProbeCallback | None = None,
-    ) -> SearchOutcome:
-        run = _Run(self, probe, clock() + budget_seconds, clock, on_probe)
-        return summarize(run.records, run.search(), answer_kinds=frozenset({"open"}))
+    def search(self, probe: RateProbe, session: ProbeSession) -> SearchOutcome:
+        # The run is a session itself (its state sits beside the books), on the same deadline, clock and callback.
+        run = _Run(self, probe, session.deadline, session.clock, session.on_probe)
+        return run.outcome(run.search(), answer_kinds=frozenset({"open"}))
 
 
-class _Run:
-    """One search's state; keeps ``AdaptiveSearch`` reusable and its methods short."""
+class _Run(ProbeSession):
+    """One adaptive search: its session's books plus its own state; keeps ``AdaptiveSearch`` reusable and its
+    methods short."""
 
     def __init__(
         self, cfg: AdaptiveSearch, probe: RateProbe, deadline: float, clock: Clock, on_probe: ProbeCallback | None
     ) -> None:
-        self.cfg, self.probe, self.deadline, self.clock, self.on_probe = cfg, probe, deadline, clock, on_probe
-        self.records: list[ProbeRecord] = []
+        super().__init__(deadline, clock, on_probe)
+        self.cfg, self.probe = cfg, probe
         self.idle_latency: float | None = None  # one user's latency: the bracket's lower end before any open pass
 
     def search(self) -> str:
-        if self.cfg.warmup_seconds > 0 and self._fits(self.cfg.warmup_seconds):
-            self._record(self.probe.measure(1, self.cfg.warmup_seconds), False, "warm-up (discarded)", kind="warmup")
+        if self.cfg.warmup_seconds > 0 and self.fits(self.cfg.warmup_seconds):
+            self._judged(self.probe.measure(1, self.cfg.warmup_seconds), False, "warm-up (discarded)", kind="warmup")
         ceiling, verdict = self._ceiling()
         if verdict:
             return verdict
@@ -158,13 +152,13 @@ class _Run:
         best: ProbeRecord | None = None
         users = 1
         while True:
-            if not self._fits(self.cfg.step_seconds):
+            if not self.fits(self.cfg.step_seconds):
                 if best is None:
                     return _none(), "Time budget exhausted before the ceiling probe could run."
                 return best, None
             measurement = self.probe.measure(users, self.cfg.step_seconds)
             passed, why = self.cfg.check.verdict(measurement)
-            record = self._record(measurement, passed, why or "ceiling probe")
+            record = self._judged(measurement, passed, why or "ceiling probe")
             if not record.valid and self._scale_out():
                 continue  # same users again, from one more generator process
             if not record.valid:
@@ -194,7 +188,7 @@ class _Run:
         rate = min(max(closed_pass), START_SHARE_OF_CEILING * cap) if closed_pass else cap / 2
         while True:
             seconds = self._probe_seconds(rate)
-            if not self._fits(seconds + 1):
+            if not self.fits(seconds + 1):
                 if not any(r.kind == "open" for r in self.records):
                     return (
                         "Time budget exhausted before the open-loop SLA search: the answer is the best closed-loop "
@@ -230,7 +224,7 @@ class _Run:
         if the probe can add one, else once more (a passing hiccup: another process took the CPU)."""
         record = self._open_probe(rate, seconds, suspect_below, extensions, label)
         retried = False
-        while not record.valid and self._fits(seconds + 1):
+        while not record.valid and self.fits(seconds + 1):
             if self._scale_out():
                 record = self._open_probe(rate, seconds, suspect_below, extensions, label)
             elif not retried:
@@ -264,9 +258,9 @@ class _Run:
             note = invalid_why or why or label or ("" if stable else "windows disagree; re-measured")
             worth_another = not stable and (passed or rate < suspect_below)
             if not valid or not worth_another or last:
-                return self._record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
+                return self.record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
             first_failed = not passed
-            self._record(m, False, "unstable windows: re-measuring", kind="open", stable=False)
+            self.record(m, False, "unstable windows: re-measuring", kind="open", stable=False)  # valid: checked above
         raise AssertionError("unreachable")
 
     def _confirm(self, bracket: Bracket) -> str:
@@ -283,7 +277,7 @@ class _Run:
             return ""  # the answer's own probe was that long already (a low rate needs long probes for its samples)
         for _ in range(MAX_CONFIRMATIONS):
             seconds = self._confirm_seconds(rate)
-            if not self._fits(seconds + 1):
+            if not self.fits(seconds + 1):
                 return f" Not confirmed by a {seconds:.0f} s probe: no time left." + _below(failed)
             if failed is not None:  # between here and the failed rate only a long probe decides: no short pass may
                 self._withdraw_passes_from(rate, failed, failed_seconds)
@@ -350,27 +344,10 @@ class _Run:
     def _lowest_useful_rate(self) -> float:
         return max(0.5, self.cfg.precision * max((r.rps for r in self.records), default=1.0))
 
-    def _fits(self, seconds: float) -> bool:
-        return self.clock() + seconds <= self.deadline
-
-    def _record(
-        self,
-        m: ProbeMeasurement,
-        passed: bool,
-        note: str,
-        *,
-        kind: ProbeKind = "closed",
-        stable: bool | None = None,
-        valid: bool | None = None,
-    ) -> ProbeRecord:
-        if valid is None:
-            valid, why = _generator_ok(m)
-            note = why or note
-        record = to_record(len(self.records), m, passed and valid, note, kind=kind, stable=stable, valid=valid)
-        self.records.append(record)
-        if self.on_probe is not None:
-            self.on_probe(record)
-        return record
+    def _judged(self, m: ProbeMeasurement, passed: bool, note: str, *, kind: ProbeKind = "closed") -> ProbeRecord:
+        """Record a closed-loop probe, invalid (with the reason as its note) when the generator was the limit."""
+        valid, why = _generator_ok(m)
+        return self.record(m, passed and valid, why or note, kind=kind, valid=valid)
 
 
 def _below(failed: ProbeRecord | None) -> str:

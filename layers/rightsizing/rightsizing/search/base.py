@@ -2,15 +2,14 @@
 
 Everything here is pure: no Locust, no boto3, no sleeping. A search drives any ``LoadProbe`` (Locust in the load
 generator, a simulated server in the tests) and reads time only through the ``clock`` it is given, so a search can be
-tested deterministically and the stepped search can later be swapped for an adaptive one without touching the driver.
+tested deterministically. The strategies share their bookkeeping through ``session.py``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypedDict, Unpack
 
 from rightsizing.models.common import PERCENTILE_FRACTIONS, LatencyPercentiles, Percentile
 from rightsizing.models.result import ProbeKind, ProbeRecord
@@ -123,27 +122,6 @@ class SearchOutcome:
     generator_limited: bool = False
 
 
-ProbeT_contra = TypeVar("ProbeT_contra", contravariant=True)
-
-
-class SearchStrategy(Protocol[ProbeT_contra]):
-    """A search that drives probes of kind ``ProbeT_contra`` (closed loop, open loop, or a classic ramp)."""
-
-    def run(
-        self,
-        probe: ProbeT_contra,
-        budget_seconds: float,
-        clock: Clock = time.monotonic,
-        on_probe: ProbeCallback | None = None,
-    ) -> SearchOutcome:
-        """Probe until the strategy's stop rule fires or ``budget_seconds`` (by ``clock``) would be exceeded.
-
-        ``on_probe`` sees each record as soon as it exists (progress output, and partial results if a hard
-        deadline interrupts the search).
-        """
-        ...
-
-
 @dataclass(frozen=True)
 class SlaCheck:
     """The pass rule every strategy shares: latency at the SLA percentile and error rate both within limits."""
@@ -173,15 +151,17 @@ class SlaCheck:
         return True, ""
 
 
+class ProbeLabels(TypedDict, total=False):
+    """How a record is labelled besides its verdict; what is left out takes ``ProbeRecord``'s default (a closed-loop
+    probe, windows not compared, valid)."""
+
+    kind: ProbeKind
+    stable: bool | None
+    valid: bool
+
+
 def to_record(
-    index: int,
-    measurement: ProbeMeasurement,
-    passed: bool,
-    note: str = "",
-    *,
-    kind: ProbeKind = "closed",
-    stable: bool | None = None,
-    valid: bool = True,
+    index: int, measurement: ProbeMeasurement, passed: bool, note: str = "", **labels: Unpack[ProbeLabels]
 ) -> ProbeRecord:
     return ProbeRecord(
         index=index,
@@ -197,12 +177,10 @@ def to_record(
         ),
         passed=passed,
         note=note,
-        kind=kind,
         target_rps=None if measurement.offered_rps is None else round(measurement.offered_rps, 3),
         late_share=None if measurement.late_share is None else round(measurement.late_share, 6),
-        stable=stable,
-        valid=valid,
         generators=measurement.generators,
+        **labels,
     )
 
 

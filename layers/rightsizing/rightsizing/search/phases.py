@@ -13,23 +13,13 @@ end, or before a slice that would not fit in the time budget. The answer is the 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rightsizing.models.load import Phase
-from rightsizing.models.result import ProbeRecord
 from rightsizing.models.targets import LatencySla
-from rightsizing.search.base import (
-    Clock,
-    LoadProbe,
-    ProbeCallback,
-    ProbeMeasurement,
-    SearchOutcome,
-    SlaCheck,
-    summarize,
-    to_record,
-)
+from rightsizing.search.base import LoadProbe, ProbeMeasurement, SearchOutcome, SlaCheck
+from rightsizing.search.session import ProbeSession, SearchStrategy
 
 
 @dataclass(frozen=True)
@@ -61,7 +51,7 @@ def phase_slices(phases: Sequence[Phase], step_seconds: float, max_users: int) -
     return slices
 
 
-class PhasesSearch:
+class PhasesSearch(SearchStrategy[LoadProbe]):
     def __init__(
         self,
         sla: LatencySla,
@@ -84,48 +74,35 @@ class PhasesSearch:
         self.phase_count = len(phases)
         self.slices = phase_slices(phases, step_seconds, max_users)
 
-    def run(
-        self,
-        probe: LoadProbe,
-        budget_seconds: float,
-        clock: Clock = time.monotonic,
-        on_probe: ProbeCallback | None = None,
-    ) -> SearchOutcome:
-        started = clock()
-        records: list[ProbeRecord] = []
+    def search(self, probe: LoadProbe, session: ProbeSession) -> SearchOutcome:
+        return session.outcome(self._slices(probe, session))
+
+    def _slices(self, probe: LoadProbe, session: ProbeSession) -> str:
+        """Measure the slices in order; the stop reason."""
         # Wall time a probe costs beyond its window, learnt from the last one of its kind (0 before any): a phase's
         # first slice settles, the others run back to back, so one estimate would under-state the first kind.
         overhead = {True: 0.0, False: 0.0}
         for planned in self.slices:
-            remaining = budget_seconds - (clock() - started)
             settle = planned.offset == 0
-            cost = planned.seconds + max(overhead[settle], overhead[False])
-            if cost > remaining:
-                reason = (
-                    f"Time budget exhausted: the next slice ({planned.label(self.phase_count)}, ~{cost:.1f} s) would "
-                    f"not fit in the remaining {max(remaining, 0.0):.1f} s."
-                )
-                return summarize(records, reason)
-            probe_started = clock()
+            where = planned.label(self.phase_count)
+            no_time = session.out_of_time("slice", where, planned.seconds + max(overhead[settle], overhead[False]))
+            if no_time:
+                return no_time
+            probe_started = session.clock()
             # Settle only where a phase starts (its users jump); within a phase users grow continuously, as in IR.
             measurement = probe.measure(planned.users, planned.seconds, settle=settle)
-            overhead[settle] = max(0.0, clock() - probe_started - planned.seconds)
+            overhead[settle] = max(0.0, session.clock() - probe_started - planned.seconds)
             passed, why = self.check.verdict(measurement)
-            where = planned.label(self.phase_count)
-            record = to_record(len(records), measurement, passed, f"{where}: {why}" if why else where)
-            records.append(record)
-            if on_probe is not None:
-                on_probe(record)
+            session.record(measurement, passed, f"{where}: {why}" if why else where)
             reason = self._stop_reason(planned, measurement, passed, why)
             if reason:
-                return summarize(records, reason)
+                return reason
         users = max(s.users for s in self.slices)
         seconds = round(sum(s.seconds for s in self.slices), 1)
         phases = f"{self.phase_count} phases" if self.phase_count > 1 else "1 phase"
-        return summarize(
-            records,
+        return (
             f"All {phases} completed ({seconds:g} s of traffic, up to {users} users) without reaching a stopping "
-            "condition.",
+            "condition."
         )
 
     def _stop_reason(self, planned: Slice, measurement: ProbeMeasurement, passed: bool, why: str) -> str:

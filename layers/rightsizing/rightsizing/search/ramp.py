@@ -7,20 +7,12 @@ the knee; think time makes it measure offered load; it ignores the latency SLA e
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from rightsizing.models.targets import LatencySla
-from rightsizing.search.base import (
-    Clock,
-    ProbeCallback,
-    ProbeMeasurement,
-    SearchOutcome,
-    SlaCheck,
-    summarize,
-    to_record,
-)
+from rightsizing.search.base import ProbeMeasurement, SearchOutcome, SlaCheck
+from rightsizing.search.session import ProbeSession, SearchStrategy
 
 SPAWN_RATE = 5.0  # users per second
 THINK_SECONDS = (0.25, 0.5)
@@ -42,23 +34,17 @@ class RampProbe(Protocol):
     ) -> RampMeasurement: ...
 
 
-class RampSearch:
+class RampSearch(SearchStrategy[RampProbe]):
     def __init__(self, sla: LatencySla, max_error_rate: float, max_users: int) -> None:
         self.check = SlaCheck.for_sla(sla, max_error_rate)
         self.max_users = max_users
 
-    def run(
-        self,
-        probe: RampProbe,
-        budget_seconds: float,
-        clock: Clock = time.monotonic,
-        on_probe: ProbeCallback | None = None,
-    ) -> SearchOutcome:
-        measured = probe.ramp(SPAWN_RATE, self.max_users, STOP_FAILURE_RATIO, budget_seconds, ANSWER_WINDOW_SECONDS)
+    def search(self, probe: RampProbe, session: ProbeSession) -> SearchOutcome:
+        measured = probe.ramp(
+            SPAWN_RATE, self.max_users, STOP_FAILURE_RATIO, session.remaining(), ANSWER_WINDOW_SECONDS
+        )
         within, why = self.check.verdict(measured.last_window)
         note = "classic ramp answer (ignores the SLA)" + ("" if within else f"; at that load {why}")
         # The classic method reports its last window as the answer whatever the latency: keep it comparable.
-        record = to_record(0, measured.last_window, True, note, kind="ramp")
-        if on_probe is not None:
-            on_probe(record)
-        return summarize([record], f"Classic ramp: {measured.stop_reason} after {measured.seconds:.0f} s.")
+        session.record(measured.last_window, True, note, kind="ramp")
+        return session.outcome(f"Classic ramp: {measured.stop_reason} after {measured.seconds:.0f} s.")

@@ -7,19 +7,9 @@ SLA-bound rate by up to one doubling. The adaptive (open-loop, bracketing) searc
 
 from __future__ import annotations
 
-import time
-
-from rightsizing.models.result import ProbeRecord
 from rightsizing.models.targets import LatencySla
-from rightsizing.search.base import (
-    Clock,
-    LoadProbe,
-    ProbeCallback,
-    SearchOutcome,
-    SlaCheck,
-    summarize,
-    to_record,
-)
+from rightsizing.search.base import LoadProbe, SearchOutcome, SlaCheck
+from rightsizing.search.session import ProbeSession, SearchStrategy
 
 # Below this relative gain over the best throughput so far, more users only add queueing (Little's law).
 MIN_THROUGHPUT_GAIN = 0.05
@@ -29,7 +19,7 @@ def _users_label(users: int) -> str:
     return f"{users} user" if users == 1 else f"{users} users"
 
 
-class SteppedSearch:
+class SteppedSearch(SearchStrategy[LoadProbe]):
     def __init__(
         self,
         sla: LatencySla,
@@ -43,49 +33,33 @@ class SteppedSearch:
         self.step_seconds = step_seconds
         self.max_users = max_users
 
-    def run(
-        self,
-        probe: LoadProbe,
-        budget_seconds: float,
-        clock: Clock = time.monotonic,
-        on_probe: ProbeCallback | None = None,
-    ) -> SearchOutcome:
-        started = clock()
-        records: list[ProbeRecord] = []
+    def search(self, probe: LoadProbe, session: ProbeSession) -> SearchOutcome:
+        return session.outcome(self._steps(probe, session))
+
+    def _steps(self, probe: LoadProbe, session: ProbeSession) -> str:
+        """Probe 1, 2, 4, … users; the stop reason."""
         users = 1
         # Cost of the next step: the last probe's wall time (settle + window + ramp), or the bare window at first.
         step_cost = self.step_seconds
         best_rps = 0.0
         while True:
-            remaining = budget_seconds - (clock() - started)
-            if step_cost > remaining:
-                reason = (
-                    f"Time budget exhausted: the next step ({_users_label(users)}, ~{step_cost:.1f} s) would not fit "
-                    f"in the remaining {max(remaining, 0.0):.1f} s."
-                )
-                break
-            probe_started = clock()
+            no_time = session.out_of_time("step", _users_label(users), step_cost)
+            if no_time:
+                return no_time
+            probe_started = session.clock()
             measurement = probe.measure(users, self.step_seconds)
-            step_cost = max(self.step_seconds, clock() - probe_started)
+            step_cost = max(self.step_seconds, session.clock() - probe_started)
             passed, why = self.check.verdict(measurement)
-            record = to_record(len(records), measurement, passed, why)
-            records.append(record)
-            if on_probe is not None:
-                on_probe(record)
-
+            record = session.record(measurement, passed, why)
             if not passed:
-                reason = f"Stopped at {_users_label(users)}: {why}."
-                break
-            if records[:-1] and record.rps < best_rps * (1 + MIN_THROUGHPUT_GAIN):
-                reason = (
+                return f"Stopped at {_users_label(users)}: {why}."
+            if record.index > 0 and record.rps < best_rps * (1 + MIN_THROUGHPUT_GAIN):
+                return (
                     f"Throughput saturated: {_users_label(users)} gave {record.rps:.1f} rps, less than "
                     f"{MIN_THROUGHPUT_GAIN:.0%} above the best so far ({best_rps:.1f} rps); more users would only "
                     "add queueing."
                 )
-                break
             best_rps = max(best_rps, record.rps)
             if users >= self.max_users:
-                reason = f"Reached max_users ({self.max_users}) with the SLA met and throughput still growing."
-                break
+                return f"Reached max_users ({self.max_users}) with the SLA met and throughput still growing."
             users = min(users * 2, self.max_users)
-        return summarize(records, reason)
