@@ -33,12 +33,8 @@ def parse_sla(text: str) -> LatencySla:
     """``p95:100ms`` with the request's own percentiles and bounds (``LatencySla``)."""
     try:
         return LatencySla.parse(text)
-    except ValidationError as e:
-        raise typer.BadParameter(
-            str(InvalidRequest.from_validation_error(e)).removeprefix("invalid request: ")
-        ) from None
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+    except ValueError as e:  # pydantic's ValidationError included
+        raise typer.BadParameter(_one_line(e)) from None
 
 
 def bench(
@@ -109,7 +105,7 @@ def _count(text: str, option: str) -> int:
 def _one_line(error: ValueError) -> str:
     """pydantic's multi-line report as one line per field: '<field>: <message>'."""
     if isinstance(error, ValidationError):
-        return str(InvalidRequest.from_validation_error(error)).removeprefix("invalid request: ")
+        return InvalidRequest.from_validation_error(error).details
     return str(error)
 
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.request import CandidateSpec, RightsizingRequest, parse_request
+from rightsizing.models.targets import LatencySla, TrafficTarget
 
 
 def _error_text(document: dict[str, Any]) -> str:
@@ -121,3 +122,32 @@ def test_worker_settings_choose_in_process_or_distributed() -> None:
     assert LoadSettings(max_workers="auto").distributed and LoadSettings(max_workers=4).distributed
     assert not LoadSettings(workers=1, max_workers=1).distributed
     assert LoadSettings(worker_placement="tasks").distributed  # one worker task beside the master
+
+
+def test_invalid_request_names_each_field_for_people_and_programs(demo_request: dict[str, Any]) -> None:
+    document = {**demo_request, "traffic": {"min_rps": 0}, "max_error_rate": 2}
+    with pytest.raises(InvalidRequest) as info:
+        parse_request(document)
+    error = info.value
+    assert set(error.fields) == {"traffic.min_rps", "max_error_rate"}
+    assert str(error) == f"invalid request: {error.details}"
+    assert "traffic.min_rps: Input should be greater than 0" in error.details
+
+
+def test_traffic_target_sizes_for_the_top_of_a_range_and_autoscales_from_its_floor() -> None:
+    fixed = TrafficTarget(min_rps=300)
+    ranged = TrafficTarget(min_rps=100, max_rps=300)
+    flat_range = TrafficTarget(min_rps=300, max_rps=300)
+    assert (fixed.sizing_rps, fixed.range_floor, str(fixed)) == (300, None, "300 RPS")
+    assert (ranged.sizing_rps, ranged.range_floor, str(ranged)) == (300, 100, "100–300 RPS")
+    assert (flat_range.sizing_rps, flat_range.range_floor, str(flat_range)) == (300, None, "300 RPS")
+    with pytest.raises(ValidationError, match="max_rps must be at least min_rps"):
+        TrafficTarget(min_rps=300, max_rps=100)
+
+
+def test_latency_sla_reads_the_command_line_form_with_the_requests_bounds() -> None:
+    sla = LatencySla.parse(" P99:2.5ms ")
+    assert (sla.percentile, sla.milliseconds, sla.fraction, str(sla)) == ("p99", 2.5, 0.99, "p99 ≤ 2.5 ms")
+    for text in ("p97:10ms", "p95:0ms", "p95:60001ms", "95:10ms", "p95:10"):
+        with pytest.raises(ValueError):
+            LatencySla.parse(text)

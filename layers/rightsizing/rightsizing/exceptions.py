@@ -22,11 +22,16 @@ class InvalidRequest(RightsizingError):
 
     def __init__(self, field: str, problem: str, *more: tuple[str, str]) -> None:
         self.problems: tuple[tuple[str, str], ...] = ((field, problem), *more)
-        super().__init__("invalid request: " + "; ".join(f"{name}: {text}" for name, text in self.problems))
+        super().__init__(f"invalid request: {self.details}")
 
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.problems)
+
+    @property
+    def details(self) -> str:
+        """``field: problem; field: problem``, without the leading 'invalid request'."""
+        return "; ".join(f"{name}: {text}" for name, text in self.problems)
 
     @classmethod
     def from_validation_error(cls, error: ValidationError) -> InvalidRequest:
