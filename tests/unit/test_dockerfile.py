@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
-import json
 import re
 import shlex
 import subprocess
 import sys
 import tomllib
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from container_image import (
+    IMAGE_UID,
+    Instruction,
+    created_directories,
+    declared_volumes,
+    image_user,
+    parse_dockerfile,
+    task_mount_points,
+    volume_permissions,
+)
 from packaging.requirements import Requirement
 
 from rightsizing_loadtest import TASK_MODULE
@@ -35,39 +43,6 @@ FIRST_PARTY = {
 }
 ENTRY_MODULES = (TASK_MODULE, "rightsizing_loadtest.__main__")
 DIRECT_DEPENDENCIES = ("boto3", "locust", "pydantic")  # the brief's three, plus whatever the closure pulls in
-
-
-@dataclass(frozen=True)
-class Instruction:
-    keyword: str
-    arguments: str
-
-    def exec_form(self) -> list[str] | None:
-        try:
-            value = json.loads(self.arguments)
-        except ValueError:
-            return None
-        return value if isinstance(value, list) else None
-
-
-def parse_dockerfile(text: str) -> list[Instruction]:
-    """Instructions with line continuations joined and comments dropped (default escape character ``\\``)."""
-    instructions: list[Instruction] = []
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if pending and line.startswith("#"):
-            continue  # comment lines inside a continued instruction are skipped by Docker
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, arguments = (pending + line).partition(" ")
-        instructions.append(Instruction(keyword.upper(), " ".join(arguments.split())))
-        pending = ""
-    assert not pending, "Dockerfile ends inside a continued line"
-    return instructions
 
 
 @pytest.fixture(scope="module")
@@ -107,16 +82,56 @@ def test_dockerfile_base_image_is_slim_python_pinned_to_a_patch_version(instruct
 
 
 def test_dockerfile_runs_as_a_numeric_non_root_user(instructions: list[Instruction]) -> None:
-    users = of(instructions, "USER")
-    assert users, "no USER: the container would run as root"
-    user, _, group = users[-1].arguments.partition(":")
-    assert user.isdigit() and int(user) >= 1000, users[-1]
-    assert not group or (group.isdigit() and int(group) != 0)
+    user, group = image_user(instructions)
+    assert user == IMAGE_UID  # the user the volume checks and the read-only container test assume
+    assert group is None or group != 0
     # The user is created before it is switched to, and nothing runs as root after the switch.
-    last_user = instructions.index(users[-1])
+    last_user = max(i for i, instruction in enumerate(instructions) if instruction.keyword == "USER")
     assert "useradd" in " ".join(i.arguments for i in of(instructions[:last_user], "RUN"))
     assert f"--uid {user}" in " ".join(i.arguments for i in of(instructions[:last_user], "RUN"))
     assert not of(instructions[last_user:], "RUN")
+
+
+def test_every_task_mount_point_is_a_volume_the_image_makes_writable_for_its_user(
+    instructions: list[Instruction],
+) -> None:
+    """Fargate mounts a bind volume root-owned, mode 0755, unless the image declares its path as a VOLUME, whose
+    directory (owner, mode) is then copied into it: each path the task definitions mount must be created with the
+    image user as owner before a VOLUME line declares it, or the read-only container has nowhere to write."""
+    mounts = task_mount_points()
+    assert {(m.task_definition, m.path) for m in mounts} >= {
+        ("LoadTestTaskDefinition", "/tmp"),
+        ("LoadTestWorkerTaskDefinition", "/tmp"),
+    }
+    volumes = declared_volumes(instructions)
+    directories = created_directories(instructions)
+    user, _ = image_user(instructions)
+    for mount in mounts:
+        assert mount.readonly_root, f"{mount.task_definition}: the root file system should be read-only"
+        assert mount.path in volumes, f"{mount.path} ({mount.task_definition}) is not a VOLUME in the Dockerfile"
+        directory = directories.get(mount.path)
+        assert directory, f"{mount.path}: create it with `install -d -o {user} -g {user} -m MODE` before its VOLUME"
+        assert directory.instruction < volumes[mount.path], f"{mount.path} is set up after its VOLUME line"
+        assert directory.uid == user and directory.mode & 0o700 == 0o700, directory
+        assert volume_permissions(mount.path, instructions) == (directory.uid, directory.gid, directory.mode)
+        # Nothing may change it after the VOLUME line (the volume would not see the change).
+        later = " ".join(i.arguments for i in of(instructions[volumes[mount.path] + 1 :], "RUN"))
+        assert mount.path not in later
+
+
+def test_the_image_declares_no_volume_the_task_definitions_do_not_mount(instructions: list[Instruction]) -> None:
+    # An undeclared VOLUME would become a writable anonymous volume beside the read-only root.
+    assert set(declared_volumes(instructions)) == {m.path for m in task_mount_points()}
+
+
+def test_volume_permissions_follow_fargates_bind_mount_rules() -> None:
+    without = parse_dockerfile("FROM a:1\nUSER 10001\n")
+    assert volume_permissions("/tmp", without) == (0, 0, 0o755)  # Fargate's default: root-owned 0755
+    after = parse_dockerfile("FROM a:1\nVOLUME /tmp\nRUN install -d -o 10001 -g 10001 -m 1777 /tmp\n")
+    assert volume_permissions("/tmp", after) == (0, 0, 0o755)  # set after VOLUME: the volume never sees it
+    before = parse_dockerfile('FROM a:1\nRUN x && install -d -m 0700 -o 7 -g 8 /tmp/ /s\nVOLUME ["/tmp", "/s"]\n')
+    assert volume_permissions("/tmp", before) == (7, 8, 0o700)
+    assert created_directories(before)["/s"].uid == 7
 
 
 def test_dockerfile_entrypoint_is_the_task_module_in_exec_form(instructions: list[Instruction]) -> None:
