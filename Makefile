@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration verify-aws lint schema clean
+.PHONY: demo test unit integration verify-aws lint schema image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,13 @@ verify-aws: $(TOOLS)/checkov/.installed $(TOOLS)/sam/.installed $(TOOLS)/npm/.in
 	for f in statemachine/*.asl.json; do $(TOOLS)/npm/node_modules/.bin/asl-validator --json-path $$f || exit 1; done
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam validate --lint --region us-east-1
 	PATH="$(CURDIR)/$(TOOLS)/py312:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam build --region us-east-1
+
+# Step 1 of deploying: build the load-test image for the stack's LoadTestCpuArchitecture, push it to ECR (the
+# repository is created if missing) and print the `sam deploy` line that uses it. Needs Docker with buildx.
+# make image IMAGE_ARCH=ARM64 IMAGE_TAG=v1 AWS_PROFILE=dev AWS_REGION=eu-west-1  (all optional)
+IMAGE_ARCH ?= X86_64
+image: $(STAMP)
+	$(BIN)/rightsize image push --arch $(IMAGE_ARCH) $(if $(IMAGE_TAG),--tag $(IMAGE_TAG))
 
 schema: $(STAMP)
 	$(BIN)/rightsize schema --write

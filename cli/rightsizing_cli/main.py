@@ -16,6 +16,7 @@ from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
 from rightsizing_cli.bench import bench
+from rightsizing_cli.image import image_app
 from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
 from rightsizing_cli.progress import ProgressPrinter
@@ -139,6 +140,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 app.command("prices")(prices_command)
 app.command("report")(report_command)
 app.command("bench")(bench)
+app.add_typer(image_app, name="image")
 
 
 if __name__ == "__main__":
