@@ -58,7 +58,8 @@ def bwrap_works() -> str | None:
     return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()}" if probe.returncode else None
 
 
-pytestmark = pytest.mark.skipif(bool(bwrap_works()), reason=str(bwrap_works()))
+SANDBOX_UNAVAILABLE = bwrap_works()
+pytestmark = pytest.mark.skipif(SANDBOX_UNAVAILABLE is not None, reason=str(SANDBOX_UNAVAILABLE))
 
 
 def writable_volume(path: Path, uid: int, gid: int, mode: int) -> Path:
