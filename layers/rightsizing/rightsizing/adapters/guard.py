@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from functools import cache
 
@@ -27,8 +28,51 @@ def check_region(region: str) -> None:
         )
 
 
+@cache
+def hosting_instance_types() -> frozenset[str]:
+    """SageMaker's real-time hosting instance types: the ``ProductionVariantInstanceType`` enum of botocore's bundled
+    sagemaker service model (no network call)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def unknown_instance_type(instance_type: str) -> str | None:
+    """Why ``instance_type`` cannot host an endpoint (with the nearest known names), or None when it can."""
+    known = hosting_instance_types()
+    if instance_type in known:
+        return None
+    import botocore
+
+    near = difflib.get_close_matches(instance_type, sorted(known), n=3, cutoff=0.6)
+    hint = f"; did you mean {_one_of(near)}?" if near else ""
+    # The list is as new as the installed botocore: a type launched after it needs a newer botocore.
+    return (
+        f"'{instance_type}' is not a SageMaker real-time hosting instance type "
+        f"(ProductionVariantInstanceType, botocore {botocore.__version__}){hint}"
+    )
+
+
+def _one_of(names: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def check_instance_types(request: RightsizingRequest) -> None:
+    """InvalidRequest naming each candidate whose ml.* type SageMaker hosting does not know (local.* are skipped)."""
+    problems = [
+        (f"candidates.{index}.instance_type", problem)
+        for index, spec in enumerate(request.candidates)
+        if not spec.is_local and (problem := unknown_instance_type(spec.instance_type))
+    ]
+    if problems:
+        raise InvalidRequest(*problems[0], *problems[1:])
+
+
 class AwsGuard:
-    """Local profiles refused, the request's region is the stack's, quotas suffice, existing endpoints usable.
+    """Local profiles refused, the request's region is the stack's, instance types known to SageMaker hosting,
+    quotas suffice, existing endpoints usable.
 
     ``region`` defaults to the Lambda's own (``AWS_REGION``): the state machine creates endpoints in its region, so
     a request for another one would benchmark the wrong place.
@@ -48,6 +92,7 @@ class AwsGuard:
         if request.is_local:
             raise InvalidRequest("candidates", "local.* profiles only run in local mode")
         check_region(request.region)
+        check_instance_types(request)
         if self._region and request.region != self._region:
             raise InvalidRequest(
                 "region",
