@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -52,7 +53,9 @@ def test_fraud_request_figures_by_hand() -> None:
     assert (estimate.benchmarks, estimate.max_concurrency, estimate.poll_seconds) == (6, 3, 30)
     assert estimate.complete and not estimate.notes
     first = estimate.candidates[0]
-    assert first.instance_hours.model_dump() == pytest.approx({"low": 413 / 3600, "typical": 658 / 3600, "worst": 0.975})
+    assert first.instance_hours.model_dump() == pytest.approx(
+        {"low": 413 / 3600, "typical": 658 / 3600, "worst": 0.975}
+    )
     assert estimate.endpoint_usd.model_dump() == pytest.approx(
         {"low": 1.318 * 413 / 3600, "typical": 1.318 * 658 / 3600, "worst": 1.318 * 0.975}
     )
@@ -90,8 +93,16 @@ def test_gpu_endpoints_take_longer_to_create(aws_request: MakeRequest) -> None:
 
 @pytest.mark.parametrize(
     ("instance_type", "accelerated"),
-    [("ml.g4dn.xlarge", True), ("ml.p4d.24xlarge", True), ("ml.inf2.xlarge", True), ("ml.trn1.2xlarge", True)]
-    + [("ml.dl1.24xlarge", True), ("ml.c7g.xlarge", False), ("ml.m5.large", False), ("local.small", False)],
+    [
+        ("ml.g4dn.xlarge", True),
+        ("ml.p4d.24xlarge", True),
+        ("ml.inf2.xlarge", True),
+        ("ml.trn1.2xlarge", True),
+        ("ml.dl1.24xlarge", True),
+        ("ml.c7g.xlarge", False),
+        ("ml.m5.large", False),
+        ("local.small", False),
+    ],
 )
 def test_accelerated_families(instance_type: str, accelerated: bool) -> None:
     assert is_accelerated(instance_type) is accelerated
@@ -201,7 +212,7 @@ def _edges(states: dict[str, Any]) -> set[tuple[str, str]]:
 def _walk(path: list[str], states: dict[str, Any]) -> int:
     """The number of states entered along ``path``, after checking each step is a transition of the definition."""
     edges = _edges(states)
-    for step in zip(path, path[1:], strict=False):
+    for step in itertools.pairwise(path):
         assert step in edges, f"{step[0]} cannot go to {step[1]}"
     return len(path)
 
