@@ -33,12 +33,14 @@ from rightsizing.models.plan import candidate_id_for
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.ports import PriceSource
 
-# CreateEndpoint -> InService: "typically 5-10 min for small CPU models, 8-15 min GPU" (docs/aws-facts: SageMaker
-# hosting). low = the range's start, typical = its middle; worst = limits.max_endpoint_wait_seconds (the plan's bound).
+# CreateEndpoint -> InService: typically 5-10 min for small CPU models, 8-15 min on GPU (observed ranges, longer for
+# large artefacts; AWS publishes no figure, botocore's endpoint_in_service waiter allows 60 min). low = the range's
+# start, typical = its middle; worst = limits.max_endpoint_wait_seconds (the plan's bound).
 CPU_CREATION_SECONDS = (5 * 60, 7.5 * 60)
 ACCELERATED_CREATION_SECONDS = (8 * 60, 11.5 * 60)
 ACCELERATED_FAMILIES = ("g", "p", "inf", "trn", "dl")  # GPU, Inferentia, Trainium, Gaudi: ml.g5, ml.inf2, ...
-# Fargate task start (provisioning + image pull, billed from the pull): "20-90 s" (docs/aws-facts: ECS / Fargate).
+# Fargate task start (provisioning + image pull; billed from the pull, https://aws.amazon.com/fargate/pricing/):
+# 20-90 s observed, the image pull dominating.
 TASK_START_SECONDS = (20, 55, 90)
 # DeleteEndpoint until the instance is gone and stops billing: ~1-2 min (observed in the AWS console; an assumption,
 # AWS documents no figure). The state machine does not wait for it: it overlaps the metrics wait.
@@ -48,8 +50,9 @@ DELETION_SECONDS = (60, 90, 120)
 LAMBDA_STEP_SECONDS = (2, 5, 30)
 LAMBDA_GB = 1.0  # the largest function's memory (Recommend, 1024 MB): an upper bound for all of them
 
-# Prices, us-east-1 (docs/aws-facts): Fargate Linux x86 per vCPU-hour and GB-hour, per second with a 1-minute
-# minimum; Step Functions Standard per state transition; Lambda arm64 per GB-second and per request.
+# Prices, us-east-1: Fargate Linux x86 per vCPU-hour and GB-hour, per second with a 1-minute minimum
+# (aws.amazon.com/fargate/pricing); Step Functions Standard per state transition
+# (aws.amazon.com/step-functions/pricing); Lambda arm64 per GB-second and per request (aws.amazon.com/lambda/pricing).
 FARGATE_USD_PER_VCPU_HOUR = 0.04048
 FARGATE_USD_PER_GB_HOUR = 0.004445
 FARGATE_MINIMUM_SECONDS = 60
