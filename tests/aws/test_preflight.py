@@ -162,15 +162,25 @@ def test_offline_checks_refuse_an_unaffordable_poll_interval(aws_request: MakeRe
     assert "limits.poll_seconds" in checks["history events"].detail
 
 
-def test_the_aws_guard_refuses_an_unknown_instance_type_before_asking_quotas(aws_request: MakeRequest) -> None:
-    class NoQuotas:
-        def endpoint_usage_quotas(self) -> dict[str, float]:
-            raise AssertionError("quotas asked for an unknown instance type")
+class FixedQuotas:
+    def __init__(self, quotas: dict[str, float]) -> None:
+        self.quotas = quotas
 
-    guard = AwsGuard(region="us-east-1", quotas=NoQuotas())  # type: ignore[arg-type]
+    def endpoint_usage_quotas(self) -> dict[str, float]:
+        return self.quotas
+
+
+def test_the_aws_guard_refuses_an_unknown_instance_type_with_suggestions(aws_request: MakeRequest) -> None:
+    guard = AwsGuard(region="us-east-1", quotas=FixedQuotas({"ml.c5.xlarge": 1}))  # type: ignore[arg-type]
     with pytest.raises(InvalidRequest, match="did you mean") as refused:
         guard.check(aws_request([{"instance_type": "ml.c5.xlarge"}, {"instance_type": "ml.banana.9xlarge"}]))
-    assert refused.value.fields == ("candidates.1.instance_type",)
+    assert refused.value.fields == ("candidates.1.instance_type",)  # not the quota check's "no quota entry"
+
+
+def test_the_aws_guard_accepts_a_type_newer_than_its_botocore(aws_request: MakeRequest) -> None:
+    # The Lambda runtime's botocore lags: a type the region's quotas list is offered, whatever botocore says.
+    guard = AwsGuard(region="us-east-1", quotas=FixedQuotas({"ml.zz9.xlarge": 1}))  # type: ignore[arg-type]
+    guard.check(aws_request([{"instance_type": "ml.zz9.xlarge"}]))
 
 
 # --- online, a healthy account -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Collection
 from functools import cache
 
 from rightsizing.adapters.sagemaker import SageMakerEndpoints
@@ -38,10 +39,10 @@ def hosting_instance_types() -> frozenset[str]:
     return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
 
 
-def unknown_instance_type(instance_type: str) -> str | None:
+def unknown_instance_type(instance_type: str, also_known: Collection[str] = ()) -> str | None:
     """Why ``instance_type`` cannot host an endpoint (with the nearest known names), or None when it can."""
     known = hosting_instance_types()
-    if instance_type in known:
+    if instance_type in known or instance_type in also_known:
         return None
     import botocore
 
@@ -59,12 +60,16 @@ def _one_of(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def check_instance_types(request: RightsizingRequest) -> None:
-    """InvalidRequest naming each candidate whose ml.* type SageMaker hosting does not know (local.* are skipped)."""
+def check_instance_types(request: RightsizingRequest, also_known: Collection[str] = ()) -> None:
+    """InvalidRequest naming each candidate whose ml.* type SageMaker hosting does not know (local.* are skipped).
+
+    ``also_known``: types the region's Service Quotas list; a Lambda runtime's botocore lags the SDK by months, so a
+    type launched since is known there and not refused.
+    """
     problems = [
         (f"candidates.{index}.instance_type", problem)
         for index, spec in enumerate(request.candidates)
-        if not spec.is_local and (problem := unknown_instance_type(spec.instance_type))
+        if not spec.is_local and (problem := unknown_instance_type(spec.instance_type, also_known))
     ]
     if problems:
         raise InvalidRequest(*problems[0], *problems[1:])
@@ -92,16 +97,17 @@ class AwsGuard:
         if request.is_local:
             raise InvalidRequest("candidates", "local.* profiles only run in local mode")
         check_region(request.region)
-        check_instance_types(request)
         if self._region and request.region != self._region:
             raise InvalidRequest(
                 "region",
                 f"this stack runs benchmarks in {self._region}, not {request.region}; "
                 f"deploy it in {request.region} or change the request",
             )
-        if any(spec.endpoint_name is None for spec in request.candidates):
-            quotas = self._quotas or ServiceQuotas(region=self._region)
-            check_endpoint_quotas(request, quotas.endpoint_usage_quotas())
+        deploys = any(spec.endpoint_name is None for spec in request.candidates)
+        quotas = (self._quotas or ServiceQuotas(region=self._region)).endpoint_usage_quotas() if deploys else {}
+        check_instance_types(request, also_known=quotas)  # before the quota check: an unknown type gets suggestions
+        if deploys:
+            check_endpoint_quotas(request, quotas)
         for index, spec in enumerate(request.candidates):
             if spec.endpoint_name is not None:
                 endpoints = self._endpoints = self._endpoints or SageMakerEndpoints(region=self._region)
