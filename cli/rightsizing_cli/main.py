@@ -56,9 +56,12 @@ def _fail(message: str, code: int = EXIT_INVALID) -> None:
 
 @app.command()
 def validate(file: Annotated[Path, typer.Argument(help="Request JSON file.")]) -> None:
-    """Check a request without running anything."""
+    """Check a request without running anything (offline: no AWS call, no credentials needed)."""
+    from rightsizing.adapters.guard import check_instance_types  # botocore's hosting types: only for ml.* requests
+
     try:
         request = load_request_file(file)
+        check_instance_types(request)
     except RightsizingError as e:
         _fail(str(e))
         return

@@ -40,3 +40,23 @@ def test_checked_in_schemas_match_the_models() -> None:
     for name, schema in json_schemas().items():
         stored = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
         assert stored == schema, f"schema/{name}.schema.json is stale: run `rightsize schema --write`"
+
+
+def test_validate_refuses_an_unknown_instance_type_with_a_suggestion(tmp_path: Path, events_dir: Path) -> None:
+    document = json.loads((events_dir / "aws-fraud-tabular.json").read_text())
+    document["candidates"][0]["instance_type"] = "ml.zz9.xlarge"  # the right shape, but no such type
+    document["candidates"][3]["instance_type"] = "ml.c5.3xlarge"
+    bad = tmp_path / "unknown-type.json"
+    bad.write_text(json.dumps(document))
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())  # the console wraps long lines
+    assert "candidates.0.instance_type: 'ml.zz9.xlarge' is not a SageMaker real-time hosting instance type" in output
+    assert "candidates.3.instance_type: 'ml.c5.3xlarge' is not a SageMaker" in output
+    assert output.count("did you mean ml.") == 2  # the nearest known names (difflib), e.g. ml.c5.xlarge
+
+
+def test_validate_accepts_the_aws_samples(events_dir: Path) -> None:
+    for path in sorted(events_dir.glob("aws-*.json")):  # every sample's instance types are SageMaker's
+        result = runner.invoke(app, ["validate", str(path)])
+        assert result.exit_code == 0, f"{path.name}: {result.output}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Collection
 from functools import cache
 
 from rightsizing.adapters.sagemaker import SageMakerEndpoints
@@ -27,8 +29,55 @@ def check_region(region: str) -> None:
         )
 
 
+@cache
+def hosting_instance_types() -> frozenset[str]:
+    """SageMaker's real-time hosting instance types: the ``ProductionVariantInstanceType`` enum of botocore's bundled
+    sagemaker service model (no network call)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def unknown_instance_type(instance_type: str, also_known: Collection[str] = ()) -> str | None:
+    """Why ``instance_type`` cannot host an endpoint (with the nearest known names), or None when it can."""
+    known = hosting_instance_types()
+    if instance_type in known or instance_type in also_known:
+        return None
+    import botocore
+
+    near = difflib.get_close_matches(instance_type, sorted(known), n=3, cutoff=0.6)
+    hint = f"; did you mean {_one_of(near)}?" if near else ""
+    # The list is as new as the installed botocore: a type launched after it needs a newer botocore.
+    return (
+        f"'{instance_type}' is not a SageMaker real-time hosting instance type "
+        f"(ProductionVariantInstanceType, botocore {botocore.__version__}){hint}"
+    )
+
+
+def _one_of(names: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def check_instance_types(request: RightsizingRequest, also_known: Collection[str] = ()) -> None:
+    """InvalidRequest naming each candidate whose ml.* type SageMaker hosting does not know (local.* are skipped).
+
+    ``also_known``: types the region's Service Quotas list; a Lambda runtime's botocore lags the SDK by months, so a
+    type launched since is known there and not refused.
+    """
+    problems = [
+        (f"candidates.{index}.instance_type", problem)
+        for index, spec in enumerate(request.candidates)
+        if not spec.is_local and (problem := unknown_instance_type(spec.instance_type, also_known))
+    ]
+    if problems:
+        raise InvalidRequest(*problems[0], *problems[1:])
+
+
 class AwsGuard:
-    """Local profiles refused, the request's region is the stack's, quotas suffice, existing endpoints usable.
+    """Local profiles refused, the request's region is the stack's, instance types known to SageMaker hosting,
+    quotas suffice, existing endpoints usable.
 
     ``region`` defaults to the Lambda's own (``AWS_REGION``): the state machine creates endpoints in its region, so
     a request for another one would benchmark the wrong place.
@@ -54,9 +103,11 @@ class AwsGuard:
                 f"this stack runs benchmarks in {self._region}, not {request.region}; "
                 f"deploy it in {request.region} or change the request",
             )
-        if any(spec.endpoint_name is None for spec in request.candidates):
-            quotas = self._quotas or ServiceQuotas(region=self._region)
-            check_endpoint_quotas(request, quotas.endpoint_usage_quotas())
+        deploys = any(spec.endpoint_name is None for spec in request.candidates)
+        quotas = (self._quotas or ServiceQuotas(region=self._region)).endpoint_usage_quotas() if deploys else {}
+        check_instance_types(request, also_known=quotas)  # before the quota check: an unknown type gets suggestions
+        if deploys:
+            check_endpoint_quotas(request, quotas)
         for index, spec in enumerate(request.candidates):
             if spec.endpoint_name is not None:
                 endpoints = self._endpoints = self._endpoints or SageMakerEndpoints(region=self._region)

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from rightsizing.models.common import StrictModel
 
-# ml.<family>.<size>, e.g. ml.c6i.xlarge, ml.g4dn.12xlarge, ml.inf2.xlarge, ml.m7i.large
+# ml.<family>.<size>, e.g. ml.c6i.xlarge, ml.g4dn.12xlarge, ml.inf2.xlarge, ml.m7i.large. The shape only: whether
+# SageMaker hosting knows the type is botocore's list, checked where botocore is in reach (adapters/guard.py:
+# `rightsize validate`, the dry run and the plan step), so this model stays free of boto3.
 AWS_INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.(?:[0-9]*x?large|medium|small|metal(?:-\d+xl)?)$")
 # Local profiles are declared in the local catalog and always carry the "local." prefix, so they can never be
 # mistaken for an AWS instance type in a report.

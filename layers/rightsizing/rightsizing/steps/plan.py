@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from rightsizing.estimate import estimate_run
 from rightsizing.exceptions import BudgetExceeded
 from rightsizing.history_budget import poll_schedule
 from rightsizing.models.plan import (
@@ -106,19 +107,24 @@ def _payload_bodies(request: RightsizingRequest, store: ArtifactStore) -> list[s
 
 
 def _check_budget(request: RightsizingRequest, backend: Backend) -> None:
-    """Worst case: every endpoint lives for its whole wait plus test bound."""
+    """Worst case of the endpoints (the dry run's estimate): each waits its whole bound to be InService, the slowest
+    task start, the whole test bound, the slowest deletion. Fargate and Step Functions cost cents beside them."""
     if request.budget_usd is None:
         return
-    hours = (request.limits.max_endpoint_wait_seconds + request.limits.max_seconds_per_candidate) / 3600
-    worst = sum(
-        backend.prices.hourly_price(spec.instance_type, request.region).usd_per_hour * hours * len(spec.variants())
-        for spec in request.candidates
-        if spec.endpoint_name is None  # an existing endpoint runs (and bills) whether or not it is benchmarked
+    estimate = estimate_run(
+        request,
+        backend.prices,
+        default_poll_seconds=backend.default_poll_seconds,
+        history_event_budget=backend.history_event_budget,
+        metrics_delay_seconds=backend.metrics_delay_seconds,
+        max_parallel_candidates=backend.max_parallel_candidates,
+        strict_prices=True,
     )
+    worst = estimate.endpoint_usd.worst
     if worst > request.budget_usd:
         raise BudgetExceeded(
-            f"the benchmark could cost up to ${worst:.2f} (endpoint wait + test bound per candidate), "
-            f"above budget_usd ${request.budget_usd:.2f}; lower limits or remove candidates"
+            f"the benchmark could cost up to ${worst:.2f} (per candidate: endpoint wait + task start + test bound + "
+            f"deletion), above budget_usd ${request.budget_usd:.2f}; lower limits or remove candidates"
         )
 
 
