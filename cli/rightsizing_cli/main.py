@@ -1,5 +1,5 @@
-"""``rightsize``: rightsize SageMaker real-time endpoints. Run a request on the deployed AWS stack (start, watch,
-status, report, cancel, list) or on this machine (run), check one (validate), size a local server (bench)."""
+"""Rightsize SageMaker real-time endpoints: run a request on the deployed AWS stack (start, watch, status, report,
+cancel, list) or on this machine (run), check one (validate), size a local server (bench)."""
 
 from __future__ import annotations
 
