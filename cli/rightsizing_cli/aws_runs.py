@@ -402,6 +402,8 @@ def print_status(out: Output, document: dict[str, Any], flags: str) -> None:
             table.add_column(column, no_wrap=column != "detail")
         for c in document["candidates"]:
             detail = c["failure"] or (f"{c['sustainable_rps']:.1f} RPS within SLA" if c["sustainable_rps"] else "")
+            if c["stage"] in {"measured", "failed"} and not (c["deleted"] or c["existing_endpoint"]):
+                detail += " (endpoint not deleted: handed to the cleanup state machine)"
             table.add_row(c["candidate_id"], c["instance_type"], c["stage"], escape(detail or c["detail"]))
         console.print(table)
     _print_ending(out, document, flags)

@@ -24,6 +24,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from rightsizing.models.request import parse_request
 from rightsizing.models.result import CandidateResult, Recommendation, RunResult
 from rightsizing.models.targets import LatencySla, TrafficTarget
 from rightsizing_cli import aws_context
@@ -119,6 +120,7 @@ def test_start_names_the_run_after_the_request_and_sends_it_canonically(stack: F
     assert document["already_running"] is False and execution["status"] == "RUNNING"
     request = json.loads(sent)
     assert request["name"] == "fraud-xgboost" and len(request["candidates"]) == 5
+    assert parse_request(request).name == "fraud-xgboost"  # what the plan step will parse
     assert sent == json.dumps(request, sort_keys=True, separators=(",", ":"))  # canonical: same request, same bytes
     assert document["console_url"].startswith("https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1")
 

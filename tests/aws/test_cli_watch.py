@@ -267,3 +267,22 @@ def test_history_stages_for_status() -> None:
     assert (first_state.stage, first_state.deleted, first_state.sustainable_rps) == ("done", True, 100)
     assert second_state.stage == "failed" and second_state.failure and "EndpointFailed" in second_state.failure
     assert not progress.finished
+
+
+def test_an_endpoint_that_refused_deletion_is_reported_as_handed_to_cleanup() -> None:
+    item = candidate(1, "ml.c5.xlarge")
+    history = History()
+    history.started(REQUEST, [item])
+    history.deployed(item, 0)
+    slot = {"candidate": item, "polls": {"count": 2}, "deletes": {"count": 80}, "cleanup": {}, "leak": None}
+    for name in ("Cleanup", "DeleteEndpoint", "IsEndpointGone", "CountDeleteAttempt", "CanRetryDelete"):
+        history.state(name, slot)
+    history.state("EndpointNotDeleted", slot)
+    history.state("StartSweep", slot)
+    progress = RunHistory()
+    lines = progress.feed(history.events)
+    assert progress.leaked and lines[-1].stage == "not_deleted" and "cleanup state machine" in lines[-1].detail
+    history.state("HasOutcome", slot)
+    progress.feed(history.events)
+    (state,) = progress.candidates.values()
+    assert state.stage == "not_deleted" and not state.deleted
