@@ -6,6 +6,7 @@ the SageMaker inference contract (``GET /ping``, ``POST /invocations``) — e.g.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,6 +27,8 @@ from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import LoadTestResult
 from rightsizing.models.targets import LatencySla
 from rightsizing.store import LocalStore, get_json, local_uri, put_json
+from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption
+from rightsizing_cli.exit_codes import ExitCode
 from rightsizing_cli.progress import ProgressPrinter
 
 
@@ -53,14 +56,18 @@ def bench(
         float, typer.Option(help="Adaptive: re-measure the answer with one probe this long, e.g. 20 (0 = off)")
     ] = LoadSettings.model_fields["confirm_seconds"].default,
     max_error_rate: Annotated[float, typer.Option(help="Largest failed share that still passes")] = 0.01,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Artefact folder")] = Path("rightsizing-runs/bench"),
+    directory: Annotated[Path, typer.Option("--dir", "-o", help="Artefact folder")] = Path("rightsizing-runs/bench"),
+    output: OutputOption = OutputFormat.text,
 ) -> None:
     """Find the highest request rate a local SageMaker-contract server sustains within the SLA."""
-    console = Console(highlight=False)
+    out = Output(output)
+    console = out.console
+    if importlib.util.find_spec("locust") is None:  # the load generator runs in its own process: say it here
+        out.fail(LOCAL_EXTRA, ExitCode.INVALID)
     latency_sla = parse_sla(sla)
     store = LocalStore()
     bodies = [_read_body(p) for p in payload] or ["0"]
-    run_dir = (output / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    run_dir = (directory / time.strftime("%Y%m%d-%H%M%S")).resolve()
     try:
         load = LoadSettings(
             mode=mode,
@@ -90,9 +97,11 @@ def bench(
     code = _run_task(job_uri, url, ProgressPrinter(console, {}, latency_sla))
     result_path = run_dir / "result.json"
     if code != 0 or not result_path.exists():
-        console.print(f"[red]error:[/] the load test failed (exit {code}); see the messages above")
-        raise typer.Exit(1)
-    _print_result(console, LoadTestResult.model_validate(get_json(local_uri(result_path), store)), run_dir)
+        out.fail(f"the load test failed (exit {code}); see the messages above", ExitCode.FAILED)
+    result = LoadTestResult.model_validate(get_json(local_uri(result_path), store))
+    out.document({"folder": run_dir, "result": result})
+    if not out.is_json:
+        _print_result(console, result, run_dir)
 
 
 def _count(text: str, option: str) -> int:

@@ -1,4 +1,5 @@
-"""``rightsize``: validate a request, run it locally through the real state machine, export the JSON Schemas."""
+"""Rightsize SageMaker real-time endpoints: run a request on the deployed AWS stack (start, watch, status, report,
+cancel, list) or on this machine (run), check one (validate), size a local server (bench)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from rightsizing.exceptions import RightsizingError
 from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
+from rightsizing_cli import aws_runs
 from rightsizing_cli.bench import bench
+from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption, make_console
+from rightsizing_cli.exit_codes import ExitCode
 from rightsizing_cli.image import image_app
 from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
@@ -23,14 +26,35 @@ from rightsizing_cli.progress import ProgressPrinter
 from rightsizing_cli.report import report_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
-console = Console(highlight=False)
-if not console.is_terminal:
-    console.width = 150  # logs and CI: don't squeeze the results table into 80 columns
+console = make_console()
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
 
-EXIT_INVALID = 2
-EXIT_NO_RECOMMENDATION = 3
-EXIT_INTERRUPTED = 130
+EXIT_INVALID = ExitCode.INVALID
+EXIT_NO_RECOMMENDATION = ExitCode.NO_RECOMMENDATION
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from rightsizing import __version__
+
+        try:
+            installed = version("sagemaker-rightsizing")
+        except PackageNotFoundError:  # run from a source tree without installing
+            installed = __version__
+        typer.echo(f"rightsize {installed}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Rightsize SageMaker real-time endpoints: exit codes are listed in docs/aws-stack.md."""
 
 
 def load_request_file(path: Path) -> RightsizingRequest:
@@ -43,9 +67,11 @@ def load_request_file(path: Path) -> RightsizingRequest:
         raise RightsizingError(f"{path} is not valid JSON: {e}") from None
     request = parse_request(document, base_dir=path.parent)
     if not request.is_local:
-        from rightsizing.adapters.guard import check_region  # botocore's region list: only for AWS requests
+        # botocore's region list and hosting instance types, offline: only for AWS requests (validate and start alike)
+        from rightsizing.adapters.guard import check_instance_types, check_region
 
         check_region(request.region)
+        check_instance_types(request)
     return request
 
 
@@ -55,55 +81,60 @@ def _fail(message: str, code: int = EXIT_INVALID) -> None:
 
 
 @app.command()
-def validate(file: Annotated[Path, typer.Argument(help="Request JSON file.")]) -> None:
+def validate(
+    file: Annotated[Path, typer.Argument(help="Request JSON file.")],
+    output: OutputOption = OutputFormat.text,
+) -> None:
     """Check a request without running anything (offline: no AWS call, no credentials needed)."""
-    from rightsizing.adapters.guard import check_instance_types  # botocore's hosting types: only for ml.* requests
-
+    out = Output(output)
     try:
         request = load_request_file(file)
-        check_instance_types(request)
     except RightsizingError as e:
-        _fail(str(e))
-        return
-    print_validated(console, request)
+        out.fail(str(e), ExitCode.INVALID)
+    out.document({"valid": True, "name": request.name, "benchmarks": len(request.variants()), "region": request.region})
+    if not out.is_json:
+        print_validated(console, request)
 
 
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Request JSON file (local.* candidates).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for runs and artefacts.")] = Path(
+    directory: Annotated[Path, typer.Option("--dir", "-o", help="Folder for runs and artefacts.")] = Path(
         "rightsizing-runs"
     ),
+    output: OutputOption = OutputFormat.text,
 ) -> None:
     """Run a rightsizing job on this machine: the real state machine, real model servers, real Locust load."""
-    from rightsizing_local.run import new_run_id, run_local
-
+    out = Output(output)
+    try:
+        from rightsizing_local.run import new_run_id, run_local
+    except ImportError as e:
+        out.fail(f"{LOCAL_EXTRA} ({e})", ExitCode.INVALID)
     try:
         request = load_request_file(file)
         parse_request(request.model_dump(mode="json"))  # the same check the plan step makes, before any server
     except RightsizingError as e:
-        _fail(str(e))
-        return
+        out.fail(str(e), ExitCode.INVALID)
     run_id = new_run_id(request.name)
-    printer = ProgressPrinter(console, _candidate_labels(request, run_id), request.sla)
+    printer = ProgressPrinter(out.console, _candidate_labels(request, run_id), request.sla)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    console.print(
+    out.console.print(
         f"[bold]Run {run_id}[/]: {printer.count} candidate(s), target {request.traffic} at {request.sla} (local mode)"
     )
     try:
-        outcome = run_local(request, output, progress=printer, run_id=run_id)
+        outcome = run_local(request, directory, progress=printer, run_id=run_id)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: every local model server and load generator was stopped")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        out.fail("interrupted: every local model server and load generator was stopped", ExitCode.INTERRUPTED)
     except RightsizingError as e:
-        _fail(str(e))
-        return
+        out.fail(str(e), ExitCode.INVALID)
     if outcome.execution.status != "SUCCEEDED" or outcome.result is None:
-        _fail(f"run {outcome.execution.status}: {outcome.execution.error}: {outcome.execution.cause}", 1)
-        return
-    print_result(console, outcome.result, outcome.run_dir)
+        execution = outcome.execution
+        out.fail(f"run {execution.status}: {execution.error}: {execution.cause}", ExitCode.FAILED, run_id=run_id)
+    out.document({"run_id": run_id, "folder": outcome.run_dir, "result": outcome.result})
+    if not out.is_json:
+        print_result(console, outcome.result, outcome.run_dir)
     if outcome.result.recommendation is None:
-        raise typer.Exit(EXIT_NO_RECOMMENDATION)
+        raise typer.Exit(ExitCode.NO_RECOMMENDATION)
 
 
 @app.command()
@@ -140,8 +171,13 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-app.command("prices")(prices_command)
+app.command("start")(aws_runs.start)
+app.command("watch")(aws_runs.watch)
+app.command("status")(aws_runs.status)
 app.command("report")(report_command)
+app.command("cancel")(aws_runs.cancel)
+app.command("list")(aws_runs.list_runs)
+app.command("prices")(prices_command)
 app.command("bench")(bench)
 app.add_typer(image_app, name="image")
 

@@ -1,4 +1,5 @@
-"""Progress lines per candidate, printed as the local run goes (thread-safe: called from interpreter threads)."""
+"""Progress lines per candidate, printed as a run goes: the local run's (thread-safe: called from interpreter
+threads) and, with ``elapsed`` given, an AWS run's as ``rightsize watch`` reads them from the execution history."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from rightsizing.models.targets import LatencySla
+
+# Stages whose detail is plain text: the local fakes' and the execution history's (run_history.py).
+PLAIN_STAGES = {
+    "creating": "deploying",
+    "in_service": "in service",
+    "deleted": "deleted",
+    "load_test": "load test",
+    "collecting": "collecting metrics",
+}
 
 
 class ProgressPrinter:
@@ -27,22 +37,25 @@ class ProgressPrinter:
     def count(self) -> int:
         return len(self._labels)
 
-    def __call__(self, key: str, stage: str, detail: str) -> None:
+    def __call__(self, key: str, stage: str, detail: str, elapsed: float | None = None) -> None:
+        """``elapsed``: seconds since the run started (default: since this printer was made)."""
         line = self._describe(stage, detail)
         if line is None:
             return
-        elapsed = time.monotonic() - self._started
+        if elapsed is None:
+            elapsed = time.monotonic() - self._started
         with self._lock:
             self._console.print(f"[dim]{elapsed:6.1f}s[/] [cyan]{escape(self._labels.get(key, key))}[/] {line}")
 
     def _describe(self, stage: str, detail: str) -> str | None:
-        if stage in {"creating", "in_service", "deleted", "load_test"}:
-            return {
-                "creating": "deploying",
-                "in_service": "in service",
-                "deleted": "deleted",
-                "load_test": "load test",
-            }[stage] + f" [dim]{escape(detail)}[/]"
+        if stage in PLAIN_STAGES:
+            return PLAIN_STAGES[stage] + f" [dim]{escape(detail)}[/]"
+        if stage == "run":  # the execution as a whole (planning, recommending, how it ended)
+            return escape(detail)
+        if stage == "failed":
+            return f"[red]failed[/]: {escape(detail)}"
+        if stage == "not_deleted":
+            return f"[yellow]not deleted yet[/]: {escape(detail)}"
         try:
             event = json.loads(detail)
         except ValueError:

@@ -1,0 +1,82 @@
+"""Run ids on AWS: the execution name, derived from the request so the same request is not started twice by accident.
+
+Starting a Standard workflow with the name and input of an execution that is still running returns that execution;
+with a finished one (names stay taken for 90 days) Step Functions answers ExecutionAlreadyExists. So the name is the
+request's ``name`` plus a digest of the exact input sent, and that input is canonical JSON (sorted keys, payload
+files inlined), byte for byte the same for the same request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.request import RightsizingRequest
+
+# Execution names are 1-80 characters without whitespace, brackets, wildcards or punctuation; the run id also becomes
+# a SageMaker tag value and part of resource names, so: letters, digits and inner hyphens only.
+RUN_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,78}[A-Za-z0-9])?$")
+DIGEST_CHARS = 12
+MAX_INPUT_BYTES = 256 * 1024  # Step Functions: execution input, UTF-8 encoded
+
+
+def execution_input(request: RightsizingRequest) -> str:
+    """The request as the state machine gets it: canonical JSON, local payload files inlined as samples (the
+    plan step runs in Lambda and cannot read this machine's files; ``s3://`` files stay references)."""
+    local = [name for name in request.payloads.files if not name.startswith("s3://")]
+    samples = list(request.payloads.samples)
+    for name in local:
+        try:
+            samples.append(Path(name).read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidRequest(
+                "payloads.files", f"{name} is not UTF-8 text (binary bodies are not supported)"
+            ) from None
+    payloads = request.payloads.model_copy(
+        update={"samples": samples, "files": [name for name in request.payloads.files if name not in local]}
+    )
+    document = request.model_copy(update={"payloads": payloads}).model_dump(mode="json")
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    size = len(text.encode())
+    if size > MAX_INPUT_BYTES:
+        raise InvalidRequest(
+            "payloads",
+            f"the request with its payloads is {size / 1024:.0f} KiB; a Step Functions execution takes at most "
+            f"{MAX_INPUT_BYTES // 1024} KiB of input: use fewer or smaller samples, or put them in S3 "
+            "(payloads.files: s3://...)",
+        )
+    return text
+
+
+def default_run_name(request: RightsizingRequest, input_json: str) -> str:
+    """``<request name>-<first 12 hex of sha256(input)>``: at most 53 characters (names are at most 40)."""
+    return f"{request.name}-{hashlib.sha256(input_json.encode()).hexdigest()[:DIGEST_CHARS]}"
+
+
+def check_run_name(name: str, field: str = "--name") -> str:
+    if not RUN_NAME.match(name):
+        raise InvalidRequest(
+            field,
+            f"'{name}' is not a valid run id: 1-80 letters, digits and hyphens, starting and ending with a letter or "
+            "digit (it becomes the execution name and a SageMaker tag value)",
+        )
+    return name
+
+
+def run_id_of(execution_arn: str) -> str:
+    """The run id (execution name) at the end of an execution ARN."""
+    return execution_arn.rsplit(":", 1)[-1]
+
+
+def console_url(execution_arn: str) -> str:
+    """The execution's page in the Step Functions console (partition and region from the ARN)."""
+    parts = execution_arn.split(":")
+    partition, region = parts[1], parts[3]
+    host = {
+        "aws-cn": "console.amazonaws.cn",
+        "aws-us-gov": "console.amazonaws-us-gov.com",
+    }.get(partition, f"{region}.console.aws.amazon.com")
+    return f"https://{host}/states/home?region={region}#/v2/executions/details/{execution_arn}"
