@@ -206,3 +206,16 @@ def test_the_sweeper_may_stop_only_the_load_test_clusters_tasks() -> None:
         "ArnEquals": {"ecs:cluster": {"GetAtt": "LoadTestCluster.Arn"}}
     }
     assert "task/${LoadTestCluster}/*" in statements["StopRunWorkerTasks"]["Resource"]["Sub"]
+
+
+def _statements(resource: str) -> dict[str, Any]:
+    policies = RESOURCES[resource]["Properties"]["Policies"]
+    return {s["Sid"]: s for policy in policies for s in policy.get("Statement", []) if isinstance(s, dict)}
+
+
+@pytest.mark.parametrize("function", ["CollectMetricsFunction", "RecommendFunction"])
+def test_functions_that_expect_missing_artefacts_may_list_the_bucket(function: str) -> None:
+    # Collect checks for result.json, Recommend for each trace.json: S3 says 404 for a missing key only to a
+    # caller that may list the bucket, and 403 (an error, not "missing") to any other.
+    listing = _statements(function)["TellMissingFromForbidden"]
+    assert listing["Action"] == "s3:ListBucket" and listing["Resource"] == {"GetAtt": "ResultsBucket.Arn"}

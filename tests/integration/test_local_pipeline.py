@@ -7,6 +7,7 @@ retried errors take milliseconds; Wait states use the plan's 1 s local poll inte
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -294,3 +295,73 @@ def test_ctrl_c_stops_every_server_and_generator(tmp_path: Path, fast_request: d
     assert "in_service" in out["seen"] and "probe" in out["seen"]
     assert len(out["groups"]) == 2  # one model server, one load generator
     assert_no_process_left(out["groups"])
+
+
+class RefusedCreateModel(Proxy):
+    """Every candidate fails at once (no server, no load test): the quickest way to reach the run's last states."""
+
+    def create_model(self, **kwargs: Any) -> dict:
+        raise client_error("CreateModel", "Could not access model data", "ValidationException")
+
+
+class FailingFunction(Proxy):
+    """The named step's Lambda function fails as Lambda reports it (FunctionError + errorType)."""
+
+    def __init__(self, inner: Any, step: str) -> None:
+        super().__init__(inner)
+        self.step = step
+
+    def invoke(self, FunctionName: str, Payload: bytes | str | None = None, **kwargs: Any) -> dict:
+        if not FunctionName.endswith(f"-{self.step}"):
+            return self.inner.invoke(FunctionName=FunctionName, Payload=Payload, **kwargs)
+        body = {"errorType": "StoreError", "errorMessage": "cannot write result.json: AccessDenied"}
+        return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
+
+
+def test_a_failed_summary_still_sends_the_event_then_fails_the_run(tmp_path: Path, fast_request: dict) -> None:
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+
+    def wrap(clients: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **clients,
+            "sagemaker": RefusedCreateModel(clients["sagemaker"]),
+            "lambda": FailingFunction(clients["lambda"], "recommend"),
+        }
+
+    result = run(tmp_path, fast_request, wrap)
+
+    assert result.execution.status == "FAILED" and result.execution.error == "RunNotSummarised"
+    states = result.execution.entered_states()
+    assert states[-5:] == ["Recommend", "RunNotSummarised", "PublishResult", "WasSummarised", "RunNotSummarisedFailed"]
+    [event] = result.events
+    detail = event["Detail"]
+    assert detail["recommended"] is False and detail["result_uri"] is None
+    assert detail["error"]["Error"] == "StoreError" and "could not be summarised (StoreError)" in detail["message"]
+    assert result.leftovers == {"models": [], "endpoint_configs": [], "endpoints": []}
+
+
+class RefusingBus(Proxy):
+    """EventBridge accepts the call but not the entry: FailedEntryCount 1, no exception."""
+
+    attempts = 0
+
+    def put_events(self, Entries: list[dict[str, Any]], **_: Any) -> dict:
+        self.attempts += 1
+        return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
+
+
+def test_an_event_that_cannot_be_sent_does_not_fail_a_finished_run(tmp_path: Path, fast_request: dict) -> None:
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+    bus: dict[str, RefusingBus] = {}
+
+    def wrap(clients: dict[str, Any]) -> dict[str, Any]:
+        bus["events"] = RefusingBus(clients["events"])
+        return {**clients, "sagemaker": RefusedCreateModel(clients["sagemaker"]), "events": bus["events"]}
+
+    result = run(tmp_path, fast_request, wrap)
+
+    assert result.execution.status == "SUCCEEDED", result.execution.cause
+    assert bus["events"].attempts == 4  # the first try and the definition's 3 retries
+    summary = result.execution.output
+    assert summary["event_error"]["Error"] == "EventBridge.FailedEntry"
+    assert summary["result_uri"].endswith("/result.json") and result.result is not None

@@ -34,6 +34,7 @@ AWS_ERRORS = {
     "ECS.AmazonECSException",
     "ECS.ServerException",
     "AmazonECS.Unknown",
+    "EventBridge.FailedEntry",  # events:putEvents when FailedEntryCount > 0 (no exception from the API)
 }
 
 
