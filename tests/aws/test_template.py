@@ -178,6 +178,13 @@ def test_the_master_task_knows_where_to_start_worker_tasks() -> None:
     ingress = RESOURCES["LoadTestWorkerIngress"]["Properties"]
     assert ingress["FromPort"] == ingress["ToPort"] == MASTER_PORT
     assert ingress["GroupId"] == ingress["SourceSecurityGroupId"] == {"Ref": "LoadTestSecurityGroupId"}
+    # Workers open the connection: a group whose outbound rules allow only 443 would drop it without this.
+    egress = RESOURCES["LoadTestWorkerEgress"]
+    assert egress["Type"] == "AWS::EC2::SecurityGroupEgress"
+    assert egress["Properties"]["IpProtocol"] == "tcp"
+    assert egress["Properties"]["FromPort"] == egress["Properties"]["ToPort"] == MASTER_PORT
+    group = {"Ref": "LoadTestSecurityGroupId"}
+    assert egress["Properties"]["GroupId"] == egress["Properties"]["DestinationSecurityGroupId"] == group
 
 
 def test_the_master_may_start_only_worker_tasks_and_pass_only_their_roles() -> None:
