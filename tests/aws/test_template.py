@@ -217,7 +217,9 @@ def test_the_sweeper_may_stop_only_the_load_test_clusters_tasks() -> None:
 
 def _statements(resource: str) -> dict[str, Any]:
     policies = RESOURCES[resource]["Properties"]["Policies"]
-    return {s["Sid"]: s for policy in policies for s in policy.get("Statement", []) if isinstance(s, dict)}
+    return {
+        s["Sid"]: s for policy in policies for s in policy.get("Statement", []) if isinstance(s, dict) and "Sid" in s
+    }
 
 
 @pytest.mark.parametrize("function", ["CollectMetricsFunction", "RecommendFunction"])
@@ -226,3 +228,16 @@ def test_functions_that_expect_missing_artefacts_may_list_the_bucket(function: s
     # caller that may list the bucket, and 403 (an error, not "missing") to any other.
     listing = _statements(function)["TellMissingFromForbidden"]
     assert listing["Action"] == "s3:ListBucket" and listing["Resource"] == {"GetAtt": "ResultsBucket.Arn"}
+
+
+def test_the_state_machine_may_tag_what_it_creates_with_tags() -> None:
+    # Tag-on-create: RunTask with PropagateTags needs ecs:TagResource, a SageMaker Create* with Tags needs
+    # sagemaker:AddTags; without them the call is refused with AccessDenied although RunTask/Create* is allowed.
+    statements = _statements("RightsizingStateMachine")
+    assert "sagemaker:AddTags" in statements["CreateOnlyTaggedBenchmarkResources"]["Action"]
+    tagging = statements["TagLoadTestsAtLaunch"]
+    assert tagging["Action"] == "ecs:TagResource"
+    assert tagging["Resource"]["Sub"].endswith(":task/${LoadTestCluster}/*")
+    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    definition = (REPO / "statemachine" / "rightsizing.asl.json").read_text()
+    assert '"PropagateTags": "TASK_DEFINITION"' in definition
