@@ -16,9 +16,10 @@ from rightsizing.models.plan import (
     LoadTestJob,
     RunPlan,
     candidate_id_for,
+    check_run_id,
     resource_name,
 )
-from rightsizing.models.request import RightsizingRequest, parse_request
+from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest, parse_request
 from rightsizing.ports import Backend
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
@@ -33,6 +34,7 @@ class PlanInput(BaseModel):
 
 
 def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
+    check_run_id(event.run_id)
     request = parse_request(event.request)
     backend.guard.check(request)
     _check_budget(request, backend)
@@ -75,6 +77,8 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
                 endpoint_config_name=base_name,
                 endpoint_name=endpoint_name,
                 container={} if spec.endpoint_name else backend.containers.primary_container(request, environment),
+                network_isolation=isinstance(request.model, ContainerModelSource | ModelPackageSource)
+                and request.model.network_isolation,
                 tags=[{"Key": k, "Value": v} for k, v in tags.items()],
                 job_uri=job_uri,
                 results_uri=results_uri,
