@@ -241,3 +241,61 @@ def test_the_state_machine_may_tag_what_it_creates_with_tags() -> None:
     assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
     definition = (REPO / "statemachine" / "rightsizing.asl.json").read_text()
     assert '"PropagateTags": "TASK_DEFINITION"' in definition
+
+
+# Fargate task sizes, as the ECS developer guide tables them (task CPU units -> memory MiB: first, last, step).
+FARGATE_TASK_SIZES = {
+    256: (512, 2048, None),  # 512, 1024, 2048
+    512: (1024, 4096, 1024),
+    1024: (2048, 8192, 1024),
+    2048: (4096, 16384, 1024),
+    4096: (8192, 30720, 1024),
+    8192: (16384, 61440, 4096),
+    16384: (32768, 122880, 8192),
+}
+
+
+def _fargate_accepts(cpu: int, memory: int) -> bool:
+    first, last, step = FARGATE_TASK_SIZES[cpu]
+    if step is None:
+        return memory in (512, 1024, 2048)
+    return first <= memory <= last and (memory - first) % step == 0
+
+
+def _evaluate(node: Any, parameters: dict[str, str]) -> Any:
+    """The rule functions the template's Rules use, as CloudFormation evaluates them on the parameter values."""
+    if isinstance(node, list):
+        return [_evaluate(item, parameters) for item in node]
+    if not isinstance(node, dict):
+        return node
+    [(function, argument)] = node.items()
+    if function == "Ref":
+        return parameters[argument]
+    values = _evaluate(argument, parameters)
+    if function == "Fn::Equals":
+        return values[0] == values[1]
+    if function == "Fn::Contains":
+        return values[1] in values[0]
+    raise AssertionError(f"rule function {function} not modelled here")
+
+
+def _rules_accept(parameters: dict[str, str]) -> bool:
+    rules = TEMPLATE_DOC["Rules"].values()
+    applying = [rule for rule in rules if _evaluate(rule.get("RuleCondition", True), parameters)]
+    return all(_evaluate(a["Assert"], parameters) for rule in applying for a in rule["Assertions"])
+
+
+def test_rules_accept_exactly_the_fargate_task_sizes() -> None:
+    parameters = TEMPLATE_DOC["Parameters"]
+    cpus, memories = parameters["LoadTestCpu"]["AllowedValues"], parameters["LoadTestMemory"]["AllowedValues"]
+    for cpu in cpus:
+        for memory in memories:
+            accepted = _rules_accept({"LoadTestCpu": cpu, "LoadTestMemory": memory})
+            assert accepted == _fargate_accepts(int(cpu), int(memory)), (cpu, memory)
+    # Every valid memory of every offered CPU can be chosen, the defaults are a valid pair, and so is the worker's.
+    for cpu in cpus:
+        valid = [m for m in range(512, 122881, 512) if _fargate_accepts(int(cpu), m)]
+        assert {str(m) for m in valid} <= set(memories), cpu
+    assert _rules_accept({"LoadTestCpu": parameters["LoadTestCpu"]["Default"], "LoadTestMemory": "4096"})
+    worker = RESOURCES["LoadTestWorkerTaskDefinition"]["Properties"]
+    assert _fargate_accepts(int(worker["Cpu"]), int(worker["Memory"]))
