@@ -97,3 +97,18 @@ def test_run_ids_within_the_rules_are_tag_values_as_given(
     tags = {t["Key"]: t["Value"] for t in plan.candidates[0].tags}
     assert tags[RUN_ID_TAG] == run_id
     assert plan.candidates[0].model_name.startswith("rightsize-")
+
+
+def test_a_plan_too_large_for_a_step_functions_state_is_refused_before_anything_is_written(
+    tmp_path: Path, aws_request: Callable[..., RightsizingRequest]
+) -> None:
+    # Every resource carries the request's tags, so each of 40 plans repeats them: 40 x 40 x ~380 bytes.
+    tags = {f"team-tag-{n:02d}": "v" * 256 for n in range(40)}
+    grid = {"SAGEMAKER_MODEL_SERVER_WORKERS": [str(n) for n in range(1, 41)]}
+    request = aws_request([{"instance_type": "ml.c5.xlarge", "environment_grid": grid}], tags=tags)
+    with pytest.raises(InvalidRequest, match=r"above the 192 KB kept under Step Functions' 256 KB per state"):
+        _plan(tmp_path, request)
+    assert not (tmp_path / "runs").exists()
+    # The same request with a few short tags fits.
+    few = aws_request([{"instance_type": "ml.c5.xlarge", "environment_grid": grid}], tags={"team": "fraud"})
+    assert len(_plan(tmp_path, few).candidates) == 40

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +17,7 @@ from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResu
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
+from rightsizing.steps.failures import describe_failure
 from rightsizing.steps.plan import load_plan_request
 from rightsizing.store import ArtifactStore, join_uri, put_json
 
@@ -127,23 +127,8 @@ def candidate_result(outcome: CandidateOutcome) -> CandidateResult:
         instance_type=plan["instance_type"],
         environment=plan.get("environment", {}),
         status="failed",
-        failure_reason=failure_reason(outcome.outcome),
+        failure_reason=describe_failure(outcome.outcome),
     )
-
-
-def failure_reason(failure: StepFailure) -> str:
-    """``Error: message``; Lambda causes are JSON with errorMessage, service causes plain text."""
-    cause = failure.Cause or ""
-    try:
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict):
-            cause = str(parsed.get("errorMessage") or parsed.get("Message") or cause)
-    except ValueError:
-        pass
-    details = (failure.model_extra or {}).get("Details")
-    if isinstance(details, dict) and details.get("FailureReason"):
-        cause = f"{cause} ({details['FailureReason']})"  # e.g. DescribeEndpoint's reason for status Failed
-    return f"{failure.Error}: {cause}" if cause else failure.Error
 
 
 CSV_COLUMNS = [
