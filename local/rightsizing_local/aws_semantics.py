@@ -1,7 +1,7 @@
 """Make moto's Step Functions interpreter fail the way AWS Step Functions does, where it does not by itself.
 
 The state machine's Retry and Catch rules name real AWS errors; local runs only test them if the interpreter
-raises the same names. Three behaviours are aligned (moto-internal API, pinned with the interpreter in
+raises the same names. Four behaviours are aligned (moto-internal API, pinned with the interpreter in
 ``asl_runner``):
 
 - ``aws-sdk:sagemaker:*`` errors are ``SageMaker.<Error>Exception`` — modelled errors keep their name
@@ -12,6 +12,9 @@ raises the same names. Three behaviours are aligned (moto-internal API, pinned w
   ``SageMaker.ResourceLimitExceededException``; moto forwards them unhandled, which surfaces as ``States.Runtime``.
 - ``ecs:runTask.sync`` fails with ``States.TaskFailed`` when a container exits non-zero (AWS does; moto returns
   success on any STOPPED task). The cause is the task description, as on AWS.
+- RunTask's own errors through ``ecs:runTask.sync`` are ``ECS.<Error>`` for errors ECS models
+  (``ECS.AccessDeniedException``, ``ECS.InvalidParameterException``, …) and ``ECS.AmazonECSException`` otherwise;
+  moto reports them as ``States.Runtime``.
 """
 
 from __future__ import annotations
@@ -67,6 +70,19 @@ def optimised_sagemaker_error(error: ClientError) -> tuple[str, str]:
     return name, cause
 
 
+def optimised_ecs_error(error: ClientError) -> tuple[str, str]:
+    """(error name, cause) of a ClientError raised by RunTask through the optimised ECS integration."""
+    code = error.response.get("Error", {}).get("Code", "")
+    modelled = type(error) is not ClientError
+    name = f"ECS.{code}" if modelled else "ECS.AmazonECSException"
+    meta = error.response.get("ResponseMetadata", {})
+    cause = (
+        f"{error.response.get('Error', {}).get('Message', '')} (Service: AmazonECS; Status Code: "
+        f"{meta.get('HTTPStatusCode', 400)}; Error Code: {code}; Request ID: {meta.get('RequestId', '')}; Proxy: null)"
+    )
+    return name, cause
+
+
 def _failed_container(task: dict[str, Any]) -> bool:
     return any(c.get("ExitCode") not in (None, 0) for c in task.get("Containers", []))
 
@@ -86,12 +102,18 @@ def aws_error_semantics() -> Iterator[None]:
     )
 
     original_from_error = StateTaskServiceUnsupported._from_error
+    original_ecs_from_error = StateTaskServiceEcs._from_error
     original_sync_resolver = StateTaskServiceEcs._build_sync_resolver
 
     def from_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError) and self._get_boto_service_name() == "sagemaker":
             return failure_event(self, env, *optimised_sagemaker_error(ex))
         return original_from_error(self, env, ex)
+
+    def ecs_from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, ClientError):
+            return failure_event(self, env, *optimised_ecs_error(ex))
+        return original_ecs_from_error(self, env, ex)
 
     def build_sync_resolver(self: Any, *args: Any, **kwargs: Any) -> Callable[[], Any] | None:
         resolve = original_sync_resolver(self, *args, **kwargs)
@@ -110,6 +132,7 @@ def aws_error_semantics() -> Iterator[None]:
     try:
         with (
             patched(StateTaskServiceUnsupported, "_from_error", from_error),
+            patched(StateTaskServiceEcs, "_from_error", ecs_from_error),
             patched(StateTaskServiceEcs, "_build_sync_resolver", build_sync_resolver),
         ):
             yield

@@ -115,7 +115,12 @@ def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any
         return name, {"Arn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}", "RoleId": "AROAEXAMPLE"}
     if resource_type == "AWS::IAM::ManagedPolicy":
         return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{name}", {}
-    if resource_type in ("AWS::IAM::Policy", "AWS::EC2::SecurityGroupIngress", "AWS::S3::BucketPolicy"):
+    if resource_type in (
+        "AWS::IAM::Policy",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::S3::BucketPolicy",
+    ):
         return name, {}
     if resource_type == "AWS::Serverless::Function":
         return name, {"Arn": _arn("lambda", f"function:{name}")}

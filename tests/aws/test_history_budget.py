@@ -12,9 +12,8 @@ from rightsizing.exceptions import InvalidRequest
 from rightsizing.history_budget import HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, poll_schedule, worst_case_events
 from rightsizing.models.request import RightsizingRequest
 
-ITERATION = json.loads((REPO / "statemachine" / "rightsizing.asl.json").read_text())["States"]["BenchmarkCandidates"][
-    "ItemProcessor"
-]["States"]
+DEFINITION = json.loads((REPO / "statemachine" / "rightsizing.asl.json").read_text())
+ITERATION = DEFINITION["States"]["BenchmarkCandidates"]["ItemProcessor"]["States"]
 
 
 def _request(candidates: int, poll: int | None = None, wait: int = 3600) -> RightsizingRequest:
@@ -53,12 +52,30 @@ def test_counted_constants_match_the_definitions_success_path() -> None:
         "CollectMetrics",
         "CandidateDone",
     ]
-    assert 2 + _events(success) == history.EVENTS_CANDIDATE_FIXED  # + the Map iteration's start and end
+    # The longest: CollectMetrics fails, and so does RecordFailure, which would have shortened its cause.
+    longest = [*success[:-1], "RecordFailure", "FailureNotRecorded", "CandidateDone"]
+    assert ITERATION["CollectMetrics"]["Catch"][0]["Next"] == "RecordFailure"
+    assert ITERATION["RecordFailure"]["Catch"][0]["Next"] == "FailureNotRecorded"
+    assert 2 + _events(longest) == history.EVENTS_CANDIDATE_FIXED  # + the Map iteration's start and end
+    # A load test that never started or failed replaces WaitForMetrics + CollectMetrics with a Pass + RecordFailure.
+    failed_load_test = [*success[:6], "LoadTestTaskFailed", *success[6:11], "RecordFailure", "CandidateDone"]
+    assert _events(failed_load_test) <= _events(longest)
     assert _events(["DescribeEndpoint", "CountPoll", "IsEndpointReady", "WaitForEndpoint"]) == history.EVENTS_PER_POLL
     assert (
         _events(["DeleteEndpoint", "IsEndpointGone", "CountDeleteAttempt", "CanRetryDelete", "WaitBeforeDeleteRetry"])
         == history.EVENTS_PER_DELETE_RETRY
     )
+
+
+def test_run_constant_matches_the_definitions_success_path() -> None:
+    states = DEFINITION["States"]
+    path, name = [], DEFINITION["StartAt"]
+    while name:  # the success path: each state's Next, a Choice's Default
+        path.append(name)
+        name = states[name].get("Next") or states[name].get("Default")
+    assert path == ["PlanRun", "BenchmarkCandidates", "Recommend", "PublishResult", "WasSummarised", "RunFinished"]
+    per_type = {"Task": history.EVENTS_TASK, "Map": 4, "Choice": 2, "Succeed": 2}
+    assert 2 + sum(per_type[states[n]["Type"]] for n in path) == history.EVENTS_RUN_FIXED
 
 
 def test_typical_run_is_far_below_the_limit() -> None:

@@ -178,6 +178,13 @@ def test_the_master_task_knows_where_to_start_worker_tasks() -> None:
     ingress = RESOURCES["LoadTestWorkerIngress"]["Properties"]
     assert ingress["FromPort"] == ingress["ToPort"] == MASTER_PORT
     assert ingress["GroupId"] == ingress["SourceSecurityGroupId"] == {"Ref": "LoadTestSecurityGroupId"}
+    # Workers open the connection: a group whose outbound rules allow only 443 would drop it without this.
+    egress = RESOURCES["LoadTestWorkerEgress"]
+    assert egress["Type"] == "AWS::EC2::SecurityGroupEgress"
+    assert egress["Properties"]["IpProtocol"] == "tcp"
+    assert egress["Properties"]["FromPort"] == egress["Properties"]["ToPort"] == MASTER_PORT
+    group = {"Ref": "LoadTestSecurityGroupId"}
+    assert egress["Properties"]["GroupId"] == egress["Properties"]["DestinationSecurityGroupId"] == group
 
 
 def test_the_master_may_start_only_worker_tasks_and_pass_only_their_roles() -> None:
@@ -206,3 +213,89 @@ def test_the_sweeper_may_stop_only_the_load_test_clusters_tasks() -> None:
         "ArnEquals": {"ecs:cluster": {"GetAtt": "LoadTestCluster.Arn"}}
     }
     assert "task/${LoadTestCluster}/*" in statements["StopRunWorkerTasks"]["Resource"]["Sub"]
+
+
+def _statements(resource: str) -> dict[str, Any]:
+    policies = RESOURCES[resource]["Properties"]["Policies"]
+    return {
+        s["Sid"]: s for policy in policies for s in policy.get("Statement", []) if isinstance(s, dict) and "Sid" in s
+    }
+
+
+@pytest.mark.parametrize("function", ["CollectMetricsFunction", "RecommendFunction"])
+def test_functions_that_expect_missing_artefacts_may_list_the_bucket(function: str) -> None:
+    # Collect checks for result.json, Recommend for each trace.json: S3 says 404 for a missing key only to a
+    # caller that may list the bucket, and 403 (an error, not "missing") to any other.
+    listing = _statements(function)["TellMissingFromForbidden"]
+    assert listing["Action"] == "s3:ListBucket" and listing["Resource"] == {"GetAtt": "ResultsBucket.Arn"}
+
+
+def test_the_state_machine_may_tag_what_it_creates_with_tags() -> None:
+    # Tag-on-create: RunTask with PropagateTags needs ecs:TagResource, a SageMaker Create* with Tags needs
+    # sagemaker:AddTags; without them the call is refused with AccessDenied although RunTask/Create* is allowed.
+    statements = _statements("RightsizingStateMachine")
+    assert "sagemaker:AddTags" in statements["CreateOnlyTaggedBenchmarkResources"]["Action"]
+    tagging = statements["TagLoadTestsAtLaunch"]
+    assert tagging["Action"] == "ecs:TagResource"
+    assert tagging["Resource"]["Sub"].endswith(":task/${LoadTestCluster}/*")
+    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    definition = (REPO / "statemachine" / "rightsizing.asl.json").read_text()
+    assert '"PropagateTags": "TASK_DEFINITION"' in definition
+
+
+# Fargate task sizes, as the ECS developer guide tables them (task CPU units -> memory MiB: first, last, step).
+FARGATE_TASK_SIZES = {
+    256: (512, 2048, None),  # 512, 1024, 2048
+    512: (1024, 4096, 1024),
+    1024: (2048, 8192, 1024),
+    2048: (4096, 16384, 1024),
+    4096: (8192, 30720, 1024),
+    8192: (16384, 61440, 4096),
+    16384: (32768, 122880, 8192),
+}
+
+
+def _fargate_accepts(cpu: int, memory: int) -> bool:
+    first, last, step = FARGATE_TASK_SIZES[cpu]
+    if step is None:
+        return memory in (512, 1024, 2048)
+    return first <= memory <= last and (memory - first) % step == 0
+
+
+def _evaluate(node: Any, parameters: dict[str, str]) -> Any:
+    """The rule functions the template's Rules use, as CloudFormation evaluates them on the parameter values."""
+    if isinstance(node, list):
+        return [_evaluate(item, parameters) for item in node]
+    if not isinstance(node, dict):
+        return node
+    [(function, argument)] = node.items()
+    if function == "Ref":
+        return parameters[argument]
+    values = _evaluate(argument, parameters)
+    if function == "Fn::Equals":
+        return values[0] == values[1]
+    if function == "Fn::Contains":
+        return values[1] in values[0]
+    raise AssertionError(f"rule function {function} not modelled here")
+
+
+def _rules_accept(parameters: dict[str, str]) -> bool:
+    rules = TEMPLATE_DOC["Rules"].values()
+    applying = [rule for rule in rules if _evaluate(rule.get("RuleCondition", True), parameters)]
+    return all(_evaluate(a["Assert"], parameters) for rule in applying for a in rule["Assertions"])
+
+
+def test_rules_accept_exactly_the_fargate_task_sizes() -> None:
+    parameters = TEMPLATE_DOC["Parameters"]
+    cpus, memories = parameters["LoadTestCpu"]["AllowedValues"], parameters["LoadTestMemory"]["AllowedValues"]
+    for cpu in cpus:
+        for memory in memories:
+            accepted = _rules_accept({"LoadTestCpu": cpu, "LoadTestMemory": memory})
+            assert accepted == _fargate_accepts(int(cpu), int(memory)), (cpu, memory)
+    # Every valid memory of every offered CPU can be chosen, the defaults are a valid pair, and so is the worker's.
+    for cpu in cpus:
+        valid = [m for m in range(512, 122881, 512) if _fargate_accepts(int(cpu), m)]
+        assert {str(m) for m in valid} <= set(memories), cpu
+    assert _rules_accept({"LoadTestCpu": parameters["LoadTestCpu"]["Default"], "LoadTestMemory": "4096"})
+    worker = RESOURCES["LoadTestWorkerTaskDefinition"]["Properties"]
+    assert _fargate_accepts(int(worker["Cpu"]), int(worker["Memory"]))

@@ -7,12 +7,14 @@ retried errors take milliseconds; Wait states use the plan's 1 s local poll inte
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 from pipeline_helpers import (
     PlanOverride,
     Proxy,
@@ -195,11 +197,37 @@ def test_load_test_that_exits_non_zero_fails_its_candidate(tmp_path: Path, fast_
     assert result.execution.status == "SUCCEEDED", result.execution.cause
     failed = by_id(result)["c01-local-small"]
     assert failed.status == "failed"
-    # As on AWS, runTask.sync itself fails (States.TaskFailed) when the container exits non-zero.
-    assert failed.failure_reason is not None and failed.failure_reason.startswith("LoadTestFailed")
-    assert "States.TaskFailed" in failed.failure_reason and '"ExitCode": ' in failed.failure_reason
+    # As on AWS, runTask.sync itself fails (States.TaskFailed) when the container exits non-zero; the reason keeps
+    # the stopped task's stop code and exit code, not its whole description.
+    assert failed.failure_reason is not None and failed.failure_reason.startswith(
+        "LoadTestFailed: the load-test task stopped (EssentialContainerExited: Essential container in task exited); "
+        "container locust exited 1; its log is in CloudWatch Logs group"
+    )
     states = result.execution.entered_states()
-    assert "LoadTestTaskFailed" in states and "CollectMetrics" not in states
+    assert "LoadTestTaskFailed" in states and "CollectMetrics" not in states and "RecordFailure" in states
+
+
+def test_run_task_refused_is_not_called_a_failed_load_test(tmp_path: Path, fast_request: dict) -> None:
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+    ecs_api = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    denied = "User: arn:aws:sts::123456789012:assumed-role/sfn/x is not authorized to perform: ecs:TagResource"
+
+    class TagOnCreateDenied(Proxy):
+        def run_task(self, **kwargs: Any) -> dict:
+            response = {"Error": {"Code": "AccessDeniedException", "Message": denied}, "ResponseMetadata": {}}
+            raise ecs_api.exceptions.AccessDeniedException(response, "RunTask")  # modelled, as botocore raises it
+
+    result = run(tmp_path, fast_request, lambda c: {**c, "ecs": TagOnCreateDenied(c["ecs"])})
+
+    assert result.execution.status == "SUCCEEDED", result.execution.cause
+    failed = by_id(result)["c01-local-small"]
+    assert failed.failure_reason is not None and failed.failure_reason.startswith(
+        f"LoadTestNotStarted: RunTask did not start the load-test task (ECS.AccessDeniedException: {denied}"
+    )
+    assert "ecs:TagResource" in failed.failure_reason.split(")", 2)[-1]  # the hint, not only the message
+    states = result.execution.entered_states()
+    assert "LoadTestNotStarted" in states and "LoadTestTaskFailed" not in states
+    assert_everything_deleted(result)
     assert_everything_deleted(result)
 
 
@@ -294,3 +322,96 @@ def test_ctrl_c_stops_every_server_and_generator(tmp_path: Path, fast_request: d
     assert "in_service" in out["seen"] and "probe" in out["seen"]
     assert len(out["groups"]) == 2  # one model server, one load generator
     assert_no_process_left(out["groups"])
+
+
+class RefusedCreateModel(Proxy):
+    """Every candidate fails at once (no server, no load test): the quickest way to reach the run's last states."""
+
+    def create_model(self, **kwargs: Any) -> dict:
+        raise client_error("CreateModel", "Could not access model data", "ValidationException")
+
+
+class FailingFunction(Proxy):
+    """The named step's Lambda function fails as Lambda reports it (FunctionError + errorType)."""
+
+    def __init__(self, inner: Any, step: str) -> None:
+        super().__init__(inner)
+        self.step = step
+
+    def invoke(self, FunctionName: str, Payload: bytes | str | None = None, **kwargs: Any) -> dict:
+        if not FunctionName.endswith(f"-{self.step}"):
+            return self.inner.invoke(FunctionName=FunctionName, Payload=Payload, **kwargs)
+        body = {"errorType": "StoreError", "errorMessage": "cannot write result.json: AccessDenied"}
+        return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
+
+
+def test_a_failed_summary_still_sends_the_event_then_fails_the_run(tmp_path: Path, fast_request: dict) -> None:
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+
+    def wrap(clients: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **clients,
+            "sagemaker": RefusedCreateModel(clients["sagemaker"]),
+            "lambda": FailingFunction(clients["lambda"], "recommend"),
+        }
+
+    result = run(tmp_path, fast_request, wrap)
+
+    assert result.execution.status == "FAILED" and result.execution.error == "RunNotSummarised"
+    states = result.execution.entered_states()
+    assert states[-5:] == ["Recommend", "RunNotSummarised", "PublishResult", "WasSummarised", "RunNotSummarisedFailed"]
+    [event] = result.events
+    detail = event["Detail"]
+    assert detail["recommended"] is False and detail["result_uri"] is None
+    assert detail["error"]["Error"] == "StoreError" and "could not be summarised (StoreError)" in detail["message"]
+    assert result.leftovers == {"models": [], "endpoint_configs": [], "endpoints": []}
+
+
+class RefusingBus(Proxy):
+    """EventBridge accepts the call but not the entry: FailedEntryCount 1, no exception."""
+
+    attempts = 0
+
+    def put_events(self, Entries: list[dict[str, Any]], **_: Any) -> dict:
+        self.attempts += 1
+        return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
+
+
+def test_an_event_that_cannot_be_sent_does_not_fail_a_finished_run(tmp_path: Path, fast_request: dict) -> None:
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+    bus: dict[str, RefusingBus] = {}
+
+    def wrap(clients: dict[str, Any]) -> dict[str, Any]:
+        bus["events"] = RefusingBus(clients["events"])
+        return {**clients, "sagemaker": RefusedCreateModel(clients["sagemaker"]), "events": bus["events"]}
+
+    result = run(tmp_path, fast_request, wrap)
+
+    assert result.execution.status == "SUCCEEDED", result.execution.cause
+    assert bus["events"].attempts == 4  # the first try and the definition's 3 retries
+    summary = result.execution.output
+    assert summary["event_error"]["Error"] == "EventBridge.FailedEntry"
+    assert summary["result_uri"].endswith("/result.json") and result.result is not None
+
+
+def test_forty_failed_candidates_with_long_causes_leave_a_small_state(tmp_path: Path, fast_request: dict) -> None:
+    """Step Functions fails a run whose state passes 256 KB (moto does not): measure the Recommend step's input."""
+    grid = {"SAGEMAKER_MODEL_SERVER_WORKERS": [str(n) for n in range(1, 41)]}
+    fast_request["candidates"] = [{"instance_type": "local.small", "environment_grid": grid}]
+    fast_request["limits"]["max_parallel_candidates"] = 40
+    long_message = "Could not access model data: " + "x" * 20_000
+
+    class LongRefusal(Proxy):
+        def create_model(self, **kwargs: Any) -> dict:
+            raise client_error("CreateModel", long_message, "ValidationException")
+
+    result = run(tmp_path, fast_request, lambda c: {**c, "sagemaker": LongRefusal(c["sagemaker"])})
+
+    assert result.execution.status == "SUCCEEDED", result.execution.cause
+    assert result.result is not None and len(result.result.candidates) == 40
+    assert all(len(c.failure_reason or "") <= 1000 for c in result.result.candidates)
+    [recommend] = [
+        e for e in result.execution.history if e.get("stateEnteredEventDetails", {}).get("name") == "Recommend"
+    ]
+    size = len(recommend["stateEnteredEventDetails"]["input"].encode())
+    assert size < 128 * 1024, size  # 40 x 20 KB causes would be 800 KB

@@ -26,11 +26,12 @@ EVENTS_PASS = 2
 EVENTS_TASK = 5
 EVENTS_SYNC_TASK = 6
 # Execution started/succeeded (2), PlanRun (5), Map state entered/started/succeeded/exited (4), Recommend (5),
-# PublishResult (5).
-EVENTS_RUN_FIXED = 2 + EVENTS_TASK + 4 + EVENTS_TASK + EVENTS_TASK
-# Iteration start/end (2); StartCandidate, IsExistingEndpoint, CreateModel, CreateEndpointConfig, CreateEndpoint;
-# RunLoadTest (.sync); Cleanup, DeleteEndpoint, DeleteEndpointConfig, DeleteModel; HasOutcome, WaitForMetrics,
-# CollectMetrics; CandidateDone.
+# PublishResult (5), WasSummarised (Choice), RunFinished (Succeed).
+EVENTS_RUN_FIXED = 2 + EVENTS_TASK + 4 + EVENTS_TASK + EVENTS_TASK + EVENTS_PASS * 2
+# The longest path without polls: iteration start/end (2); StartCandidate, IsExistingEndpoint, CreateModel,
+# CreateEndpointConfig, CreateEndpoint; RunLoadTest (.sync); Cleanup, DeleteEndpoint, DeleteEndpointConfig,
+# DeleteModel; HasOutcome, WaitForMetrics, CollectMetrics; and when CollectMetrics fails, RecordFailure and (if that
+# fails too) FailureNotRecorded; CandidateDone. A failure earlier on skips at least as many states as it adds.
 EVENTS_CANDIDATE_FIXED = (
     2
     + EVENTS_PASS * 2
@@ -40,6 +41,8 @@ EVENTS_CANDIDATE_FIXED = (
     + EVENTS_TASK * 3
     + EVENTS_PASS * 2
     + EVENTS_TASK
+    + EVENTS_TASK
+    + EVENTS_PASS
     + EVENTS_PASS
 )
 # One poll: DescribeEndpoint (Task), CountPoll (Pass), IsEndpointReady (Choice), WaitForEndpoint (Wait).

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.load import LoadSettings
 from rightsizing.models.targets import LatencySla
 
@@ -19,6 +20,21 @@ from rightsizing.models.targets import LatencySla
 RUN_ID_TAG = "rightsizing:run-id"
 CANDIDATE_TAG = "rightsizing:candidate-id"
 RESOURCE_PREFIX = "rightsize"  # IAM policies scope SageMaker create/delete to names with this prefix
+
+
+# A run id is the Step Functions execution name (1-80 characters, no spaces, brackets, wildcards, control
+# characters or any of "#%\\^|~`$&,;:/) and becomes a SageMaker tag value (letters, digits, spaces and _.:/=+-@),
+# an S3 prefix and part of every resource name. Both rules hold for ASCII letters, digits and _.=+@- only.
+RUN_ID = re.compile(r"^[A-Za-z0-9_.=+@-]{1,80}$")
+RUN_ID_RULE = "1-80 characters, each an ASCII letter, a digit or one of _ . = + @ -"
+
+
+def check_run_id(run_id: str) -> None:
+    """Refuse a run id (execution name) that Step Functions, SageMaker tags or resource names would not take."""
+    if not RUN_ID.match(run_id):
+        raise InvalidRequest("run_id", f"execution name '{run_id[:100]}' is not a valid run id: use {RUN_ID_RULE}")
+    if not re.search(r"[A-Za-z0-9]", run_id):
+        raise InvalidRequest("run_id", f"execution name '{run_id}' needs at least one letter or digit")
 
 
 def resource_name(run_id: str, index: int) -> str:
@@ -79,6 +95,7 @@ class CandidatePlan(BaseModel):
     endpoint_name: str
     variant_name: str = "AllTraffic"
     container: dict[str, Any] = Field(description="CreateModel PrimaryContainer, API casing.")
+    network_isolation: bool = Field(False, description="CreateModel EnableNetworkIsolation (the request's model).")
     tags: list[dict[str, str]] = Field(description="[{Key, Value}] for every created resource.")
     job_uri: str
     results_uri: str

@@ -30,6 +30,11 @@ class ContainerModelSource(BaseModel):
     image: str = Field(min_length=1, max_length=255, description="ECR image URI of the inference container.")
     model_data_url: str | None = Field(None, pattern=r"^(s3|https)://\S+$", description="s3:// URI of model.tar.gz.")
     environment: dict[str, str] = Field(default_factory=dict)
+    network_isolation: bool = Field(
+        False,
+        description="CreateModel EnableNetworkIsolation: the container gets no network access. AWS Marketplace model "
+        "packages and algorithms require true (SageMaker refuses to create their model otherwise).",
+    )
 
 
 class ModelPackageSource(BaseModel):
@@ -38,6 +43,11 @@ class ModelPackageSource(BaseModel):
     model_config = StrictModel
     type: Literal["model_package"] = "model_package"
     model_package_arn: str
+    network_isolation: bool = Field(
+        False,
+        description="CreateModel EnableNetworkIsolation: the container gets no network access. AWS Marketplace model "
+        "packages and algorithms require true (SageMaker refuses to create their model otherwise).",
+    )
 
     @field_validator("model_package_arn")
     @classmethod

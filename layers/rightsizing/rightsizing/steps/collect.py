@@ -1,4 +1,5 @@
-"""Collect step: turn the load generator's result (and endpoint-side metrics) into a CandidateResult."""
+"""Collect step: turn a Map iteration's outcome into a CandidateResult: the load generator's result and the
+endpoint-side metrics, or the caught failure reduced to a short reason (``failure``)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,22 @@ from pydantic import BaseModel, ConfigDict
 
 from rightsizing.exceptions import LoadTestFailed
 from rightsizing.models.plan import CandidatePlan
-from rightsizing.models.result import CandidateResult, LoadTestResult
+from rightsizing.models.result import CandidateResult, LoadTestResult, StepFailure
 from rightsizing.ports import Backend
+from rightsizing.steps.failures import describe_failure
 from rightsizing.store import get_json, join_uri, put_json
 
 
 class CollectInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
     candidate: CandidatePlan
+    failure: StepFailure | None = None
 
 
 def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
     candidate = event.candidate
+    if event.failure is not None:
+        return failed_result(candidate, event.failure)
     result_uri = join_uri(candidate.results_uri, "result.json")
     store = backend.store
     if not store.exists(result_uri):
@@ -52,3 +57,14 @@ def load_window(load: LoadTestResult) -> tuple[float, float] | None:
     if load.started_epoch is None:
         return None
     return load.started_epoch, load.started_epoch + load.test_seconds
+
+
+def failed_result(candidate: CandidatePlan, failure: StepFailure) -> CandidateResult:
+    """A failed candidate with a short reason: what the Map collects stays small (256 KB state limit)."""
+    return CandidateResult(
+        candidate_id=candidate.candidate_id,
+        instance_type=candidate.instance_type,
+        environment=candidate.environment,
+        status="failed",
+        failure_reason=describe_failure(failure),
+    )

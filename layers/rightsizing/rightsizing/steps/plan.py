@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from rightsizing.estimate import estimate_run
-from rightsizing.exceptions import BudgetExceeded
+from rightsizing.exceptions import BudgetExceeded, InvalidRequest
 from rightsizing.history_budget import poll_schedule
 from rightsizing.models.plan import (
     CANDIDATE_TAG,
@@ -17,12 +17,15 @@ from rightsizing.models.plan import (
     LoadTestJob,
     RunPlan,
     candidate_id_for,
+    check_run_id,
     resource_name,
 )
-from rightsizing.models.request import RightsizingRequest, parse_request
+from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest, parse_request
 from rightsizing.ports import Backend
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
+# Step Functions fails a state above 256 KB; the plan's own share leaves room for the run's other fields.
+MAX_PLAN_BYTES = 192 * 1024
 TASK_START_MARGIN_SECONDS = 600  # Fargate image pull and start take 20-90 s; never cut a test short for it
 
 
@@ -34,17 +37,17 @@ class PlanInput(BaseModel):
 
 
 def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
+    check_run_id(event.run_id)
     request = parse_request(event.request)
     backend.guard.check(request)
     _check_budget(request, backend)
 
     run_uri = join_uri(event.artifacts_uri, "runs", event.run_id)
     store = backend.store
-    put_json(join_uri(run_uri, "request.json"), request.model_dump(mode="json"), store)
-    payloads_uri = put_json(join_uri(run_uri, "payloads.json"), _payload_bodies(request, store), store)
-
+    payloads_uri = join_uri(run_uri, "payloads.json")
     schedule = poll_schedule(request, backend.default_poll_seconds, backend.history_event_budget)
     plans: list[CandidatePlan] = []
+    jobs: list[LoadTestJob] = []
     for index, (spec, environment) in enumerate(request.variants(), start=1):
         candidate_id = candidate_id_for(index, spec.instance_type, environment)
         results_uri = join_uri(run_uri, "candidates", candidate_id)
@@ -64,7 +67,8 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
             max_seconds=request.limits.max_seconds_per_candidate,
             results_uri=results_uri,
         )
-        job_uri = put_json(join_uri(results_uri, "job.json"), job.model_dump(mode="json"), store)
+        jobs.append(job)
+        job_uri = join_uri(results_uri, "job.json")
         tags = {**request.tags, RUN_ID_TAG: event.run_id, CANDIDATE_TAG: candidate_id}
         plans.append(
             CandidatePlan(
@@ -76,6 +80,8 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
                 endpoint_config_name=base_name,
                 endpoint_name=endpoint_name,
                 container={} if spec.endpoint_name else backend.containers.primary_container(request, environment),
+                network_isolation=isinstance(request.model, ContainerModelSource | ModelPackageSource)
+                and request.model.network_isolation,
                 tags=[{"Key": k, "Value": v} for k, v in tags.items()],
                 job_uri=job_uri,
                 results_uri=results_uri,
@@ -87,12 +93,31 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
                 metrics_delay_seconds=backend.metrics_delay_seconds,
             )
         )
-    return RunPlan(
+    plan = RunPlan(
         run_id=event.run_id,
         run_uri=run_uri,
         max_concurrency=min(request.limits.max_parallel_candidates, backend.max_parallel_candidates or 40),
         candidates=plans,
     )
+    _check_plan_size(plan)
+    bodies = _payload_bodies(request, store)
+    put_json(join_uri(run_uri, "request.json"), request.model_dump(mode="json"), store)
+    put_json(payloads_uri, bodies, store)
+    for job, candidate in zip(jobs, plans, strict=True):
+        put_json(candidate.job_uri, job.model_dump(mode="json"), store)
+    return plan
+
+
+def _check_plan_size(plan: RunPlan) -> None:
+    """The plan is the state the Map starts from: Step Functions fails a run whose state passes 256 KB."""
+    size = len(plan.model_dump_json())
+    if size > MAX_PLAN_BYTES:
+        raise InvalidRequest(
+            "candidates",
+            f"the plan of {len(plan.candidates)} benchmarks is {size // 1024} KB, above the "
+            f"{MAX_PLAN_BYTES // 1024} KB kept under Step Functions' 256 KB per state: shorten the tags and "
+            "environment values, or split the candidates over several runs",
+        )
 
 
 def _payload_bodies(request: RightsizingRequest, store: ArtifactStore) -> list[str]:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.exceptions import RightsizingError
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
-from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, publish_report
+from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
+from rightsizing.steps.failures import describe_failure
 from rightsizing.steps.plan import load_plan_request
 from rightsizing.store import ArtifactStore, join_uri, put_json
 
@@ -30,16 +30,24 @@ class RecommendInput(BaseModel):
 
 
 class RunSummary(BaseModel):
+    """The execution output and the "Rightsizing Run Completed" event's detail.
+
+    The state machine itself writes two fields: ``error`` when the Recommend step failed (no result.json; the
+    execution then fails) and ``event_error`` when the event could not be sent (the run still succeeds).
+    """
+
     model_config = ConfigDict(extra="forbid")
     run_id: str
-    result_uri: str
-    csv_uri: str
+    result_uri: str | None
+    csv_uri: str | None
     recommended: bool
     instance_type: str | None
     instance_count: int | None
     usd_per_hour: float | None
     message: str
     report_uri: str | None = None
+    error: StepFailure | None = Field(None, description="Why the run could not be summarised.")
+    event_error: StepFailure | None = Field(None, description="Why the completion event was not sent.")
 
 
 def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
@@ -93,7 +101,10 @@ def price_candidates(results: list[CandidateResult], backend: Backend, region: s
 def write_outputs(
     run: RunResult, run_uri: str, prices: dict[str, PriceQuote | str], store: ArtifactStore
 ) -> dict[str, str]:
-    """result.json and results.csv, then the HTML report and the CloudFormation snippet beside them."""
+    """result.json and results.csv, then the HTML report and the CloudFormation snippet beside them.
+
+    The traces are read first so that one that cannot be read is noted in result.json too."""
+    traces = load_traces(run, run_uri, store, run.notes)
     run.artifacts = {
         "result": join_uri(run_uri, "result.json"),
         "csv": join_uri(run_uri, "results.csv"),
@@ -102,7 +113,7 @@ def write_outputs(
     }
     put_json(run.artifacts["result"], run.model_dump(mode="json"), store)
     store.put_bytes(run.artifacts["csv"], results_csv(run, prices).encode(), "text/csv")
-    publish_report(run, run_uri, store)
+    publish_report(run, run_uri, store, traces)
     return run.artifacts
 
 
@@ -116,23 +127,8 @@ def candidate_result(outcome: CandidateOutcome) -> CandidateResult:
         instance_type=plan["instance_type"],
         environment=plan.get("environment", {}),
         status="failed",
-        failure_reason=failure_reason(outcome.outcome),
+        failure_reason=describe_failure(outcome.outcome),
     )
-
-
-def failure_reason(failure: StepFailure) -> str:
-    """``Error: message``; Lambda causes are JSON with errorMessage, service causes plain text."""
-    cause = failure.Cause or ""
-    try:
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict):
-            cause = str(parsed.get("errorMessage") or parsed.get("Message") or cause)
-    except ValueError:
-        pass
-    details = (failure.model_extra or {}).get("Details")
-    if isinstance(details, dict) and details.get("FailureReason"):
-        cause = f"{cause} ({details['FailureReason']})"  # e.g. DescribeEndpoint's reason for status Failed
-    return f"{failure.Error}: {cause}" if cause else failure.Error
 
 
 CSV_COLUMNS = [
