@@ -12,9 +12,12 @@ image's read-only ``/home/loadtest``, and writable only:
 - ``/srv/bucket``, a folder standing in for the S3 prefix the job, payloads and results live under (``file://``
   URIs instead of ``s3://``; tests/integration/test_loadtest_s3.py covers S3).
 
-The network is shared so the task reaches the ground-truth server on 127.0.0.1 (``ENDPOINT_URL``). Not emulated: the
-image's own interpreter and packages (the test venv's, read-only, stand in for them; tests/unit/test_dockerfile.py
-checks the image installs the same pins), seccomp and capabilities beyond bubblewrap's (it drops all of them).
+The network is shared so the task reaches the ground-truth server on 127.0.0.1 (``ENDPOINT_URL``). The code is
+mounted read-only where the image has it (``/opt/rightsizing``: the two packages only) and the test venv beside it,
+so neither depends on where the repository was cloned (a clone under /tmp or /home would otherwise be hidden by the
+volumes and tmpfs the sandbox mounts there). Not emulated: the image's own interpreter and packages (the test venv's,
+read-only, stand in for them; tests/unit/test_dockerfile.py checks the image installs the same pins), seccomp and
+capabilities beyond bubblewrap's (it drops all of them).
 
 Each run is bounded to seconds: a two-step search on a small ground-truth server, and the failures fail at once.
 """
@@ -43,7 +46,11 @@ BWRAP = shutil.which("bwrap")
 BUCKET = "/srv/bucket"  # where the stand-in for S3 appears inside the sandbox
 HOME = "/home/loadtest"  # the image's WORKDIR and the user's home: read-only in the container
 MAX_SECONDS = 10
-IMAGE_PYTHONPATH = f"{REPO / 'layers' / 'rightsizing'}:{REPO / 'loadtest'}"  # the image's /opt/rightsizing: both
+IMAGE_CODE = "/opt/rightsizing"  # the image's PYTHONPATH: the domain library and the load generator, nothing else
+VENV = "/opt/venv"  # the test venv, standing in for the image's site-packages
+# Where the interpreter's own files live (outside the venv); mounted at the same path if the sandbox hides it.
+PYTHON_HOME = Path(sys.base_prefix).resolve()
+HIDDEN_BY_SANDBOX = ("/home", "/srv", "/opt")  # replaced by tmpfs below
 
 
 def bwrap_works() -> str | None:
@@ -85,12 +92,19 @@ def sandbox_command(volumes: dict[str, Path], bucket: Path) -> list[str]:
         "--unshare-user", "--uid", str(IMAGE_UID), "--gid", str(IMAGE_UID),
         "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--die-with-parent",
-        "--tmpfs", "/home", "--dir", HOME, "--remount-ro", "/home",
-        "--tmpfs", "/srv", "--bind", str(bucket), BUCKET, "--remount-ro", "/srv",
+        "--tmpfs", "/home", "--dir", HOME,
+        "--tmpfs", "/srv", "--bind", str(bucket), BUCKET,
+        "--tmpfs", "/opt",
+        "--ro-bind", str(REPO / "layers" / "rightsizing" / "rightsizing"), f"{IMAGE_CODE}/rightsizing",
+        "--ro-bind", str(REPO / "loadtest" / "rightsizing_loadtest"), f"{IMAGE_CODE}/rightsizing_loadtest",
+        "--ro-bind", sys.prefix, VENV,
     ]  # fmt: skip
+    if str(PYTHON_HOME).startswith(HIDDEN_BY_SANDBOX):
+        command += ["--ro-bind", str(PYTHON_HOME), str(PYTHON_HOME)]
+    command += ["--remount-ro", "/home", "--remount-ro", "/srv", "--remount-ro", "/opt"]
     for container_path, host_path in volumes.items():
         command += ["--bind", str(host_path), container_path]
-    return [*command, "--chdir", HOME, "--", sys.executable, "-m", "rightsizing_loadtest.task"]
+    return [*command, "--chdir", HOME, "--", f"{VENV}/bin/python3", "-m", "rightsizing_loadtest.task"]
 
 
 def sandbox_environment(job_uri: str, endpoint_url: str) -> dict[str, str]:
@@ -99,7 +113,7 @@ def sandbox_environment(job_uri: str, endpoint_url: str) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": HOME,
         "TMPDIR": "/tmp",
-        "PYTHONPATH": IMAGE_PYTHONPATH,
+        "PYTHONPATH": IMAGE_CODE,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "AWS_DEFAULT_REGION": "us-east-1",
