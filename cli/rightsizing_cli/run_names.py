@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.plan import check_run_id
 from rightsizing.models.request import RightsizingRequest
 
-# Execution names are 1-80 characters without whitespace, brackets, wildcards or punctuation; the run id also becomes
-# a SageMaker tag value and part of resource names, so: letters, digits and inner hyphens only.
-RUN_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,78}[A-Za-z0-9])?$")
 DIGEST_CHARS = 12
 MAX_INPUT_BYTES = 256 * 1024  # Step Functions: execution input, UTF-8 encoded
 
@@ -57,13 +54,8 @@ def default_run_name(request: RightsizingRequest, input_json: str) -> str:
 
 
 def check_run_name(name: str, field: str = "--name") -> str:
-    if not RUN_NAME.match(name):
-        raise InvalidRequest(
-            field,
-            f"'{name}' is not a valid run id: 1-80 letters, digits and hyphens, starting and ending with a letter or "
-            "digit (it becomes the execution name and a SageMaker tag value)",
-        )
-    return name
+    """The plan step's own run-id rule (``rightsizing.models.plan.check_run_id``), naming the option."""
+    return check_run_id(name, field)
 
 
 def run_id_of(execution_arn: str) -> str:

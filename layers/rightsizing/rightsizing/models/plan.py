@@ -29,12 +29,13 @@ RUN_ID = re.compile(r"^[A-Za-z0-9_.=+@-]{1,80}$")
 RUN_ID_RULE = "1-80 characters, each an ASCII letter, a digit or one of _ . = + @ -"
 
 
-def check_run_id(run_id: str) -> None:
+def check_run_id(run_id: str, field: str = "run_id") -> str:
     """Refuse a run id (execution name) that Step Functions, SageMaker tags or resource names would not take."""
     if not RUN_ID.match(run_id):
-        raise InvalidRequest("run_id", f"execution name '{run_id[:100]}' is not a valid run id: use {RUN_ID_RULE}")
+        raise InvalidRequest(field, f"'{run_id[:100]}' is not a valid run id: use {RUN_ID_RULE}")
     if not re.search(r"[A-Za-z0-9]", run_id):
-        raise InvalidRequest("run_id", f"execution name '{run_id}' needs at least one letter or digit")
+        raise InvalidRequest(field, f"'{run_id}' needs at least one letter or digit")
+    return run_id
 
 
 def resource_name(run_id: str, index: int) -> str:
