@@ -165,7 +165,7 @@ def aws_errors(out: Output, context: Callable[[], AwsContext | None] = lambda: N
     except StackNotFound as e:
         ctx = context()
         where = f" in {ctx.region}" if ctx else ""
-        out.fail(f"{e}{where}: deploy it (README, 'Deploy to AWS') or pass --stack/--region", ExitCode.INVALID)
+        out.fail(f"{e}{where}: deploy it (README, 'Run on AWS') or pass --stack/--region", ExitCode.INVALID)
     except InvalidRequest as e:
         out.fail(e.details, ExitCode.INVALID)
     except (ExecutionNotFound, AwsSetupError) as e:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -187,19 +190,14 @@ def status(
 ) -> None:
     """A run's state: the execution, each candidate's stage, the result, and the cleanup that followed."""
     out = Output(output)
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack)
-        arn = execution_ref(ctx, run)
-        client = ctx.client("stepfunctions")
-        description = sfn.describe_execution(client, arn)
+    with opened_run(out, run, profile, region, stack) as opened:
         progress = RunHistory()
-        progress.feed(sfn.history(client, arn))
-        cleanup = cleanup_executions(ctx, run_id_of(arn), description["startDate"])
-        document = status_document(description, progress, cleanup)
+        progress.feed(sfn.history(opened.client, opened.arn))
+        cleanup = cleanup_executions(opened.ctx, opened.run_id, opened.description["startDate"])
+        document = status_document(opened.description, progress, cleanup)
     out.document(document)
     if not out.is_json:
-        print_status(out, document, ctx_flags(ctx))
+        print_status(out, document, ctx_flags(opened.ctx))
 
 
 def watch(
@@ -212,12 +210,8 @@ def watch(
 ) -> None:
     """Follow a run's progress, candidate by candidate, until it ends; the exit code says how it ended."""
     out = Output(output)
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack)
-        arn = execution_ref(ctx, run)
-        client = ctx.client("stepfunctions")
-        description = sfn.describe_execution(client, arn)
+    with opened_run(out, run, profile, region, stack) as opened:
+        ctx, arn, client, description = opened.ctx, opened.arn, opened.client, opened.description
         printer = ProgressPrinter(out.console, {}, _sla_of(description))
         progress = RunHistory()
         out.console.print(
@@ -261,13 +255,8 @@ def cancel(
 ) -> None:
     """Stop a run. What it created is still deleted: the stack's cleanup state machine sweeps an aborted run."""
     out = Output(output)
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack)
-        arn = execution_ref(ctx, run)
-        client = ctx.client("stepfunctions")
-        description = sfn.describe_execution(client, arn)
-        run_id = run_id_of(arn)
+    with opened_run(out, run, profile, region, stack) as opened:
+        ctx, arn, client, description, run_id = opened.ctx, opened.arn, opened.client, opened.description, opened.run_id
         if description["status"] != "RUNNING":
             out.document({"run_id": run_id, "execution_arn": arn, "cancelled": False, "status": description["status"]})
             out.console.print(f"Run {run_id} already ended ({description['status']}): nothing to cancel.")
@@ -324,6 +313,31 @@ def list_runs(
 
 
 # --- shared by the commands ---
+
+
+@dataclass(frozen=True)
+class OpenedRun:
+    ctx: AwsContext
+    arn: str
+    client: Any  # the Step Functions client
+    description: dict[str, Any]  # DescribeExecution
+
+    @property
+    def run_id(self) -> str:
+        return run_id_of(self.arn)
+
+
+@contextmanager
+def opened_run(
+    out: Output, run: str, profile: str | None, region: str | None, stack: str | None
+) -> Iterator[OpenedRun]:
+    """RUN's execution on the stack, described; inside ``aws_errors``, so failures are one line and an exit code."""
+    ctx: AwsContext | None = None
+    with aws_errors(out, lambda: ctx):
+        ctx = open_context(profile, region, stack)
+        arn = execution_ref(ctx, run)
+        client = ctx.client("stepfunctions")
+        yield OpenedRun(ctx, arn, client, sfn.describe_execution(client, arn))
 
 
 def execution_ref(ctx: AwsContext, run: str) -> str:
