@@ -13,9 +13,9 @@ import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
+from cfn_template import CfnLoader
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "loadtest" / "Dockerfile"
@@ -138,21 +138,6 @@ def volume_permissions(path: str, instructions: list[Instruction]) -> tuple[int,
         # worst the checks could miss.
         return FARGATE_BIND_MOUNT
     return directory.uid, directory.gid, directory.mode
-
-
-class CfnLoader(yaml.SafeLoader):
-    """CloudFormation's short-form intrinsics (!Ref, !Sub, …) read as plain values."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 @dataclass(frozen=True)

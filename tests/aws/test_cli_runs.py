@@ -21,6 +21,7 @@ import boto3
 import pytest
 import yaml
 from botocore.stub import Stubber
+from cfn_template import CfnLoader
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -199,7 +200,7 @@ def test_dry_run_calls_the_preflight_and_starts_nothing(stack: FakeStack, monkey
 
 def _rule_starts_cleanup(stack: FakeStack, execution_arn: str) -> None:
     """What RunStoppedRule does with the run's status-change event: match its pattern, transform, start."""
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_CfnLoader)
+    template = yaml.load((REPO / "template.yaml").read_text(), Loader=CfnLoader)
     rule = template["Resources"]["RunStoppedRule"]["Properties"]
     execution = stack.sfn.describe_execution(executionArn=execution_arn)
     event = {
@@ -230,23 +231,6 @@ def _path(document: Any, path: str) -> Any:
     for part in path.removeprefix("$.").split("."):
         document = document[part]
     return document
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """template.yaml with its short-form intrinsics (!Ref X -> {"Ref": "X"}, others kept as plain values)."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def test_cancel_stops_the_run_and_status_shows_the_cleanup_it_triggered(stack: FakeStack) -> None:

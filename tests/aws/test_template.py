@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cfn_template import CfnLoader
 from conftest import FUNCTION_EVENTS, REPO
 
 TEMPLATE = REPO / "template.yaml"
@@ -20,19 +21,6 @@ TOOLS = Path(sys.executable).parent  # cfn-lint and statelint are dev dependenci
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form intrinsics (!Ref, !Sub, …) as plain data."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-CfnLoader.add_multi_constructor("!", _intrinsic)
 TEMPLATE_DOC: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
 RESOURCES: dict[str, Any] = TEMPLATE_DOC["Resources"]
 
