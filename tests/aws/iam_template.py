@@ -35,6 +35,7 @@ PARAMETERS: dict[str, Any] = {
     "LoadTestImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/rightsizing-loadtest:1",
     "LoadTestSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
     "LoadTestSecurityGroupId": "sg-0cccccccccccccccc",
+    "DefaultScheduleExpression": "rate(7 days)",  # the stack's own schedule exists, so its role's needs are checked
 }
 
 # SAM's policy templates this template uses, as samtranslator 1.110 defines them
@@ -132,6 +133,12 @@ def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any
         return name, {"Arn": _arn("logs", f"log-group:{name}:*")}
     if resource_type == "AWS::Events::Rule":
         return name, {"Arn": _arn("events", f"rule/{name}")}
+    if resource_type == "AWS::Scheduler::ScheduleGroup":
+        return name, {"Arn": _arn("scheduler", f"schedule-group/{name}")}
+    if resource_type == "AWS::Scheduler::Schedule":
+        return name, {"Arn": _arn("scheduler", f"schedule/{name}")}
+    if resource_type == "AWS::Lambda::Permission":
+        return name, {}
     raise NotImplementedError(f"{logical_id}: no placeholder identity for {resource_type}; add one to _identities")
 
 
@@ -148,6 +155,9 @@ class Template:
         self.resources: dict[str, Any] = document["Resources"]
         values = {name: spec.get("Default") for name, spec in document.get("Parameters", {}).items()}
         values.update(parameters or {})
+        for name, spec in document.get("Parameters", {}).items():  # CloudFormation hands these over as lists
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(values.get(name), str):
+                values[name] = values[name].split(",")
         missing = [name for name, value in values.items() if value is None]
         if missing:
             raise ValueError(f"no value for template parameters {missing}")
