@@ -233,22 +233,32 @@ def faked_run(moto_server: str) -> Iterator[FakedRun]:
 def _start_automatically(recorder: CallRecorder, monkeypatch: Any, s3: Any, context: FakeLambdaContext) -> None:
     """A schedule's period and an approved model package each start a run; a schedule without a stored request and
     a group without a profile read a missing key (404, given s3:ListBucket) and start nothing."""
-    sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = TEMPLATE.refs["RightsizingStateMachine"]
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-    sfn.create_state_machine(name=machine.rsplit(":", 1)[-1], definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/s")
-    request = json.loads((EVENTS / "aws-fraud-tabular.json").read_text())
-    s3.put_object(Bucket=BUCKET, Key="schedules/fraud-weekly.json", Body=json.dumps(request).encode())
-    s3.put_object(Bucket=BUCKET, Key="profiles/fraud-xgboost.json", Body=(EVENTS / "profiles" / "fraud-xgboost.json").read_bytes())
-    scheduled = json.loads((EVENTS / "functions" / "start_scheduled_run.json").read_text().replace("REPLACE-WITH-RESULTS-BUCKET", BUCKET))
+    role = f"arn:aws:iam::{ACCOUNT}:role/states"
+    boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name=machine.rsplit(":", 1)[-1], definition=definition, roleArn=role
+    )
+    s3.put_object(
+        Bucket=BUCKET, Key="schedules/fraud-weekly.json", Body=(EVENTS / "aws-fraud-tabular.json").read_bytes()
+    )
+    s3.put_object(
+        Bucket=BUCKET, Key="profiles/fraud-xgboost.json", Body=(EVENTS / "profiles/fraud-xgboost.json").read_bytes()
+    )
+    scheduled = json.loads(
+        (EVENTS / "functions" / "start_scheduled_run.json").read_text().replace("REPLACE-WITH-RESULTS-BUCKET", BUCKET)
+    )
     approved = json.loads((EVENTS / "functions" / "start_registry_run.json").read_text())
+    unscheduled = {**scheduled, "request_uri": scheduled["request_uri"].replace("fraud-weekly", "gone")}
+    unprofiled = {**approved, "detail": {**approved["detail"], "ModelPackageGroupName": "no-profile"}}
     for function, event, unknown in (
-        ("StartScheduledRunFunction", scheduled, {**scheduled, "request_uri": scheduled["request_uri"].replace("fraud-weekly", "gone")}),
-        ("StartRegistryRunFunction", approved, {**approved, "detail": {**approved["detail"], "ModelPackageGroupName": "no-profile"}}),
-    ):  # fmt: skip
-        for name, value in TEMPLATE.resolve(TEMPLATE.resources[function]["Properties"]["Environment"]["Variables"]).items():
+        ("StartScheduledRunFunction", scheduled, unscheduled),
+        ("StartRegistryRunFunction", approved, unprofiled),
+    ):
+        properties = TEMPLATE.resources[function]["Properties"]
+        for name, value in TEMPLATE.resolve(properties["Environment"]["Variables"]).items():
             monkeypatch.setenv(name, str(value))
-        handler = load_handler(TEMPLATE.resources[function]["Properties"]["CodeUri"].strip("/").rsplit("/", 1)[-1])
+        handler = load_handler(properties["CodeUri"].strip("/").rsplit("/", 1)[-1])
         with recorder.acting_as(function):
             assert handler.lambda_handler(event, context)["started"] is True
             assert handler.lambda_handler(unknown, context)["started"] is False

@@ -25,7 +25,8 @@ SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")
 SCHEDULE_NAME_RULE = "1-64 letters, digits and hyphens, starting and ending with a letter or digit"
 # The stack's own schedule (template parameter DefaultScheduleExpression); the CLI may replace only its request.
 DEFAULT_SCHEDULE = "default"
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # Scheduler replaces it with the period's time, e.g. 2026-01-05T02:00:00Z
+# Scheduler replaces this with the period's time, e.g. 2026-01-05T02:00:00Z, in a target's Input.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 REQUEST_NAME_LENGTH = 40  # RightsizingRequest.name
 
 
@@ -112,3 +113,37 @@ class TriggerOutcome(BaseModel):
 class StartedRun:
     execution_arn: str
     already_started: bool
+
+
+RATE = re.compile(r"^(\d+) (minute|minutes|hour|hours|day|days)$")
+RATE_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+MIN_RATE_MINUTES = 60  # a run takes minutes to hours and costs endpoint time: refuse a schedule that piles them up
+
+
+def schedule_expression(cron: str | None, rate: str | None) -> str:
+    """``cron(...)`` or ``rate(...)`` as EventBridge Scheduler takes it, from the CLI's ``--cron``/``--rate``."""
+    if (cron is None) == (rate is None):
+        raise InvalidRequest("--cron/--rate", "give exactly one of --cron and --rate")
+    if rate is not None:
+        found = RATE.match(rate.strip())
+        if not found:
+            raise InvalidRequest("--rate", f"'{rate}' is not '<number> minutes|hours|days' (e.g. '7 days')")
+        value, unit = int(found[1]), found[2]
+        if value < 1 or (value == 1) != (not unit.endswith("s")):
+            raise InvalidRequest("--rate", f"'{rate}': use the singular unit for 1 and the plural otherwise")
+        if value * RATE_MINUTES[unit.rstrip("s")] < MIN_RATE_MINUTES:
+            raise InvalidRequest("--rate", f"'{rate}' is more often than once an hour: a run takes longer than that")
+        return f"rate({value} {unit})"
+    assert cron is not None
+    fields = cron.split()
+    if len(fields) != 6:
+        raise InvalidRequest(
+            "--cron",
+            f"'{cron}' has {len(fields)} fields; Scheduler's cron has 6: minutes hours day-of-month month "
+            "day-of-week year (e.g. '0 2 ? * MON *')",
+        )
+    if (fields[2] == "?") == (fields[4] == "?"):
+        raise InvalidRequest("--cron", f"'{cron}': exactly one of day-of-month and day-of-week must be '?'")
+    if fields[0] in ("*", "?") or "/" in fields[0] or "," in fields[0] or "-" in fields[0]:
+        raise InvalidRequest("--cron", f"'{cron}' runs more than once an hour: give the minute as one number")
+    return f"cron({' '.join(fields)})"
