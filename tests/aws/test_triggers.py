@@ -54,7 +54,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 
 def _put(stack: Stack, key: str, document: Any) -> None:
-    stack.s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document).encode())
+    body = document if isinstance(document, str) else json.dumps(document)  # a string: the bytes as they are
+    stack.s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
 
 
 def _scheduled(when: str = "2026-01-05T02:00:00Z", name: str = "fraud-weekly") -> dict[str, Any]:
@@ -117,9 +118,10 @@ def test_a_period_in_another_time_zone_is_named_in_utc(stack: Stack) -> None:
     [
         (None, "no request stored at s3://"),
         ({"name": "x"}, "the stored request"),
+        ("{not json", "is not JSON"),
         ({**json.loads(REQUEST.read_text()), "region": "eu-west-1"}, "the stack's is us-east-1"),
     ],
-    ids=["missing", "invalid", "other-region"],
+    ids=["missing", "invalid", "not-json", "other-region"],
 )
 def test_a_period_without_a_usable_request_starts_nothing(stack: Stack, stored: Any, reason: str) -> None:
     if stored is not None:
@@ -174,13 +176,15 @@ def test_the_same_state_change_sent_twice_starts_one_run(stack: Stack) -> None:
         ({"ModelApprovalStatus": "Rejected"}, "is Rejected, not Approved"),
         ({"ModelPackageStatus": "InProgress"}, "is InProgress"),
         ({"ModelPackageGroupName": "churn"}, "model package group churn has no profile at s3://"),
+        ({"ModelPackageGroupName": "broken"}, "is not JSON"),
     ],
-    ids=["pending", "rejected", "in-progress", "no-profile"],
+    ids=["pending", "rejected", "in-progress", "no-profile", "profile-not-json"],
 )
 def test_an_unapproved_package_or_a_group_without_a_profile_starts_nothing(
     stack: Stack, detail: dict[str, Any], reason: str
 ) -> None:
     _put(stack, "profiles/fraud-xgboost.json", json.loads(PROFILE.read_text()))
+    _put(stack, "profiles/broken.json", "{not json")
     outcome = _start("start_registry_run", _approved(**detail))
     assert outcome["started"] is False and reason in outcome["reason"]
     assert stack.executions() == []

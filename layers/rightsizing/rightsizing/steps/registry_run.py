@@ -37,9 +37,10 @@ def start_registry_run(event: ModelPackageStateChange, triggers: Triggers) -> Tr
     uri = join_uri(triggers.artifacts_uri, profile_key(package.group))
     if not triggers.store.exists(uri):
         return not_started(f"model package group {package.group} has no profile at {uri}", run_id)
-    profile = get_json(uri, triggers.store)
     try:
-        request = parse_request(request_document(profile, event))
+        request = parse_request(request_document(get_json(uri, triggers.store), event))
+    except ValueError as e:
+        return not_started(f"the profile {uri} is not JSON: {e}", run_id)
     except InvalidRequest as e:
         return not_started(f"the profile {uri} does not make a valid request: {e.details}", run_id)
     return start_request(run_id, request, triggers)

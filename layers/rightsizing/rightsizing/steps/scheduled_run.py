@@ -23,6 +23,8 @@ def start_scheduled_run(event: ScheduledRunEvent, triggers: Triggers) -> Trigger
         )
     try:
         request = parse_request(get_json(event.request_uri, triggers.store))
+    except ValueError as e:
+        return not_started(f"the stored request {event.request_uri} is not JSON: {e}", run_id)
     except InvalidRequest as e:
         return not_started(f"the stored request {event.request_uri} is invalid: {e.details}", run_id)
     return start_request(run_id, request, triggers)
