@@ -24,6 +24,7 @@ from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
 from rightsizing_cli.progress import ProgressPrinter
 from rightsizing_cli.report import report_command
+from rightsizing_cli.schedule import schedule_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = make_console()
@@ -180,6 +181,7 @@ app.command("list")(aws_runs.list_runs)
 app.command("prices")(prices_command)
 app.command("bench")(bench)
 app.add_typer(image_app, name="image")
+app.add_typer(schedule_app, name="schedule")
 
 
 if __name__ == "__main__":

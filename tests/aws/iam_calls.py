@@ -307,4 +307,6 @@ def needs_of(call: ApiCall, task_roles: Mapping[str, Sequence[str]]) -> list[Nee
         return _sagemaker_needs(call, origin)
     if call.service == "ecs":
         return _ecs_needs(call, origin, task_roles)
+    if call.service == "stepfunctions" and call.operation == "StartExecution":
+        return [Need("states:StartExecution", call.params["stateMachineArn"], {}, origin)]
     raise NotImplementedError(f"no IAM rule for {call.service} {call.operation} (from {call.origin}): add one")

@@ -243,3 +243,21 @@ def rule_target_needs(template: Template) -> dict[str, list[Need]]:
                 raise NotImplementedError(f"{origin}: no IAM rule for a target {arn}")
             found.setdefault(roles[target["RoleArn"]], []).append(Need("states:StartExecution", arn, {}, origin))
     return found
+
+
+def schedule_target_needs(template: Template) -> dict[str, list[Need]]:
+    """The role each EventBridge Scheduler schedule of the template runs with, and what it must allow: a Lambda
+    function target is Lambda's Invoke, authorised for the role as ``lambda:InvokeFunction``."""
+    roles = {attributes.get("Arn"): logical for logical, attributes in template.attributes.items()}
+    found: dict[str, list[Need]] = {}
+    for logical_id, resource in template.resources.items():
+        if resource["Type"] != "AWS::Scheduler::Schedule" or not template.conditions.get(
+            resource.get("Condition", ""), True
+        ):
+            continue
+        target = template.resolve(resource["Properties"]["Target"])
+        arn, origin = target["Arn"], f"{logical_id} target"
+        if ":lambda:" not in arn or ":function:" not in arn:
+            raise NotImplementedError(f"{origin}: no IAM rule for a schedule target {arn}")
+        found.setdefault(roles[target["RoleArn"]], []).append(Need("lambda:InvokeFunction", arn, {}, origin))
+    return found

@@ -35,6 +35,7 @@ PARAMETERS: dict[str, Any] = {
     "LoadTestImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/rightsizing-loadtest:1",
     "LoadTestSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
     "LoadTestSecurityGroupId": "sg-0cccccccccccccccc",
+    "DefaultScheduleExpression": "rate(7 days)",  # the stack's own schedule exists, so its role's needs are checked
 }
 
 # SAM's policy templates this template uses, as samtranslator 1.110 defines them
@@ -100,6 +101,22 @@ def _arn(service: str, resource: str, region: str = REGION, account: str = ACCOU
     return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
 
 
+# Resource types whose Ref is their name and that have no attribute a principal's policy uses
+NAME_ONLY = {
+    "AWS::IAM::Policy",
+    "AWS::EC2::SecurityGroupIngress",
+    "AWS::EC2::SecurityGroupEgress",
+    "AWS::S3::BucketPolicy",
+    "AWS::Lambda::Permission",
+}
+# Resource types whose Ref is their name and whose Arn is <service>:<region>:<account>:<kind>/<name>
+NAMED_WITH_ARN = {
+    "AWS::Events::Rule": ("events", "rule"),
+    "AWS::Scheduler::ScheduleGroup": ("scheduler", "schedule-group"),
+    "AWS::Scheduler::Schedule": ("scheduler", "schedule"),
+}
+
+
 def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any]]:
     """(Ref, {attribute: value}) of a deployed resource, by type; an unknown type fails so it gets modelled."""
     name = physical_name(logical_id)
@@ -115,13 +132,11 @@ def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any
         return name, {"Arn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}", "RoleId": "AROAEXAMPLE"}
     if resource_type == "AWS::IAM::ManagedPolicy":
         return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{name}", {}
-    if resource_type in (
-        "AWS::IAM::Policy",
-        "AWS::EC2::SecurityGroupIngress",
-        "AWS::EC2::SecurityGroupEgress",
-        "AWS::S3::BucketPolicy",
-    ):
+    if resource_type in NAME_ONLY:
         return name, {}
+    if resource_type in NAMED_WITH_ARN:
+        service, kind = NAMED_WITH_ARN[resource_type]
+        return name, {"Arn": _arn(service, f"{kind}/{name}")}
     if resource_type == "AWS::Serverless::Function":
         return name, {"Arn": _arn("lambda", f"function:{name}")}
     if resource_type == "AWS::Serverless::LayerVersion":
@@ -130,8 +145,6 @@ def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any
         return _arn("states", f"stateMachine:{name}"), {"Name": name}
     if resource_type == "AWS::Logs::LogGroup":
         return name, {"Arn": _arn("logs", f"log-group:{name}:*")}
-    if resource_type == "AWS::Events::Rule":
-        return name, {"Arn": _arn("events", f"rule/{name}")}
     raise NotImplementedError(f"{logical_id}: no placeholder identity for {resource_type}; add one to _identities")
 
 
@@ -148,6 +161,9 @@ class Template:
         self.resources: dict[str, Any] = document["Resources"]
         values = {name: spec.get("Default") for name, spec in document.get("Parameters", {}).items()}
         values.update(parameters or {})
+        for name, spec in document.get("Parameters", {}).items():  # CloudFormation hands these over as lists
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(values.get(name), str):
+                values[name] = values[name].split(",")
         missing = [name for name, value in values.items() if value is None]
         if missing:
             raise ValueError(f"no value for template parameters {missing}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import FUNCTION_EVENTS, REPO
 
+from rightsizing.models.automation import ModelPackageStateChange, ScheduledRunEvent
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.steps.collect import CollectInput
 from rightsizing.steps.plan import PlanInput
@@ -16,7 +17,14 @@ from rightsizing.steps.recommend import RecommendInput
 from rightsizing.steps.sweep import SweepInput
 
 REQUESTS = sorted((REPO / "events").glob("*.json"))
-STEP_INPUTS = {"plan": PlanInput, "collect_metrics": CollectInput, "recommend": RecommendInput, "cleanup": SweepInput}
+STEP_INPUTS = {
+    "plan": PlanInput,
+    "collect_metrics": CollectInput,
+    "recommend": RecommendInput,
+    "cleanup": SweepInput,
+    "start_scheduled_run": ScheduledRunEvent,
+    "start_registry_run": ModelPackageStateChange,
+}
 
 
 @pytest.mark.parametrize("path", REQUESTS, ids=lambda p: p.name)

@@ -31,7 +31,7 @@ from conftest import FakeLambdaContext, load_handler
 from iam_calls import ApiCall, CallRecorder, needs_of
 from iam_eval import Need, allowed, missing
 from iam_fakes import FargateTasks, canned
-from iam_integrations import rule_target_needs, state_machine_needs, task_needs
+from iam_integrations import rule_target_needs, schedule_target_needs, state_machine_needs, task_needs
 from iam_template import ACCOUNT, REGION, SAM_POLICY_TEMPLATES, deployed_template
 from moto.server import ThreadedMotoServer
 
@@ -57,6 +57,9 @@ ACTING = {
     "RightsizingStateMachine",
     "CleanupStateMachine",
     "RunStoppedRuleRole",
+    "StartScheduledRunFunction",
+    "StartRegistryRunFunction",
+    "SchedulerRole",
 }
 
 
@@ -222,7 +225,43 @@ def faked_run(moto_server: str) -> Iterator[FakedRun]:
         with recorder.acting_as("SweepFunction"):
             assert sweep({"run_id": run_id, "candidate_id": candidate}, context)["done"] is True
             assert sweep({"run_id": run_id}, context)["done"] is True
+
+        _start_automatically(recorder, monkeypatch, s3, context)
         yield FakedRun(recorder, plans, _task_roles())
+
+
+def _start_automatically(recorder: CallRecorder, monkeypatch: Any, s3: Any, context: FakeLambdaContext) -> None:
+    """A schedule's period and an approved model package each start a run; a schedule without a stored request and
+    a group without a profile read a missing key (404, given s3:ListBucket) and start nothing."""
+    machine = TEMPLATE.refs["RightsizingStateMachine"]
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    role = f"arn:aws:iam::{ACCOUNT}:role/states"
+    boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name=machine.rsplit(":", 1)[-1], definition=definition, roleArn=role
+    )
+    s3.put_object(
+        Bucket=BUCKET, Key="schedules/fraud-weekly.json", Body=(EVENTS / "aws-fraud-tabular.json").read_bytes()
+    )
+    s3.put_object(
+        Bucket=BUCKET, Key="profiles/fraud-xgboost.json", Body=(EVENTS / "profiles/fraud-xgboost.json").read_bytes()
+    )
+    scheduled = json.loads(
+        (EVENTS / "functions" / "start_scheduled_run.json").read_text().replace("REPLACE-WITH-RESULTS-BUCKET", BUCKET)
+    )
+    approved = json.loads((EVENTS / "functions" / "start_registry_run.json").read_text())
+    unscheduled = {**scheduled, "request_uri": scheduled["request_uri"].replace("fraud-weekly", "gone")}
+    unprofiled = {**approved, "detail": {**approved["detail"], "ModelPackageGroupName": "no-profile"}}
+    for function, event, unknown in (
+        ("StartScheduledRunFunction", scheduled, unscheduled),
+        ("StartRegistryRunFunction", approved, unprofiled),
+    ):
+        properties = TEMPLATE.resources[function]["Properties"]
+        for name, value in TEMPLATE.resolve(properties["Environment"]["Variables"]).items():
+            monkeypatch.setenv(name, str(value))
+        handler = load_handler(properties["CodeUri"].strip("/").rsplit("/", 1)[-1])
+        with recorder.acting_as(function):
+            assert handler.lambda_handler(event, context)["started"] is True
+            assert handler.lambda_handler(unknown, context)["started"] is False
 
 
 # --- needs per principal ---------------------------------------------------------------------------------------------
@@ -243,7 +282,7 @@ def _needs(run: FakedRun) -> dict[str, list[Need]]:
     needs["CleanupStateMachine"] = state_machine_needs(
         TEMPLATE, "CleanupStateMachine", {"top": sweep_input, "item": []}, execution, run.task_roles
     )
-    for role, role_needs in rule_target_needs(TEMPLATE).items():
+    for role, role_needs in [*rule_target_needs(TEMPLATE).items(), *schedule_target_needs(TEMPLATE).items()]:
         needs.setdefault(role, []).extend(role_needs)
     return needs
 
@@ -295,10 +334,21 @@ def test_the_run_exercised_every_kind_of_call(faked_run: FakedRun) -> None:
         ("SweepFunction", "ecs", "StopTask"),
         ("SweepFunction", "sagemaker", "DeleteEndpoint"),
         ("SweepFunction", "sagemaker", "ListTags"),
+        ("StartScheduledRunFunction", "s3", "HeadObject"),
+        ("StartScheduledRunFunction", "s3", "GetObject"),
+        ("StartScheduledRunFunction", "stepfunctions", "StartExecution"),
+        ("StartRegistryRunFunction", "s3", "HeadObject"),
+        ("StartRegistryRunFunction", "s3", "GetObject"),
+        ("StartRegistryRunFunction", "stepfunctions", "StartExecution"),
     }
     assert expected <= seen, f"not exercised: {sorted(expected - seen)}"
     missing_keys = [c for c in faked_run.recorder.calls if c.operation == "HeadObject" and c.status == 404]
-    assert {c.principal for c in missing_keys} == {"CollectMetricsFunction", "RecommendFunction"}
+    assert {c.principal for c in missing_keys} == {
+        "CollectMetricsFunction",
+        "RecommendFunction",
+        "StartScheduledRunFunction",
+        "StartRegistryRunFunction",
+    }
 
 
 def test_every_grant_is_used_by_some_call(faked_run: FakedRun) -> None:

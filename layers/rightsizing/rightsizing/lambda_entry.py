@@ -11,7 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rightsizing.adapters.aws_backend import aws_backend
-from rightsizing.steps import STEPS
+from rightsizing.adapters.aws_triggers import aws_triggers
+from rightsizing.steps import STEPS, TRIGGERS
 
 Output = dict[str, Any]
 Handler = Callable[[Output, LambdaContext], Output]
@@ -31,5 +32,26 @@ def step_handler(
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=measure(output))
         logger.info(message, extra=details(output))
         return output
+
+    return lambda_handler
+
+
+def trigger_handler(trigger: str) -> Handler:
+    """``lambda_handler`` for ``TRIGGERS[trigger]`` (invoked asynchronously by Scheduler or EventBridge): logs what
+    it started, or at WARNING why it started nothing; emits ``RunsStarted`` (1 only for a new execution)."""
+    logger, tracer, metrics = Logger(), Tracer(), Metrics()
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: Output, context: LambdaContext) -> Output:
+        outcome = TRIGGERS[trigger].handle(event, aws_triggers())
+        new = outcome["started"] and not outcome["already_started"]
+        metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1 if new else 0)
+        if outcome["started"]:
+            logger.info("run started" if new else "run already started", extra=outcome)
+        else:
+            logger.warning("no run started", extra=outcome)
+        return outcome
 
     return lambda_handler

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from rightsizing.models.automation import StartedRun
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
@@ -62,3 +63,20 @@ class Backend:
     max_parallel_candidates: int | None = None  # the deployment's cap on Map concurrency, if any
     # The abort safety net (cleanup state machine). None where the run's own teardown is the only cleanup (local).
     sweeper: Sweeper | None = None
+
+
+class RunStarter(Protocol):
+    def start(self, run_id: str, input_json: str) -> StartedRun:
+        """Start the rightsizing state machine under ``run_id``, at most once per name."""
+        ...
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """What the automatic starts (a schedule's period, an approved model package) are handed."""
+
+    store: ArtifactStore  # reads the stored requests and profiles
+    starter: RunStarter
+    artifacts_uri: str  # s3://<results bucket>: schedules/ and profiles/ live here
+    region: str  # the stack's: the state machine creates endpoints in its own region
+    approval_statuses: frozenset[str] = frozenset({"Approved"})

@@ -11,10 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rightsizing.models.automation import ModelPackageStateChange, ScheduledRunEvent
 from rightsizing.ports import Backend
 from rightsizing.steps.collect import CollectInput, collect_metrics
 from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.steps.recommend import RecommendInput, recommend_run
+from rightsizing.steps.registry_run import start_registry_run
+from rightsizing.steps.run_trigger import Trigger
+from rightsizing.steps.scheduled_run import start_scheduled_run
 from rightsizing.steps.sweep import SweepInput, sweep_run
 
 
@@ -32,4 +36,10 @@ STEPS: dict[str, Step] = {
     "collect-metrics": Step(CollectInput, collect_metrics),
     "recommend": Step(RecommendInput, recommend_run),
     "sweep": Step(SweepInput, sweep_run),
+}
+
+# What starts a run without a person (functions/start_*_run/app.py): the event's model, and the start.
+TRIGGERS: dict[str, Trigger] = {
+    "scheduled-run": Trigger(ScheduledRunEvent, start_scheduled_run),
+    "registry-run": Trigger(ModelPackageStateChange, start_registry_run),
 }
