@@ -18,12 +18,13 @@ from rightsizing.models.result import RunResult
 from rightsizing_cli import aws_runs
 from rightsizing_cli.bench import bench
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption, make_console
-from rightsizing_cli.exit_codes import ExitCode
+from rightsizing_cli.exit_codes import ExitCode, execution_failure
 from rightsizing_cli.image import image_app
 from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
 from rightsizing_cli.progress import ProgressPrinter
 from rightsizing_cli.report import report_command
+from rightsizing_local.backend import check_local_request
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = make_console()
@@ -60,24 +61,23 @@ def main(
 def load_request_file(path: Path) -> RightsizingRequest:
     """Read and validate a request file; payload files are resolved relative to it."""
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RightsizingError(f"request file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RightsizingError(f"cannot read the request file {path}: {e}") from None
     except json.JSONDecodeError as e:
         raise RightsizingError(f"{path} is not valid JSON: {e}") from None
     request = parse_request(document, base_dir=path.parent)
-    if not request.is_local:
+    if request.is_local:
+        check_local_request(request)  # the profiles and settings the local plan step refuses
+    else:
         # botocore's region list and hosting instance types, offline: only for AWS requests (validate and start alike)
         from rightsizing.adapters.guard import check_instance_types, check_region
 
         check_region(request.region)
         check_instance_types(request)
     return request
-
-
-def _fail(message: str, code: int = EXIT_INVALID) -> None:
-    console.print(f"[red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -129,7 +129,8 @@ def run(
         out.fail(str(e), ExitCode.INVALID)
     if outcome.execution.status != "SUCCEEDED" or outcome.result is None:
         execution = outcome.execution
-        out.fail(f"run {execution.status}: {execution.error}: {execution.cause}", ExitCode.FAILED, run_id=run_id)
+        code, message = execution_failure(execution.status, execution.error, execution.cause)
+        out.fail(message, code, run_id=run_id)
     out.document({"run_id": run_id, "folder": outcome.run_dir, "result": outcome.result})
     if not out.is_json:
         print_result(console, outcome.result, outcome.run_dir)
