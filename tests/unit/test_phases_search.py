@@ -346,7 +346,7 @@ def _error_text(document: dict[str, Any]) -> str:
             "load.phases.0.users",
             "unknown field; allowed: initial_users",
         ),
-        ({"phases": [{"duration_seconds": 1}] * 21}, "load.phases", "at most 20 items"),
+        ({"phases": [{"duration_seconds": 1}] * 21}, "load.phases", "must have at most 20 entries (got 21)"),
         (
             {"stop": {"max_invocations_per_minute": 0}},
             "load.stop.max_invocations_per_minute",

@@ -47,7 +47,7 @@ def test_aws_request_defaults() -> None:
     [
         ({"traffic": {"min_rps": -5}}, "traffic.min_rps", "greater than 0"),
         ({"traffic": {"min_rps": 100, "max_rps": 50}}, "traffic.max_rps", "50 is below min_rps (100)"),
-        ({"candidates": []}, "candidates", "at least 1 item"),
+        ({"candidates": []}, "candidates", "must have at least 1 entry (got 0)"),
         ({"sla": {"percentile": "p97", "milliseconds": 50}}, "sla.percentile", "'p50', 'p90', 'p95' or 'p99'"),
         ({"sla": {"percentile": "p95", "milliseconds": 0}}, "sla.milliseconds", "must be at least 0.1 (got 0)"),
         ({"region": "mars-east-1"}, "region", "'mars-east-1' is not an AWS region name"),

@@ -9,6 +9,7 @@ and suggests the nearest allowed name for a typo.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -21,7 +22,25 @@ from rightsizing.exceptions import InvalidRequest
 
 SUGGEST_CUTOFF = 0.6  # difflib.get_close_matches' default
 SUGGEST_MARGIN = 0.1
-MAX_SHOWN_CHARS = 60  # a 6 MB sample is not repeated in full in its own error message
+MAX_SHOWN_CHARS = 60
+# How pydantic labels the member of a plain (not tagged) union in an error's location, e.g. max_workers: int,
+# literal['auto']; a tagged union's member is labelled by its tag ('container'), which names something to the user.
+UNION_MEMBER = re.compile(r"^(int|float|str|bool|none|literal\[.*\]|list\[.*\]|dict\[.*\]|function-\w+\[.*\])$")
+TYPE_WORDS = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "string_type": "a string (in quotes)",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "dict_type": "an object ({...})",
+    "list_type": "a list ([...])",
+    "model_type": "an object ({...})",
+    "model_attributes_type": "an object ({...})",
+}  # a 6 MB sample is not repeated in full in its own error message
 
 
 @dataclass(frozen=True)
@@ -46,7 +65,7 @@ ENDPOINT_NAME = NamedPattern(
 CONTENT_TYPE = NamedPattern(
     r"^[\w.+-]+/[\w.+-]+(;.*)?$",
     "a content type",
-    "<type>/<subtype>, optionally followed by ;parameters, e.g. text/csv or application/json; charset=utf-8",
+    "<type>/<subtype>, optionally followed by ;parameters, e.g. text/csv or application/json;charset=utf-8",
 )
 MODEL_DATA_URL = NamedPattern(r"^(s3|https)://\S+$", "a model artefact URL", "an s3:// or https:// URL without spaces")
 NAMED_PATTERNS: dict[str, NamedPattern] = {
@@ -96,8 +115,14 @@ def invalid_request(error: ValidationError, model: type[BaseModel] | None = None
     """One problem per pydantic error of validating ``model``, each naming its field and saying the rule (with
     ``model``, an unknown field gets the nearest allowed name)."""
     problems: list[tuple[str, str]] = []
+    alternatives: dict[str, list[Any]] = {}  # a plain union's field: pydantic reports one error per member
     for item in error.errors():
-        loc = tuple(item["loc"])
+        loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and UNION_MEMBER.match(part)))
+        if len(loc) < len(item["loc"]) and _expected(item):
+            if _dotted(loc) not in alternatives:
+                problems.append((_dotted(loc), ""))  # filled in below, in the order pydantic reported it
+            alternatives.setdefault(_dotted(loc), []).append(item)
+            continue
         cause = (item.get("ctx") or {}).get("error")
         if item["type"] == "value_error" and isinstance(cause, FieldProblem):
             problems.append((_dotted((*loc, *cause.field.split("."))), cause.problem))
@@ -108,8 +133,24 @@ def invalid_request(error: ValidationError, model: type[BaseModel] | None = None
             hint = did_you_mean(field, allowed, quote=True) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
             problems.append((_dotted(loc), f"unknown field{hint}"))
             continue
+        if item["type"] in {"union_tag_invalid", "union_tag_not_found"}:  # the tag's own field, e.g. model.type
+            loc = (*loc, str(item["ctx"]["discriminator"]).strip("'"))
         problems.append((_dotted(loc), _words(item)))
+    problems = [(field, text or _none_of(alternatives[field])) for field, text in problems]
     return InvalidRequest(*problems[0], *problems[1:])
+
+
+def _none_of(items: list[Any]) -> str:
+    """One message for a value that matched no member of a union: what each member would have taken."""
+    expected = [_expected(item) for item in items]
+    return f"must be {' or '.join(e for e in expected if e)} (got {shown(items[0].get('input'))})"
+
+
+def _expected(item: Any) -> str | None:
+    """What one union member would have taken, as a noun phrase, or None when its error is not about the type."""
+    if item["type"] == "literal_error":
+        return str((item.get("ctx") or {}).get("expected", ""))
+    return TYPE_WORDS.get(item["type"])
 
 
 def _dotted(loc: tuple[object, ...]) -> str:
@@ -139,9 +180,9 @@ def _words(item: Any) -> str:
     if kind == "union_tag_invalid":
         choices = [part.strip(" '") for part in str(ctx["expected_tags"]).split(",")]
         hint = did_you_mean(str(ctx["tag"]), choices, quote=True)
-        return f"{ctx['discriminator'].strip(chr(39))} {ctx['tag']!r} is not one of {ctx['expected_tags']}{hint}"
+        return f"{shown(ctx['tag'])} is not one of {ctx['expected_tags']}{hint}"
     if kind == "union_tag_not_found":
-        return f"needs a {ctx['discriminator'].strip(chr(39))} field to say which kind it is"
+        return "required, to say which kind it is"
     bounds = {
         "greater_than": "greater than",
         "greater_than_equal": "at least",
@@ -151,30 +192,21 @@ def _words(item: Any) -> str:
     if kind in bounds:
         (limit,) = (ctx[key] for key in ("gt", "ge", "lt", "le") if key in ctx)
         return f"must be {bounds[kind]} {_number(limit)}{got}"
-    kinds = {
-        "int_parsing": "a whole number",
-        "int_type": "a whole number",
-        "int_from_float": "a whole number",
-        "float_parsing": "a number",
-        "float_type": "a number",
-        "finite_number": "a finite number",
-        "string_type": "a string (in quotes)",
-        "bool_parsing": "true or false",
-        "bool_type": "true or false",
-        "dict_type": "an object ({...})",
-        "list_type": "a list ([...])",
-        "model_type": "an object ({...})",
-        "model_attributes_type": "an object ({...})",
-    }
-    if kind in kinds:
-        return f"must be {kinds[kind]}{got}"
+    if kind in TYPE_WORDS:
+        return f"must be {TYPE_WORDS[kind]}{got}"
     if kind in {"too_short", "too_long"}:
-        return str(item["msg"]).replace("should have", "must have")
+        limit = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        bound = "at least" if kind == "too_short" else "at most"
+        noun = "entry" if limit == 1 else "entries"
+        return f"must have {bound} {limit} {noun} (got {ctx.get('actual_length')})"
     return str(item["msg"])
 
 
 def _number(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """1000000 rather than 1e+06, 0.1 rather than 0.1000000001."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:g}"
+    return str(value)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[object, ...]) -> list[str]:
