@@ -4,6 +4,7 @@ cancel, list) or on this machine (run), check one (validate), size a local serve
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rightsizing.exceptions import RightsizingError
+from rightsizing.exceptions import InvalidRequest, RightsizingError
+from rightsizing.models.messages import did_you_mean
 from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
@@ -29,6 +31,7 @@ from rightsizing_local.backend import check_local_request
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = make_console()
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+INSTANCE_TYPE_FIELD = re.compile(r"candidates\.(\d+)\.instance_type")
 
 EXIT_INVALID = ExitCode.INVALID
 EXIT_NO_RECOMMENDATION = ExitCode.NO_RECOMMENDATION
@@ -68,7 +71,10 @@ def load_request_file(path: Path) -> RightsizingRequest:
         raise RightsizingError(f"cannot read the request file {path}: {e}") from None
     except json.JSONDecodeError as e:
         raise RightsizingError(f"{path} is not valid JSON: {e}") from None
-    request = parse_request(document, base_dir=path.parent)
+    try:
+        request = parse_request(document, base_dir=path.parent)
+    except InvalidRequest as e:
+        raise _with_instance_type_hints(e, document) from None
     if request.is_local:
         check_local_request(request)  # the profiles and settings the local plan step refuses
     else:
@@ -78,6 +84,29 @@ def load_request_file(path: Path) -> RightsizingRequest:
         check_region(request.region)
         check_instance_types(request)
     return request
+
+
+def _with_instance_type_hints(error: InvalidRequest, document: Any) -> InvalidRequest:
+    """An ml.* name the request model refuses by its shape (e.g. ml.m5.xlarg) gets the nearest SageMaker hosting
+    types, from botocore's offline list (the model itself stays free of botocore)."""
+    from rightsizing.adapters.guard import hosting_instance_types
+
+    problems = []
+    for field, text in error.problems:
+        match = INSTANCE_TYPE_FIELD.fullmatch(field)
+        value = _candidate_value(document, int(match.group(1))) if match else None
+        if value is not None and value.startswith("ml."):
+            text += did_you_mean(value, hosting_instance_types())
+        problems.append((field, text))
+    return InvalidRequest(*problems[0], *problems[1:])
+
+
+def _candidate_value(document: Any, index: int) -> str | None:
+    try:
+        value = document["candidates"][index]["instance_type"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 @app.command()

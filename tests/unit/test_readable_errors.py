@@ -158,3 +158,14 @@ def test_results_print_their_reasons_with_brackets_intact(demo_request: dict[str
     assert "no candidate met [bold]p95[/bold]" in text
     assert "trace of [red]c01[/red] unreadable" in text
     assert f"{tmp_path}/[run]" in text
+
+
+def test_a_misshapen_ml_type_still_gets_the_nearest_types(tmp_path: Path, events_dir: Path) -> None:
+    document = json.loads((events_dir / "aws-fraud-tabular.json").read_text())
+    document["candidates"] = [{"instance_type": "ml.m5.xlarg"}, {"instance_type": "local.smal"}]
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(document))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "candidates.0.instance_type: 'ml.m5.xlarg' is not an instance type name" in result.output
+    assert "did you mean ml.m5.xlarge" in result.output

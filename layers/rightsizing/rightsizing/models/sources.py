@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from rightsizing.models.candidates import ENV_NAME, MAX_ENV_ENTRIES, MAX_ENV_VALUE_CHARS
 from rightsizing.models.common import StrictModel
 from rightsizing.models.messages import MODEL_DATA_URL, shown
 
@@ -36,6 +37,22 @@ class ContainerModelSource(BaseModel):
         description="CreateModel EnableNetworkIsolation: the container gets no network access. AWS Marketplace model "
         "packages and algorithms require true (SageMaker refuses to create their model otherwise).",
     )
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: dict[str, str]) -> dict[str, str]:
+        # CreateModel's own limits (botocore's EnvironmentMap, EnvironmentKey, EnvironmentValue).
+        if len(value) > MAX_ENV_ENTRIES:
+            raise ValueError(f"{len(value)} variables; CreateModel takes at most {MAX_ENV_ENTRIES}")
+        for name, setting in value.items():
+            if not ENV_NAME.match(name):
+                raise ValueError(
+                    f"{shown(name)} is not an environment variable name: letters, digits and underscores, not "
+                    f"starting with a digit, at most 1024 characters (pattern {ENV_NAME.pattern})"
+                )
+            if len(setting) > MAX_ENV_VALUE_CHARS:
+                raise ValueError(f"{name}'s value is {len(setting)} characters; CreateModel takes at most 1024")
+        return value
 
     @field_validator("image")
     @classmethod
