@@ -34,7 +34,7 @@ from rightsizing_cli.aws_context import (
     open_context,
 )
 from rightsizing_cli.emit import Output, OutputFormat, OutputOption
-from rightsizing_cli.exit_codes import ExitCode
+from rightsizing_cli.exit_codes import ExitCode, execution_failure, lambda_error_message
 from rightsizing_cli.progress import ProgressPrinter
 from rightsizing_cli.run_history import RunHistory, stage_name
 from rightsizing_cli.run_names import (
@@ -141,10 +141,10 @@ def _start(out: Output, ctx: AwsContext, request: RightsizingRequest, run_id: st
         )
     flags = ctx_flags(ctx)
     out.console.print(f"  console: {url}", soft_wrap=True)  # a URL must stay one line to be clicked
-    out.console.print(f"  follow:  rightsize watch {run_id}{flags}")
-    out.console.print(f"  state:   rightsize status {run_id}{flags}")
-    out.console.print(f"  result:  rightsize report {run_id}{flags}   (once it has finished)")
-    out.console.print(f"  stop:    rightsize cancel {run_id}{flags}")
+    out.console.print(f"  follow:  rightsize watch {run_id}{escape(flags)}")
+    out.console.print(f"  state:   rightsize status {run_id}{escape(flags)}")
+    out.console.print(f"  result:  rightsize report {run_id}{escape(flags)}   (once it has finished)")
+    out.console.print(f"  stop:    rightsize cancel {run_id}{escape(flags)}")
 
 
 def _existing(client: Any, arn: str) -> dict[str, Any] | None:
@@ -271,7 +271,7 @@ def cancel(
         "machine, which deletes the endpoints, endpoint configs and models the run created (found by their "
         "rightsizing:run-id tag), retrying every 5 minutes while one is still being created."
     )
-    out.console.print(f"  rightsize status {run_id}{flags} shows that cleanup once it has started.")
+    out.console.print(f"  rightsize status {run_id}{escape(flags)} shows that cleanup once it has started.")
 
 
 def list_runs(
@@ -397,7 +397,7 @@ def status_document(description: dict[str, Any], progress: RunHistory, cleanup: 
 
 def outcome_code(document: dict[str, Any]) -> ExitCode:
     if document["status"] != "SUCCEEDED":
-        return ExitCode.FAILED
+        return execution_failure(document["status"], document["error"], document["cause"])[0]
     summary = document.get("summary") or {}
     return ExitCode.OK if summary.get("recommended") else ExitCode.NO_RECOMMENDATION
 
@@ -409,7 +409,7 @@ def print_status(out: Output, document: dict[str, Any], flags: str) -> None:
         f"(started {_when(document['start_date'])}, {_took(document)})"
     )
     if document["error"] or document["cause"]:
-        console.print(f"  {escape(str(document['error'] or ''))}: {escape(str(document['cause'] or ''))}")
+        console.print(f"  {escape(str(document['error'] or ''))}: {escape(lambda_error_message(document['cause']))}")
     if document["candidates"]:
         table = Table(title="Candidates")
         for column in ("candidate", "instance type", "stage", "detail"):
@@ -430,9 +430,9 @@ def _print_ending(out: Output, document: dict[str, Any], flags: str) -> None:
     if document["status"] == "SUCCEEDED":
         word = "[bold green]Recommendation:[/]" if summary.get("recommended") else "[bold yellow]No recommendation:[/]"
         console.print(f"{word} {escape(str(summary.get('message', '')))}")
-        console.print(f"  report: rightsize report {run_id}{flags}")
+        console.print(f"  report: rightsize report {run_id}{escape(flags)}")
     elif document["status"] == "RUNNING":
-        console.print(f"  follow: rightsize watch {run_id}{flags}")
+        console.print(f"  follow: rightsize watch {run_id}{escape(flags)}")
     for sweep in document["cleanup"]:
         whose = f"candidate {sweep['candidate_id']}" if sweep.get("candidate_id") else "the run"
         console.print(

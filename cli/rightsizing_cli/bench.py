@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.messages import invalid_request
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import LoadTestResult
@@ -114,7 +114,7 @@ def _count(text: str, option: str) -> int:
 def _one_line(error: ValueError) -> str:
     """pydantic's multi-line report as one line per field: '<field>: <message>'."""
     if isinstance(error, ValidationError):
-        return InvalidRequest.from_validation_error(error).details
+        return invalid_request(error).details
     return str(error)
 
 
@@ -167,7 +167,7 @@ def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> No
         f"{result.test_seconds:.0f}",
     )
     console.print(table)
-    console.print(f"why it stopped: {result.stop_reason}")
+    console.print(f"why it stopped: {escape(result.stop_reason)}")
     if result.generator_limited:
         console.print("[yellow]The load generator was the limit: the server may sustain more than measured.[/]")
-    console.print(f"Artefacts: {run_dir} (result.json, trace.json, locust_*.csv, locust_report.html)")
+    console.print(f"Artefacts: {escape(str(run_dir))} (result.json, trace.json, locust_*.csv, locust_report.html)")

@@ -53,7 +53,8 @@ class Output:
             sys.stdout.flush()
 
     def fail(self, message: str, code: ExitCode = ExitCode.INVALID, **details: Any) -> NoReturn:
-        self.console.print(f"[red]error:[/] {escape(message)}")
+        # One line however long (the terminal wraps it): a script can grep it, a test can compare it.
+        self.console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
         self.document({"error": message, "exit_code": int(code), **details})
         raise typer.Exit(int(code))
 

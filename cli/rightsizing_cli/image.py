@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rightsizing import __version__
 
@@ -360,7 +361,7 @@ def push_command(
     except ImageError as e:
         if output is OutputFormat.json:
             typer.echo(json.dumps({"error": str(e), "exit_code": e.exit_code}, indent=2))
-        console.print(f"[red]error:[/] {e}")
+        console.print(f"[red]error:[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
     if output is OutputFormat.json:
         typer.echo(json.dumps({**asdict(image), "sam_deploy": image.sam_deploy}, indent=2))

@@ -4,6 +4,7 @@ cancel, list) or on this machine (run), check one (validate), size a local serve
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -11,24 +12,27 @@ from typing import Annotated, Any
 
 import typer
 
-from rightsizing.exceptions import RightsizingError
+from rightsizing.exceptions import InvalidRequest, RightsizingError
+from rightsizing.models.messages import did_you_mean
 from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
 from rightsizing_cli import aws_runs
 from rightsizing_cli.bench import bench
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption, make_console
-from rightsizing_cli.exit_codes import ExitCode
+from rightsizing_cli.exit_codes import ExitCode, execution_failure
 from rightsizing_cli.image import image_app
 from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
 from rightsizing_cli.progress import ProgressPrinter
 from rightsizing_cli.report import report_command
 from rightsizing_cli.schedule import schedule_app
+from rightsizing_local.backend import check_local_request
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = make_console()
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+INSTANCE_TYPE_FIELD = re.compile(r"candidates\.(\d+)\.instance_type")
 
 EXIT_INVALID = ExitCode.INVALID
 EXIT_NO_RECOMMENDATION = ExitCode.NO_RECOMMENDATION
@@ -61,13 +65,20 @@ def main(
 def load_request_file(path: Path) -> RightsizingRequest:
     """Read and validate a request file; payload files are resolved relative to it."""
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RightsizingError(f"request file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RightsizingError(f"cannot read the request file {path}: {e}") from None
     except json.JSONDecodeError as e:
         raise RightsizingError(f"{path} is not valid JSON: {e}") from None
-    request = parse_request(document, base_dir=path.parent)
-    if not request.is_local:
+    try:
+        request = parse_request(document, base_dir=path.parent)
+    except InvalidRequest as e:
+        raise _with_instance_type_hints(e, document) from None
+    if request.is_local:
+        check_local_request(request)  # the profiles and settings the local plan step refuses
+    else:
         # botocore's region list and hosting instance types, offline: only for AWS requests (validate and start alike)
         from rightsizing.adapters.guard import check_instance_types, check_region
 
@@ -76,9 +87,27 @@ def load_request_file(path: Path) -> RightsizingRequest:
     return request
 
 
-def _fail(message: str, code: int = EXIT_INVALID) -> None:
-    console.print(f"[red]error:[/] {message}")
-    raise typer.Exit(code)
+def _with_instance_type_hints(error: InvalidRequest, document: Any) -> InvalidRequest:
+    """An ml.* name the request model refuses by its shape (e.g. ml.m5.xlarg) gets the nearest SageMaker hosting
+    types, from botocore's offline list (the model itself stays free of botocore)."""
+    from rightsizing.adapters.guard import hosting_instance_types
+
+    problems = []
+    for field, text in error.problems:
+        match = INSTANCE_TYPE_FIELD.fullmatch(field)
+        value = _candidate_value(document, int(match.group(1))) if match else None
+        if value is not None and value.startswith("ml."):
+            text += did_you_mean(value, hosting_instance_types())
+        problems.append((field, text))
+    return InvalidRequest(*problems[0], *problems[1:])
+
+
+def _candidate_value(document: Any, index: int) -> str | None:
+    try:
+        value = document["candidates"][index]["instance_type"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 @app.command()
@@ -130,7 +159,8 @@ def run(
         out.fail(str(e), ExitCode.INVALID)
     if outcome.execution.status != "SUCCEEDED" or outcome.result is None:
         execution = outcome.execution
-        out.fail(f"run {execution.status}: {execution.error}: {execution.cause}", ExitCode.FAILED, run_id=run_id)
+        code, message = execution_failure(execution.status, execution.error, execution.cause)
+        out.fail(message, code, run_id=run_id)
     out.document({"run_id": run_id, "folder": outcome.run_dir, "result": outcome.result})
     if not out.is_json:
         print_result(console, outcome.result, outcome.run_dir)

@@ -24,8 +24,8 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
         table.add_column(column, justify="left" if left else "right", no_wrap=column != "status")
     for c in result.candidates:
         table.add_row(
-            c.candidate_id,
-            c.instance_type,
+            escape(c.candidate_id),
+            escape(c.instance_type),
             c.status if c.status == "succeeded" else f"[red]failed[/]: {escape(str(c.failure_reason))}",
             *measured_cells(c),
             _num(c.test_seconds, 0),
@@ -39,22 +39,25 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
             f"(capacity {rec.capacity_rps:.1f} RPS, headroom {rec.headroom_percent:.0f} %, "
             f"${rec.usd_per_million_inferences:.4f} per 1M inferences)"
         )
-        console.print(f"  why: {rec.rationale}")
+        console.print(f"  why: {escape(rec.rationale)}")
         for alt in rec.alternatives:
-            console.print(f"  not {alt.candidate_id} ({alt.instance_type}): {alt.reason}")
-        console.print(f"  priced by: {rec.price_source}")
+            console.print(f"  not {escape(alt.candidate_id)} ({escape(alt.instance_type)}): {escape(alt.reason)}")
+        console.print(f"  priced by: {escape(rec.price_source)}")
     else:
-        console.print(f"[bold yellow]No recommendation:[/] {result.no_recommendation_reason}")
+        console.print(f"[bold yellow]No recommendation:[/] {escape(str(result.no_recommendation_reason))}")
     for note in result.notes:
-        console.print(f"[dim]note: {note}[/]")
-    console.print(f"Artefacts: {run_dir} (report.html, result.json, results.csv, endpoint-snippet.yaml, candidates/*/)")
+        console.print(f"[dim]note: {escape(note)}[/]")
+    console.print(
+        f"Artefacts: {escape(str(run_dir))} (report.html, result.json, results.csv, endpoint-snippet.yaml, "
+        "candidates/*/)"
+    )
 
 
 def print_validated(console: Console, request: RightsizingRequest) -> None:
     count = len(request.variants())
     kind = "local profiles" if request.is_local else f"AWS instance types in {request.region}"
     console.print(
-        f"[green]valid[/]: {count} benchmark(s) over {len(request.candidates)} {kind}; target "
+        f"[green]valid[/]: {count} benchmark(s) over {len(request.candidates)} {escape(kind)}; target "
         f"{request.traffic} at {request.sla}, "
         f"errors ≤ {100 * request.max_error_rate:g} %, load mode {request.load.mode}"
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from rightsizing.exceptions import RightsizingError
 from rightsizing.models.result import RunResult
@@ -119,7 +120,7 @@ def _download(
     )
     if not out.is_json:
         print_result(out.console, result, folder)
-        out.console.print(f"Report: {report.resolve() if report else '(none written)'}")
+        out.console.print(f"Report: {escape(str(report.resolve())) if report else '(none written)'}")
     return str(report.resolve()) if report else ""
 
 

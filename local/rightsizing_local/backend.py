@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rightsizing.exceptions import InvalidRequest, PriceNotFound
+from rightsizing.models.messages import did_you_mean, shown
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import LocalModelSource, RightsizingRequest
@@ -29,22 +30,35 @@ class LocalPrices:
         )
 
 
+def check_local_request(request: RightsizingRequest) -> None:
+    """What a local run refuses that the request model alone cannot tell: profiles this machine does not declare and
+    AWS-only settings. Shared by the plan step's guard and ``rightsize validate``, so validate refuses what run would.
+    """
+    if request.load.worker_placement == "tasks":
+        raise InvalidRequest(
+            "load.worker_placement",
+            "'tasks' starts each worker as a Fargate task of its own (AWS only); local runs use 'processes'",
+        )
+    problems = [
+        (
+            f"candidates.{index}.instance_type",
+            f"unknown local profile {shown(candidate.instance_type)} (known: {', '.join(PROFILES)})"
+            f"{did_you_mean(candidate.instance_type, PROFILES)}",
+        )
+        for index, candidate in enumerate(request.candidates)
+        if candidate.instance_type not in PROFILES
+    ]
+    if problems:
+        raise InvalidRequest(*problems[0], *problems[1:])
+
+
 class LocalGuard:
     def __init__(self, sagemaker: LocalSageMaker) -> None:
         self._sagemaker = sagemaker
 
     def check(self, request: RightsizingRequest) -> None:
-        if request.load.worker_placement == "tasks":
-            raise InvalidRequest(
-                "load.worker_placement",
-                "'tasks' starts each worker as a Fargate task of its own (AWS only); local runs use 'processes'",
-            )
+        check_local_request(request)
         for index, candidate in enumerate(request.candidates):
-            if candidate.instance_type not in PROFILES:
-                raise InvalidRequest(
-                    f"candidates.{index}.instance_type",
-                    f"unknown local profile '{candidate.instance_type}' (known: {', '.join(PROFILES)})",
-                )
             if candidate.endpoint_name is not None:
                 # Like AwsGuard: an existing endpoint must exist and run on the candidate's instance type.
                 running = self._sagemaker.endpoint_instance_type(candidate.endpoint_name)

@@ -27,8 +27,8 @@ def test_parse_sla_accepts_percentile_and_ms_within_the_requests_bounds() -> Non
     for bad, why in [
         ("p97:100ms", "sla.percentile|percentile"),
         ("p95:100", "expected <percentile>:<milliseconds>ms"),
-        ("p95:0ms", "milliseconds: Input should be greater than 0"),
-        ("p95:60001ms", "milliseconds: Input should be less than or equal to 60000"),  # the request's own bound
+        ("p95:0ms", r"milliseconds: must be at least 0\.1 \(got 0\.0\)"),
+        ("p95:60001ms", r"milliseconds: must be at most 60000 \(got 60001\.0\)"),  # the request's own bound
         ("100ms", "expected <percentile>:<milliseconds>ms"),
     ]:
         with pytest.raises(typer.BadParameter, match=why):
@@ -70,7 +70,7 @@ def test_bench_refuses_a_non_loopback_url(tmp_path: Path) -> None:
 def test_bench_refuses_a_negative_confirmation_before_starting_anything(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "http://127.0.0.1:9", "--confirm-seconds", "-1", "-o", str(tmp_path)])
     assert result.exit_code == 2
-    assert "confirm_seconds: Input should be greater than or equal to 0" in " ".join(result.output.split())
+    assert "confirm_seconds: must be at least 0 (got -1" in " ".join(result.output.split())
     assert not list(tmp_path.iterdir())  # no run folder, no job
 
 

@@ -46,21 +46,22 @@ def test_aws_request_defaults() -> None:
     ("patch", "field", "rule"),
     [
         ({"traffic": {"min_rps": -5}}, "traffic.min_rps", "greater than 0"),
-        ({"traffic": {"min_rps": 100, "max_rps": 50}}, "traffic", "max_rps must be at least min_rps"),
-        ({"candidates": []}, "candidates", "at least 1 item"),
+        ({"traffic": {"min_rps": 100, "max_rps": 50}}, "traffic.max_rps", "50 is below min_rps (100)"),
+        ({"candidates": []}, "candidates", "must have at least 1 entry (got 0)"),
         ({"sla": {"percentile": "p97", "milliseconds": 50}}, "sla.percentile", "'p50', 'p90', 'p95' or 'p99'"),
-        ({"sla": {"percentile": "p95", "milliseconds": 0}}, "sla.milliseconds", "greater than 0"),
+        ({"sla": {"percentile": "p95", "milliseconds": 0}}, "sla.milliseconds", "must be at least 0.1 (got 0)"),
         ({"region": "mars-east-1"}, "region", "'mars-east-1' is not an AWS region name"),
-        ({"max_error_rate": 2}, "max_error_rate", "less than or equal to 0.5"),
+        ({"max_error_rate": 2}, "max_error_rate", "must be at most 0.5 (got 2)"),
         ({"payloads": {"content_type": "text/csv"}}, "payloads", "at least one payload"),
         ({"candidates": [{"instance_type": "c5.xlarge"}]}, "candidates.0.instance_type", "not an instance type name"),
         ({"tags": {"aws:owner": "x"}}, "tags", "not start with 'aws:'"),
-        ({"surprise": 1}, "surprise", "Extra inputs are not permitted"),
+        ({"surprise": 1}, "surprise", "unknown field; allowed: name, model, candidates"),
+        ({"trafic": {"min_rps": 1}}, "trafic", "unknown field; did you mean 'traffic'?"),
         ({"load": {"max_workers": 0}}, "load.max_workers", "between 1 and 64, or 'auto'"),
-        ({"load": {"workers": 4, "max_workers": 2}}, "load", "max_workers (2) is below workers (4)"),
-        ({"load": {"mode": "ramp", "workers": 2}}, "load", "single-process classic baseline"),
-        ({"load": {"mode": "ramp", "worker_placement": "tasks"}}, "load", "single-process classic baseline"),
-        ({"load": {"worker_placement": "tasks", "max_workers": "auto"}}, "load", "with worker tasks give a number"),
+        ({"load": {"workers": 4, "max_workers": 2}}, "load.max_workers", "2 is below workers (4)"),
+        ({"load": {"mode": "ramp", "workers": 2}}, "load.mode", "single-process classic baseline"),
+        ({"load": {"mode": "ramp", "worker_placement": "tasks"}}, "load.mode", "single-process classic baseline"),
+        ({"load": {"worker_placement": "tasks", "max_workers": "auto"}}, "load.max_workers", "'tasks' give a number"),
         ({"load": {"worker_placement": "pods"}}, "load.worker_placement", "'processes' or 'tasks'"),
     ],
 )
@@ -72,12 +73,12 @@ def test_bad_request_names_field_and_rule(demo_request: dict[str, Any], patch: d
 
 def test_duplicate_candidates_are_rejected(demo_request: dict[str, Any]) -> None:
     demo_request["candidates"] = [{"instance_type": "local.small"}, {"instance_type": "local.small"}]
-    assert "candidates[1] duplicates an earlier candidate" in _error_text(demo_request)
+    assert "candidates.1: duplicates an earlier candidate (local.small)" in _error_text(demo_request)
 
 
 def test_mixed_local_and_aws_candidates_are_rejected(demo_request: dict[str, Any]) -> None:
     demo_request["candidates"] = [{"instance_type": "local.small"}, {"instance_type": "ml.c5.large"}]
-    assert "mix local profiles and AWS instance types" in _error_text(demo_request)
+    assert "candidates: mixes local profiles and AWS instance types" in _error_text(demo_request)
 
 
 def test_missing_payload_file_is_reported_when_read_from_a_file(tmp_path: Path, demo_request: dict) -> None:
@@ -131,7 +132,7 @@ def test_invalid_request_names_each_field_for_people_and_programs(demo_request: 
     error = info.value
     assert set(error.fields) == {"traffic.min_rps", "max_error_rate"}
     assert str(error) == f"invalid request: {error.details}"
-    assert "traffic.min_rps: Input should be greater than 0" in error.details
+    assert "traffic.min_rps: must be greater than 0 (got 0)" in error.details
 
 
 def test_traffic_target_sizes_for_the_top_of_a_range_and_autoscales_from_its_floor() -> None:
@@ -141,7 +142,7 @@ def test_traffic_target_sizes_for_the_top_of_a_range_and_autoscales_from_its_flo
     assert (fixed.sizing_rps, fixed.range_floor, str(fixed)) == (300, None, "300 RPS")
     assert (ranged.sizing_rps, ranged.range_floor, str(ranged)) == (300, 100, "100–300 RPS")
     assert (flat_range.sizing_rps, flat_range.range_floor, str(flat_range)) == (300, None, "300 RPS")
-    with pytest.raises(ValidationError, match="max_rps must be at least min_rps"):
+    with pytest.raises(ValidationError, match=r"100 is below min_rps \(300\)"):
         TrafficTarget(min_rps=300, max_rps=100)
 
 

@@ -3,11 +3,6 @@ machine can Catch or Retry them by name."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
-
 
 class RightsizingError(Exception):
     """Base class of every error the service raises on purpose."""
@@ -17,7 +12,8 @@ class InvalidRequest(RightsizingError):
     """The request failed validation; nothing was created.
 
     Each problem names the request field it is about (a dotted path such as ``candidates.0.instance_type``), so a
-    person can find it and a program can tell problems apart without parsing the message.
+    person can find it and a program can tell problems apart without parsing the message. pydantic's errors become
+    one with ``rightsizing.models.messages.invalid_request``, which says each rule in words.
     """
 
     def __init__(self, field: str, problem: str, *more: tuple[str, str]) -> None:
@@ -32,15 +28,6 @@ class InvalidRequest(RightsizingError):
     def details(self) -> str:
         """``field: problem; field: problem``, without the leading 'invalid request'."""
         return "; ".join(f"{name}: {text}" for name, text in self.problems)
-
-    @classmethod
-    def from_validation_error(cls, error: ValidationError) -> InvalidRequest:
-        """One problem per pydantic error, each naming the field (dotted path) and the rule it broke."""
-        problems = [
-            (".".join(str(part) for part in item["loc"]) or "(request)", item["msg"].removeprefix("Value error, "))
-            for item in error.errors()
-        ]
-        return cls(*problems[0], *problems[1:])
 
 
 class StoreError(RightsizingError):

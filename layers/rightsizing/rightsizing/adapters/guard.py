@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Collection
 from functools import cache
@@ -10,6 +9,7 @@ from functools import cache
 from rightsizing.adapters.sagemaker import SageMakerEndpoints
 from rightsizing.adapters.service_quotas import ServiceQuotas, check_endpoint_quotas
 from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.messages import did_you_mean, shown
 from rightsizing.models.request import RightsizingRequest
 
 
@@ -24,8 +24,9 @@ def sagemaker_regions() -> frozenset[str]:
 def check_region(region: str) -> None:
     """InvalidRequest unless SageMaker exists in ``region``."""
     if region not in sagemaker_regions():
+        # The nearest names only: the whole list is 30-odd regions, five lines of a terminal.
         raise InvalidRequest(
-            "region", f"unknown region '{region}' (SageMaker regions: {', '.join(sorted(sagemaker_regions()))})"
+            "region", f"{shown(region)} is not a region where SageMaker runs{did_you_mean(region, sagemaker_regions())}"
         )
 
 
@@ -46,18 +47,11 @@ def unknown_instance_type(instance_type: str, also_known: Collection[str] = ()) 
         return None
     import botocore
 
-    near = difflib.get_close_matches(instance_type, sorted(known), n=3, cutoff=0.6)
-    hint = f"; did you mean {_one_of(near)}?" if near else ""
     # The list is as new as the installed botocore: a type launched after it needs a newer botocore.
     return (
-        f"'{instance_type}' is not a SageMaker real-time hosting instance type "
-        f"(ProductionVariantInstanceType, botocore {botocore.__version__}){hint}"
+        f"{shown(instance_type)} is not a SageMaker real-time hosting instance type "
+        f"(ProductionVariantInstanceType, botocore {botocore.__version__}){did_you_mean(instance_type, known)}"
     )
-
-
-def _one_of(names: list[str]) -> str:
-    """'a', 'a or b', 'a, b or c'."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def check_instance_types(request: RightsizingRequest, also_known: Collection[str] = ()) -> None:

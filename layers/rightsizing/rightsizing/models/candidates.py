@@ -8,6 +8,7 @@ import re
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from rightsizing.models.common import StrictModel
+from rightsizing.models.messages import ENDPOINT_NAME, FieldProblem, shown
 
 # ml.<family>.<size>, e.g. ml.c6i.xlarge, ml.g4dn.12xlarge, ml.inf2.xlarge, ml.m7i.large. The shape only: whether
 # SageMaker hosting knows the type is botocore's list, checked where botocore is in reach (adapters/guard.py:
@@ -17,6 +18,10 @@ AWS_INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.(?:[0-9]*x?large|medium|s
 # mistaken for an AWS instance type in a report.
 LOCAL_INSTANCE_TYPE = re.compile(r"^local\.[a-z0-9][a-z0-9-]*$")
 ENV_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
+# CreateModel's Environment: at most 100 entries, each value at most 1024 characters (botocore's EnvironmentMap and
+# EnvironmentValue); the model source's own environment counts toward the 100 as well.
+MAX_ENV_ENTRIES = 100
+MAX_ENV_VALUE_CHARS = 1024
 
 
 class CandidateSpec(BaseModel):
@@ -31,7 +36,7 @@ class CandidateSpec(BaseModel):
     )
     endpoint_name: str | None = Field(
         None,
-        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        pattern=ENDPOINT_NAME.pattern,
         description="Benchmark this already deployed endpoint (running on instance_type) instead of deploying one: "
         "nothing is created or deleted for this candidate.",
     )
@@ -41,8 +46,8 @@ class CandidateSpec(BaseModel):
     def _instance_type(cls, value: str) -> str:
         if not (AWS_INSTANCE_TYPE.match(value) or LOCAL_INSTANCE_TYPE.match(value)):
             raise ValueError(
-                f"'{value}' is not an instance type name: expected ml.<family>.<size> (e.g. ml.c6i.xlarge) "
-                "or local.<profile> (e.g. local.small)"
+                f"{shown(value)} is not an instance type name: ml.<family>.<size> on AWS (e.g. ml.c6i.xlarge) "
+                "or local.<profile> in local mode (e.g. local.small), in lower case"
             )
         return value
 
@@ -51,7 +56,18 @@ class CandidateSpec(BaseModel):
     def _env_names(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
             if not ENV_NAME.match(name):
-                raise ValueError(f"'{name}' is not a valid environment variable name")
+                raise ValueError(
+                    f"{shown(name)} is not an environment variable name: letters, digits and underscores, not "
+                    f"starting with a digit, at most 1024 characters (pattern {ENV_NAME.pattern})"
+                )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _env_values(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, setting in value.items():
+            if len(setting) > MAX_ENV_VALUE_CHARS:
+                raise ValueError(f"{name}'s value is {len(setting)} characters; CreateModel takes at most 1024")
         return value
 
     @field_validator("environment_grid")
@@ -62,6 +78,8 @@ class CandidateSpec(BaseModel):
                 raise ValueError(f"grid entry '{name}' needs at least one value")
             if len(set(options)) != len(options):
                 raise ValueError(f"grid entry '{name}' repeats a value")
+            if any(len(option) > MAX_ENV_VALUE_CHARS for option in options):
+                raise ValueError(f"grid entry '{name}' has a value longer than CreateModel's 1024 characters")
         return value
 
     def variants(self) -> list[dict[str, str]]:
@@ -77,5 +95,9 @@ class CandidateSpec(BaseModel):
     @model_validator(mode="after")
     def _existing_endpoint(self) -> CandidateSpec:
         if self.endpoint_name and (self.environment or self.environment_grid):
-            raise ValueError("an existing endpoint cannot be given an environment: it runs as it was deployed")
+            raise FieldProblem(
+                "environment", "an existing endpoint cannot be given an environment: it runs as it was deployed"
+            )
+        if len(set(self.environment) | set(self.environment_grid)) > MAX_ENV_ENTRIES:
+            raise FieldProblem("environment", f"more than CreateModel's {MAX_ENV_ENTRIES} environment variables")
         return self

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The request's models refuse unknown keys (a typo must not be silently ignored) and trim strings.
-StrictModel = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# The request's models refuse unknown keys (a typo must not be silently ignored), trim strings and refuse NaN and
+# infinities (JSON parsers accept them, and every bound compares false against NaN).
+StrictModel = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 Percentile = Literal["p50", "p90", "p95", "p99"]
 PERCENTILE_FRACTIONS: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from rightsizing.models.common import StrictModel
+from rightsizing.models.messages import FieldProblem
 
 LoadMode = Literal["adaptive", "ramp", "stepped", "phases"]
 MAX_PHASES = 20
@@ -156,14 +157,17 @@ class LoadSettings(BaseModel):
     @model_validator(mode="after")
     def _workers(self) -> LoadSettings:
         if isinstance(self.max_workers, int) and self.max_workers < self.workers:
-            raise ValueError(f"max_workers ({self.max_workers}) is below workers ({self.workers})")
+            raise FieldProblem("max_workers", f"{self.max_workers} is below workers ({self.workers})")
         if self.mode == "ramp" and self.distributed:
-            raise ValueError(
-                "mode 'ramp' is the single-process classic baseline: use workers 1, max_workers 1 and "
-                "worker_placement 'processes'"
+            raise FieldProblem(
+                "mode",
+                "'ramp' is the single-process classic baseline: use workers 1, max_workers 1 and "
+                "worker_placement 'processes'",
             )
         if self.worker_placement == "tasks" and self.max_workers == "auto":
-            raise ValueError("max_workers 'auto' counts the load-test task's CPUs: with worker tasks give a number")
+            raise FieldProblem(
+                "max_workers", "'auto' counts the load-test task's CPUs: with worker_placement 'tasks' give a number"
+            )
         return self
 
     @property

@@ -7,15 +7,17 @@ writes and the paths the state machine reads. The parts live in their own module
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.candidates import AWS_INSTANCE_TYPE, ENV_NAME, LOCAL_INSTANCE_TYPE, CandidateSpec
 from rightsizing.models.common import StrictModel
 from rightsizing.models.load import LoadMode, LoadSettings, Phase, PhaseStop
+from rightsizing.models.messages import CONTENT_TYPE, RUN_NAME, FieldProblem, invalid_request, shown
 from rightsizing.models.sources import (
     MODEL_PACKAGE_ARN,
     ContainerModelSource,
@@ -27,6 +29,13 @@ from rightsizing.models.targets import LatencySla, TrafficTarget
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's real-time body limit
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+MAX_BENCHMARKS = 40  # an inline Map runs at most 40 iterations at once, and every one counts toward its history
+# The SLA must leave room, within one candidate's time limit, for this many requests as slow as the SLA in a row:
+# every search starts at one user, and 20 samples are the fewest with a single request above a p95.
+MIN_REQUESTS_AT_SLA = 20
+# SageMaker tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@]* (botocore's TagKey/TagValue), i.e. Unicode letters,
+# separators and numbers, and these.
+TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
 __all__ = [
     "AWS_INSTANCE_TYPE",
@@ -57,7 +66,7 @@ class Payloads(BaseModel):
     """Sample request bodies; the load generator rotates through them."""
 
     model_config = StrictModel
-    content_type: str = Field("text/csv", pattern=r"^[\w.+-]+/[\w.+-]+(;.*)?$")
+    content_type: str = Field("text/csv", pattern=CONTENT_TYPE.pattern)
     samples: list[str] = Field(default_factory=list, description="Inline request bodies.")
     files: list[str] = Field(default_factory=list, description="Paths (relative to the request file) of bodies.")
 
@@ -71,19 +80,29 @@ class Payloads(BaseModel):
 
     @field_validator("files")
     @classmethod
-    def _files_exist(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        """Checked (and made absolute) when the request is read from a file; see ``load_request_file``."""
+    def _files(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Read from a request file (``load_request_file``), each path is relative to the file's folder, must stay
+        inside it (a request must not read other files of this machine) and is made absolute; ``s3://`` URIs are
+        read by the plan step. Without a folder (the plan step's own check) a relative path is refused: it would be
+        read from whatever folder the process happens to run in."""
         base_dir = (info.context or {}).get("base_dir")
-        if base_dir is None:
-            return value
         resolved = []
         for name in value:
-            path = (Path(base_dir) / name).resolve()
-            if not path.is_file():
-                raise ValueError(f"payload file '{name}' not found (looked for {path})")
-            if path.stat().st_size > MAX_PAYLOAD_BYTES:
-                raise ValueError(f"payload file '{name}' is larger than InvokeEndpoint's 6 MB body limit")
-            resolved.append(str(path))
+            if name.startswith("s3://"):
+                resolved.append(name)
+                continue
+            if "://" in name:
+                raise ValueError(f"{shown(name)}: give a path relative to the request file, or an s3:// URI")
+            if base_dir is None:
+                if not Path(name).is_absolute() or ".." in Path(name).parts:
+                    raise ValueError(
+                        f"{shown(name)}: the state machine reads a payload file by its s3:// URI, or by the absolute "
+                        "path rightsize gives a file beside the request; a relative path (or one with '..') has no "
+                        "folder to be read from"
+                    )
+                resolved.append(name)
+                continue
+            resolved.append(str(_payload_file(name, Path(base_dir))))
         return resolved
 
     @model_validator(mode="after")
@@ -91,6 +110,22 @@ class Payloads(BaseModel):
         if not self.samples and not self.files:
             raise ValueError("give at least one payload in 'samples' or 'files'")
         return self
+
+
+def _payload_file(name: str, folder: Path) -> Path:
+    """``name`` resolved in ``folder`` (symbolic links followed), refused unless it is a readable file inside it."""
+    folder = folder.resolve()
+    path = (folder / name).resolve()
+    if Path(name).is_absolute() or not path.is_relative_to(folder):
+        raise ValueError(
+            f"payload file {shown(name)} is outside the request's folder ({folder}): a request may only read files "
+            "in its own folder or below it"
+        )
+    if not path.is_file():
+        raise ValueError(f"payload file {shown(name)} not found (looked for {path})")
+    if path.stat().st_size > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload file {shown(name)} is larger than InvokeEndpoint's 6 MB body limit")
+    return path
 
 
 class Limits(BaseModel):
@@ -125,7 +160,7 @@ class RightsizingRequest(BaseModel):
     """What a team asks: serve this model at this rate within this latency, as cheaply as possible."""
 
     model_config = StrictModel
-    name: str = Field("rightsizing", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}$", description="Label for the run.")
+    name: str = Field("rightsizing", pattern=RUN_NAME.pattern, description="Label for the run.")
     model: ModelSource = Field(default_factory=LocalModelSource)
     candidates: list[CandidateSpec] = Field(min_length=1, max_length=40)
     traffic: TrafficTarget
@@ -145,7 +180,10 @@ class RightsizingRequest(BaseModel):
     @classmethod
     def _region(cls, value: str) -> str:
         if not REGION_NAME.match(value):
-            raise ValueError(f"'{value}' is not an AWS region name (e.g. us-east-1, eu-west-2, ap-southeast-1)")
+            raise ValueError(
+                f"{shown(value)} is not an AWS region name: two letters, a place and a number, joined by hyphens, "
+                f"in lower case, e.g. us-east-1, eu-west-2, ap-southeast-1 (pattern {REGION_NAME.pattern})"
+            )
         return value
 
     @field_validator("tags")
@@ -153,9 +191,15 @@ class RightsizingRequest(BaseModel):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key, tag_value in value.items():
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                raise ValueError(f"tag key '{key}' must be 1-128 characters and not start with 'aws:'")
+                raise ValueError(f"tag key {shown(key)} must be 1-128 characters and not start with 'aws:'")
             if len(tag_value) > 256:
-                raise ValueError(f"tag '{key}' value is longer than 256 characters")
+                raise ValueError(f"tag {shown(key)}'s value is longer than 256 characters")
+            for text in (key, tag_value):
+                if not all(_tag_character(character) for character in text):
+                    raise ValueError(
+                        f"tag {shown(key)}: {shown(text)} has a character SageMaker tags refuse: tags take letters, "
+                        "digits, spaces and _ . : / = + - @ only (pattern [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)"
+                    )
         return value
 
     @model_validator(mode="after")
@@ -165,16 +209,35 @@ class RightsizingRequest(BaseModel):
             env = tuple(sorted(candidate.environment.items()))
             key = (candidate.instance_type, env, repr(candidate.environment_grid), candidate.endpoint_name)
             if key in seen:
-                raise ValueError(f"candidates[{index}] duplicates an earlier candidate ({candidate.instance_type})")
+                raise FieldProblem(
+                    f"candidates.{index}", f"duplicates an earlier candidate ({candidate.instance_type})"
+                )
             seen.add(key)
         local = {c.is_local for c in self.candidates}
         if len(local) > 1:
-            raise ValueError("candidates mix local profiles and AWS instance types; use one kind per run")
+            raise FieldProblem("candidates", "mixes local profiles and AWS instance types; use one kind per run")
         deploys = any(c.endpoint_name is None for c in self.candidates)
         if deploys and self.is_local != isinstance(self.model, LocalModelSource):
-            raise ValueError("local.* candidates need model.type 'local', and ml.* candidates an AWS model source")
-        if sum(len(c.variants()) for c in self.candidates) > 40:
-            raise ValueError("candidates expand (with their environment grids) to more than 40 benchmarks")
+            raise FieldProblem(
+                "model.type", "local.* candidates need model.type 'local', and ml.* candidates an AWS model source"
+            )
+        benchmarks = sum(len(c.variants()) for c in self.candidates)
+        if benchmarks > MAX_BENCHMARKS:
+            raise FieldProblem(
+                "candidates",
+                f"expands (with the environment grids) to {benchmarks} benchmarks; a run holds at most "
+                f"{MAX_BENCHMARKS} (Step Functions' inline Map)",
+            )
+        budget_ms = self.limits.max_seconds_per_candidate * 1000
+        if self.sla.milliseconds * MIN_REQUESTS_AT_SLA > budget_ms:
+            raise FieldProblem(
+                "sla.milliseconds",
+                f"{self.sla.milliseconds:g} ms is more than 1/{MIN_REQUESTS_AT_SLA} of "
+                f"limits.max_seconds_per_candidate ({self.limits.max_seconds_per_candidate} s): a test starts with "
+                f"one user, and one that cannot complete {MIN_REQUESTS_AT_SLA} requests as slow as the SLA one "
+                f"after another cannot measure a {self.sla.percentile}; raise max_seconds_per_candidate to at least "
+                f"{math.ceil(self.sla.milliseconds * MIN_REQUESTS_AT_SLA / 1000)} s",
+            )
         return self
 
     @property
@@ -186,9 +249,13 @@ class RightsizingRequest(BaseModel):
         return [(spec, environment) for spec in self.candidates for environment in spec.variants()]
 
 
+def _tag_character(character: str) -> bool:
+    return character in TAG_PUNCTUATION or unicodedata.category(character)[0] in "LZN"
+
+
 def parse_request(document: object, base_dir: object = None) -> RightsizingRequest:
     """The validated request, or InvalidRequest naming each bad field. ``base_dir``: where payload files live."""
     try:
         return RightsizingRequest.model_validate(document, context={"base_dir": base_dir} if base_dir else None)
     except ValidationError as e:
-        raise InvalidRequest.from_validation_error(e) from e
+        raise invalid_request(e, RightsizingRequest) from e

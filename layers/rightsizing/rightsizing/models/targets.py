@@ -8,9 +8,13 @@ import re
 from pydantic import BaseModel, Field, model_validator
 
 from rightsizing.models.common import PERCENTILE_FRACTIONS, LatencyPercentiles, Percentile, StrictModel
+from rightsizing.models.messages import FieldProblem
 
 MAX_RPS = 1_000_000
 MAX_SLA_MS = 60_000
+# Below a tenth of a millisecond no HTTP request is answered, even over loopback: a bound that low measures only the
+# clock, and no server could ever meet it.
+MIN_SLA_MS = 0.1
 # The short form used on the command line: <percentile>:<milliseconds>ms, e.g. p95:100ms.
 SLA_TEXT = re.compile(r"^(p\d+):(\d+(?:\.\d+)?)ms$")
 
@@ -25,7 +29,10 @@ class TrafficTarget(BaseModel):
     @model_validator(mode="after")
     def _range(self) -> TrafficTarget:
         if self.max_rps is not None and self.max_rps < self.min_rps:
-            raise ValueError("max_rps must be at least min_rps")
+            raise FieldProblem(
+                "max_rps",
+                f"{self.max_rps:g} is below min_rps ({self.min_rps:g}): a range's top must be at least its bottom",
+            )
         return self
 
     @property
@@ -53,7 +60,9 @@ class LatencySla(BaseModel):
 
     model_config = StrictModel
     percentile: Percentile = "p95"
-    milliseconds: float = Field(gt=0, le=MAX_SLA_MS, description="Client-side latency bound at that percentile.")
+    milliseconds: float = Field(
+        ge=MIN_SLA_MS, le=MAX_SLA_MS, description="Client-side latency bound at that percentile (0.1-60000 ms)."
+    )
 
     @classmethod
     def parse(cls, text: str) -> LatencySla:

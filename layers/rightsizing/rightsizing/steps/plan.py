@@ -31,7 +31,7 @@ TASK_START_MARGIN_SECONDS = 600  # Fargate image pull and start take 20-90 s; ne
 
 class PlanInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    request: dict[str, object]
+    request: object  # any JSON: parse_request refuses a non-object as an InvalidRequest naming it
     run_id: str
     artifacts_uri: str
 
