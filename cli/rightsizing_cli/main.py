@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from rightsizing.exceptions import RightsizingError
+from rightsizing.models.events import EVENT_MODELS
 from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
@@ -141,21 +142,24 @@ def run(
 def schema(
     write: Annotated[bool, typer.Option("--write", help=f"Write the schemas to {SCHEMA_DIR.name}/.")] = False,
 ) -> None:
-    """Print (or write) the JSON Schemas of the request and the result."""
+    """Print (or write) the JSON Schemas of the request, the result and the events."""
     schemas = json_schemas()
     if not write:
         sys.stdout.write(json.dumps(schemas, indent=2) + "\n")
         return
-    SCHEMA_DIR.mkdir(exist_ok=True)
     for name, document in schemas.items():
-        (SCHEMA_DIR / f"{name}.schema.json").write_text(json.dumps(document, indent=2) + "\n")
-        console.print(f"wrote {SCHEMA_DIR / name}.schema.json")
+        path = SCHEMA_DIR / f"{name}.schema.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        console.print(f"wrote {path}")
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
+    """Path under schema/ (without .schema.json) -> the schema; events/<event>.v<major> for each event."""
     return {
         "request": RightsizingRequest.model_json_schema(),
         "result": RunResult.model_json_schema(),
+        **{f"events/{stem}": model.model_json_schema(by_alias=True) for stem, model in EVENT_MODELS.items()},
     }
 
 

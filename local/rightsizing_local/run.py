@@ -19,6 +19,7 @@ from rightsizing_local.events import LocalEventBus, ProgressSink, no_progress
 from rightsizing_local.fake_ecs import LocalEcs
 from rightsizing_local.fake_sagemaker import LocalSageMaker
 from rightsizing_local.fake_sfn import LocalStepFunctions
+from rightsizing_local.history import JsonLinesHistory
 from rightsizing_local.lambdas import LocalLambda, function_arn
 
 ClientWrapper = Callable[[dict[str, Any]], dict[str, Any]]
@@ -38,7 +39,6 @@ def local_substitutions(artifacts_uri: str) -> dict[str, str]:
         "LoadTestSubnetIds": "subnet-local",
         "LoadTestSecurityGroupId": "sg-local",
         "LoadTestAssignPublicIp": "DISABLED",
-        "EventBusName": "default",
         "LoadTestLogGroupName": "rightsizing-runs/runs/<run id>/local/loadtests",
         "CleanupStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:rightsizing-local-cleanup",
     }
@@ -85,7 +85,7 @@ def run_local(
     clients: dict[str, Any] = {
         "sagemaker": sagemaker,
         "ecs": ecs,
-        "lambda": LocalLambda(local_backend(sagemaker)),
+        "lambda": LocalLambda(local_backend(sagemaker, JsonLinesHistory.in_folder(output_root))),
         "events": bus,
         "stepfunctions": LocalStepFunctions(),
     }

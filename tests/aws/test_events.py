@@ -13,10 +13,17 @@ from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.steps.collect import CollectInput
 from rightsizing.steps.plan import PlanInput
 from rightsizing.steps.recommend import RecommendInput
+from rightsizing.steps.run_failed import RunFailedInput
 from rightsizing.steps.sweep import SweepInput
 
 REQUESTS = sorted((REPO / "events").glob("*.json"))
-STEP_INPUTS = {"plan": PlanInput, "collect_metrics": CollectInput, "recommend": RecommendInput, "cleanup": SweepInput}
+STEP_INPUTS = {
+    "plan": PlanInput,
+    "collect_metrics": CollectInput,
+    "recommend": RecommendInput,
+    "cleanup": SweepInput,
+    "run_failed": RunFailedInput,
+}
 
 
 @pytest.mark.parametrize("path", REQUESTS, ids=lambda p: p.name)

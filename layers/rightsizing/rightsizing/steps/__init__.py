@@ -15,6 +15,7 @@ from rightsizing.ports import Backend
 from rightsizing.steps.collect import CollectInput, collect_metrics
 from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.steps.recommend import RecommendInput, recommend_run
+from rightsizing.steps.run_failed import RunFailedInput, announce_failure
 from rightsizing.steps.sweep import SweepInput, sweep_run
 
 
@@ -32,4 +33,5 @@ STEPS: dict[str, Step] = {
     "collect-metrics": Step(CollectInput, collect_metrics),
     "recommend": Step(RecommendInput, recommend_run),
     "sweep": Step(SweepInput, sweep_run),
+    "run-failed": Step(RunFailedInput, announce_failure),
 }
