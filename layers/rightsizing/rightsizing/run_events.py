@@ -109,7 +109,9 @@ def failed_entry(change: ExecutionStatusChange, bus: str) -> PutEventsEntry:
         started_at=_epoch_ms(change.startDate),
         stopped_at=_epoch_ms(change.stopDate),
     )
-    return PutEventsEntry(DetailType=FAILED, Detail=detail.model_dump(mode="json"), EventBusName=bus)
+    return PutEventsEntry(
+        DetailType=FAILED, Detail=detail.model_dump(mode="json"), EventBusName=bus, Resources=[change.executionArn]
+    )
 
 
 def entry_payload(entry: PutEventsEntry) -> dict[str, Any]:

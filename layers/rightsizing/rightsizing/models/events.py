@@ -83,6 +83,7 @@ class PutEventsEntry(BaseModel):
     DetailType: str
     Detail: dict[str, Any]
     EventBusName: str = "default"
+    Resources: list[str] = Field(default_factory=list, description="Step Functions adds its own ARNs to these.")
 
 
 class _Envelope(BaseModel):
