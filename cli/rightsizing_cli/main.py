@@ -1,5 +1,6 @@
 """Rightsize SageMaker real-time endpoints: run a request on the deployed AWS stack (start, watch, status, report,
-cancel, list) or on this machine (run), check one (validate), size a local server (bench)."""
+cancel, list) or on this machine (run), check one (validate), size a local server (bench), look back (history,
+compare)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from rightsizing_cli import aws_runs
 from rightsizing_cli.bench import bench
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption, make_console
 from rightsizing_cli.exit_codes import ExitCode
+from rightsizing_cli.history import compare, history
 from rightsizing_cli.image import image_app
 from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
@@ -181,6 +183,8 @@ app.command("status")(aws_runs.status)
 app.command("report")(report_command)
 app.command("cancel")(aws_runs.cancel)
 app.command("list")(aws_runs.list_runs)
+app.command("history")(history)
+app.command("compare")(compare)
 app.command("prices")(prices_command)
 app.command("bench")(bench)
 app.add_typer(image_app, name="image")

@@ -53,7 +53,6 @@ class RunSummary(BaseModel):
     usd_per_hour: float | None
     message: str
     report_uri: str | None = None
-    error: StepFailure | None = Field(None, description="Why the run could not be summarised.")
     event_error: StepFailure | None = Field(None, description="Why the run's events were not sent.")
     model_key: str | None = Field(None, description="The history the run joined.")
     previous_run_id: str | None = Field(None, description="The model's previous recorded run.")
