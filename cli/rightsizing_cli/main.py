@@ -1,5 +1,6 @@
 """Rightsize SageMaker real-time endpoints: run a request on the deployed AWS stack (start, watch, status, report,
-cancel, list) or on this machine (run), check one (validate), size a local server (bench)."""
+cancel, list) or on this machine (run), check one (validate), size a local server (bench), look back (history,
+compare)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from rightsizing.exceptions import InvalidRequest, RightsizingError
+from rightsizing.models.events import EVENT_MODELS
 from rightsizing.models.messages import did_you_mean
 from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
@@ -21,6 +23,7 @@ from rightsizing_cli import aws_runs
 from rightsizing_cli.bench import bench
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption, make_console
 from rightsizing_cli.exit_codes import ExitCode, execution_failure
+from rightsizing_cli.history import compare, history
 from rightsizing_cli.image import image_app
 from rightsizing_cli.output import print_result, print_validated
 from rightsizing_cli.prices import prices_command
@@ -172,21 +175,24 @@ def run(
 def schema(
     write: Annotated[bool, typer.Option("--write", help=f"Write the schemas to {SCHEMA_DIR.name}/.")] = False,
 ) -> None:
-    """Print (or write) the JSON Schemas of the request and the result."""
+    """Print (or write) the JSON Schemas of the request, the result and the events."""
     schemas = json_schemas()
     if not write:
         sys.stdout.write(json.dumps(schemas, indent=2) + "\n")
         return
-    SCHEMA_DIR.mkdir(exist_ok=True)
     for name, document in schemas.items():
-        (SCHEMA_DIR / f"{name}.schema.json").write_text(json.dumps(document, indent=2) + "\n")
-        console.print(f"wrote {SCHEMA_DIR / name}.schema.json")
+        path = SCHEMA_DIR / f"{name}.schema.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        console.print(f"wrote {path}")
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
+    """Path under schema/ (without .schema.json) -> the schema; events/<event>.v<major> for each event."""
     return {
         "request": RightsizingRequest.model_json_schema(),
         "result": RunResult.model_json_schema(),
+        **{f"events/{stem}": model.model_json_schema(by_alias=True) for stem, model in EVENT_MODELS.items()},
     }
 
 
@@ -208,6 +214,8 @@ app.command("status")(aws_runs.status)
 app.command("report")(report_command)
 app.command("cancel")(aws_runs.cancel)
 app.command("list")(aws_runs.list_runs)
+app.command("history")(history)
+app.command("compare")(compare)
 app.command("prices")(prices_command)
 app.command("bench")(bench)
 app.add_typer(image_app, name="image")

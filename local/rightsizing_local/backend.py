@@ -9,7 +9,7 @@ from rightsizing.models.messages import did_you_mean, shown
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import LocalModelSource, RightsizingRequest
-from rightsizing.ports import Backend
+from rightsizing.ports import Backend, HistoryStore
 from rightsizing.store import LocalStore, local_uri
 from rightsizing_local.profiles import NOTIONAL_PRICE_LABEL, PROFILES
 
@@ -90,7 +90,7 @@ class LocalMetrics:
         return self._sagemaker.server_metrics(candidate.endpoint_name, start_epoch, end_epoch)
 
 
-def local_backend(sagemaker: LocalSageMaker) -> Backend:
+def local_backend(sagemaker: LocalSageMaker, history: HistoryStore | None = None) -> Backend:
     return Backend(
         mode="local",
         prices=LocalPrices(),
@@ -99,4 +99,5 @@ def local_backend(sagemaker: LocalSageMaker) -> Backend:
         containers=LocalContainers(),
         metrics=LocalMetrics(sagemaker),
         default_poll_seconds=LOCAL_POLL_SECONDS,
+        history=history,
     )

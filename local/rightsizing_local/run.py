@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import RunResult
+from rightsizing.run_events import ExecutionStatusChange, entry_payload, failed_entry
 from rightsizing.store import LocalStore, get_json, local_uri
 from rightsizing_local.asl_runner import ExecutionOutcome, execute, render_definition
 from rightsizing_local.backend import local_backend
@@ -19,9 +21,11 @@ from rightsizing_local.events import LocalEventBus, ProgressSink, no_progress
 from rightsizing_local.fake_ecs import LocalEcs
 from rightsizing_local.fake_sagemaker import LocalSageMaker
 from rightsizing_local.fake_sfn import LocalStepFunctions
+from rightsizing_local.history import JsonLinesHistory
 from rightsizing_local.lambdas import LocalLambda, function_arn
 
 ClientWrapper = Callable[[dict[str, Any]], dict[str, Any]]
+LOCAL_EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:rightsizing-local:{}"
 
 
 def local_substitutions(artifacts_uri: str) -> dict[str, str]:
@@ -38,10 +42,22 @@ def local_substitutions(artifacts_uri: str) -> dict[str, str]:
         "LoadTestSubnetIds": "subnet-local",
         "LoadTestSecurityGroupId": "sg-local",
         "LoadTestAssignPublicIp": "DISABLED",
-        "EventBusName": "default",
         "LoadTestLogGroupName": "rightsizing-runs/runs/<run id>/local/loadtests",
         "CleanupStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:rightsizing-local-cleanup",
     }
+
+
+def announce_failure(bus: Any, request: RightsizingRequest, run_id: str, execution: ExecutionOutcome) -> None:
+    """What the stack's RunFailedRule does on AWS: put "Rightsizing Failed" for a run that did not finish."""
+    change = ExecutionStatusChange(
+        executionArn=LOCAL_EXECUTION_ARN.format(run_id),
+        name=run_id,
+        status=execution.status,  # one of the three: the caller checked
+        input=json.dumps(request.model_dump(mode="json")),
+        error=execution.error,
+        cause=execution.cause,
+    )
+    bus.put_events(Entries=[entry_payload(failed_entry(change, "default"))])
 
 
 def new_run_id(name: str) -> str:
@@ -85,7 +101,7 @@ def run_local(
     clients: dict[str, Any] = {
         "sagemaker": sagemaker,
         "ecs": ecs,
-        "lambda": LocalLambda(local_backend(sagemaker)),
+        "lambda": LocalLambda(local_backend(sagemaker, JsonLinesHistory.in_folder(output_root))),
         "events": bus,
         "stepfunctions": LocalStepFunctions(),
     }
@@ -109,6 +125,8 @@ def run_local(
     finally:
         ecs.stop_all()
         sagemaker.shutdown()
+    if execution.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        announce_failure(clients["events"], request, run_id, execution)
     result = None
     if execution.status == "SUCCEEDED" and execution.output:
         result = RunResult.model_validate(get_json(execution.output["result_uri"], LocalStore()))

@@ -296,6 +296,27 @@ def _ecs_needs(call: ApiCall, origin: str, task_roles: Mapping[str, Sequence[str
     return needs
 
 
+def _dynamodb_needs(call: ApiCall, origin: str) -> list[Need]:
+    """Item and query calls on a table name; a Query on an index is authorised on the index's own ARN."""
+    if call.operation not in ("PutItem", "GetItem", "Query", "DeleteItem", "UpdateItem"):
+        raise NotImplementedError(f"no resource rule for dynamodb {call.operation}")
+    arn = f"arn:{PARTITION}:dynamodb:{call.region}:{ACCOUNT}:table/{call.params['TableName']}"
+    if call.operation == "Query" and call.params.get("IndexName"):
+        arn += f"/index/{call.params['IndexName']}"
+    return [Need(f"dynamodb:{call.operation}", arn, {}, origin)]
+
+
+def _events_needs(call: ApiCall, origin: str) -> list[Need]:
+    if call.operation != "PutEvents":
+        raise NotImplementedError(f"no resource rule for events {call.operation}")
+    needs = []
+    for entry in call.params["Entries"]:
+        bus = entry.get("EventBusName", "default")
+        arn = bus if bus.startswith("arn:") else f"arn:{PARTITION}:events:{call.region}:{ACCOUNT}:event-bus/{bus}"
+        needs.append(Need("events:PutEvents", arn, {}, origin))
+    return needs
+
+
 def needs_of(call: ApiCall, task_roles: Mapping[str, Sequence[str]]) -> list[Need]:
     """The IAM needs of one call; ``task_roles``: each task definition ARN's task and execution roles."""
     origin = f"{call.origin} ({call.service} {call.operation})"
@@ -309,4 +330,8 @@ def needs_of(call: ApiCall, task_roles: Mapping[str, Sequence[str]]) -> list[Nee
         return _ecs_needs(call, origin, task_roles)
     if call.service == "stepfunctions" and call.operation == "StartExecution":
         return [Need("states:StartExecution", call.params["stateMachineArn"], {}, origin)]
+    if call.service == "dynamodb":
+        return _dynamodb_needs(call, origin)
+    if call.service == "events":
+        return _events_needs(call, origin)
     raise NotImplementedError(f"no IAM rule for {call.service} {call.operation} (from {call.origin}): add one")

@@ -101,30 +101,26 @@ def _arn(service: str, resource: str, region: str = REGION, account: str = ACCOU
     return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
 
 
-# Resource types whose Ref is their name and that have no attribute a principal's policy uses
-NAME_ONLY = {
+# Resources whose Ref is their physical name and that have no attribute a policy uses.
+NAMED_ONLY = (
     "AWS::IAM::Policy",
     "AWS::EC2::SecurityGroupIngress",
     "AWS::EC2::SecurityGroupEgress",
     "AWS::S3::BucketPolicy",
     "AWS::Lambda::Permission",
-}
-# Resource types whose Ref is their name and whose Arn is <service>:<region>:<account>:<kind>/<name>
-NAMED_WITH_ARN = {
-    "AWS::Events::Rule": ("events", "rule"),
-    "AWS::Scheduler::ScheduleGroup": ("scheduler", "schedule-group"),
-    "AWS::Scheduler::Schedule": ("scheduler", "schedule"),
-}
+    "AWS::SNS::Subscription",
+    "AWS::SNS::TopicPolicy",
+)
 
 
 def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any]]:
     """(Ref, {attribute: value}) of a deployed resource, by type; an unknown type fails so it gets modelled."""
     name = physical_name(logical_id)
+    if resource_type in NAMED_ONLY:
+        return name, {}
     if resource_type == "AWS::S3::Bucket":
         bucket = name.lower()
         return bucket, {"Arn": f"arn:{PARTITION}:s3:::{bucket}"}
-    if resource_type == "AWS::ECS::Cluster":
-        return name, {"Arn": _arn("ecs", f"cluster/{name}")}
     if resource_type == "AWS::ECS::TaskDefinition":
         arn = _arn("ecs", f"task-definition/{name}:1")
         return arn, {"TaskDefinitionArn": arn}
@@ -132,20 +128,28 @@ def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any
         return name, {"Arn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}", "RoleId": "AROAEXAMPLE"}
     if resource_type == "AWS::IAM::ManagedPolicy":
         return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{name}", {}
-    if resource_type in NAME_ONLY:
-        return name, {}
-    if resource_type in NAMED_WITH_ARN:
-        service, kind = NAMED_WITH_ARN[resource_type]
-        return name, {"Arn": _arn(service, f"{kind}/{name}")}
-    if resource_type == "AWS::Serverless::Function":
-        return name, {"Arn": _arn("lambda", f"function:{name}")}
     if resource_type == "AWS::Serverless::LayerVersion":
         return _arn("lambda", f"layer:{name}:1"), {}
     if resource_type == "AWS::Serverless::StateMachine":
         return _arn("states", f"stateMachine:{name}"), {"Name": name}
-    if resource_type == "AWS::Logs::LogGroup":
-        return name, {"Arn": _arn("logs", f"log-group:{name}:*")}
-    raise NotImplementedError(f"{logical_id}: no placeholder identity for {resource_type}; add one to _identities")
+    if resource_type == "AWS::SNS::Topic":
+        arn = _arn("sns", name)
+        return arn, {"TopicArn": arn, "TopicName": name}
+    if resource_type == "AWS::SQS::Queue":
+        return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}", {"Arn": _arn("sqs", name), "QueueName": name}
+    arn_resource = {
+        "AWS::ECS::Cluster": "ecs:cluster/{}",
+        "AWS::Serverless::Function": "lambda:function:{}",
+        "AWS::Logs::LogGroup": "logs:log-group:{}:*",
+        "AWS::Events::Rule": "events:rule/{}",
+        "AWS::Scheduler::ScheduleGroup": "scheduler:schedule-group/{}",
+        "AWS::Scheduler::Schedule": "scheduler:schedule/{}",
+        "AWS::DynamoDB::Table": "dynamodb:table/{}",
+    }.get(resource_type)
+    if arn_resource is None:
+        raise NotImplementedError(f"{logical_id}: no placeholder identity for {resource_type}; add one to _identities")
+    service, _, resource = arn_resource.partition(":")
+    return name, {"Arn": _arn(service, resource.format(name))}
 
 
 class NoValue:

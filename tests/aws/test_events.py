@@ -14,6 +14,7 @@ from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.steps.collect import CollectInput
 from rightsizing.steps.plan import PlanInput
 from rightsizing.steps.recommend import RecommendInput
+from rightsizing.steps.run_failed import RunFailedInput
 from rightsizing.steps.sweep import SweepInput
 
 REQUESTS = sorted((REPO / "events").glob("*.json"))
@@ -24,6 +25,7 @@ STEP_INPUTS = {
     "cleanup": SweepInput,
     "start_scheduled_run": ScheduledRunEvent,
     "start_registry_run": ModelPackageStateChange,
+    "run_failed": RunFailedInput,
 }
 
 

@@ -152,9 +152,11 @@ def test_recommend_handler_writes_the_result_and_summarises(aws: Any, lambda_con
     request = _event("plan")["request"]
     aws.put_object(Bucket=BUCKET, Key=f"runs/{event['run_id']}/request.json", Body=json.dumps(request))
 
-    summary = load_handler("recommend").lambda_handler(event, lambda_context)
+    output = load_handler("recommend").lambda_handler(event, lambda_context)
 
+    summary = output["summary"]
     assert summary["run_id"] == event["run_id"] and summary["instance_type"] == "ml.c5.xlarge"
+    assert [e["DetailType"] for e in output["events"]] == ["Rightsizing Completed"]  # no history table: first run
     result = _read_json(aws, f"runs/{event['run_id']}/result.json")
     failed = {c["candidate_id"]: c for c in result["candidates"]}["c02-ml-m5-xlarge"]
     assert failed["status"] == "failed" and "ResourceLimitExceeded" in failed["failure_reason"]

@@ -73,7 +73,7 @@ def test_run_constant_matches_the_definitions_success_path() -> None:
     while name:  # the success path: each state's Next, a Choice's Default
         path.append(name)
         name = states[name].get("Next") or states[name].get("Default")
-    assert path == ["PlanRun", "BenchmarkCandidates", "Recommend", "PublishResult", "WasSummarised", "RunFinished"]
+    assert path == ["PlanRun", "BenchmarkCandidates", "Recommend", "PublishResult", "RunFinished"]
     per_type = {"Task": history.EVENTS_TASK, "Map": 4, "Choice": 2, "Succeed": 2}
     assert 2 + sum(per_type[states[n]["Type"]] for n in path) == history.EVENTS_RUN_FIXED
 

@@ -3,9 +3,10 @@
 The run, offline and in-process: the Plan handler plans three sample requests (new endpoints, an existing endpoint,
 distributed load on worker tasks) against moto; the load generator's entry point reads a planned job, starts,
 watches and stops worker tasks, signs an InvokeEndpoint and writes its artefacts; a worker task reads its job; the
-CollectMetrics handler collects a candidate that ran and one that did not; Recommend reports on both; the Sweep
-handler sweeps a run's SageMaker resources and worker tasks. Every botocore call is recorded with its principal
-(``iam_calls.CallRecorder``); the state machines' Task states are read from the deployed definitions with the
+CollectMetrics handler collects a candidate that ran and one that did not; Recommend reports on both and records
+the run in the history table (twice: the second run reads the first); the Sweep handler sweeps a run's SageMaker
+resources and worker tasks; the RunFailed handler announces a failed run. Every botocore call is recorded with its
+principal (``iam_calls.CallRecorder``); the state machines' Task states are read from the deployed definitions with the
 planned candidates as input (``iam_integrations``). Each call becomes IAM needs (action, resource ARN, condition
 context) and each need is evaluated against the principal's statements in the template (``iam_template``,
 ``iam_eval``). moto does not model the Price List API, Service Quotas or ECS tasks on Fargate (awsvpc): those answer
@@ -52,6 +53,7 @@ ACTING = {
     "CollectMetricsFunction",
     "RecommendFunction",
     "SweepFunction",
+    "RunFailedFunction",
     "LoadTestTaskRole",
     "LoadTestWorkerRole",
     "RightsizingStateMachine",
@@ -71,6 +73,7 @@ class FakedRun:
     recorder: CallRecorder
     plans: list[dict[str, Any]]
     task_roles: dict[str, list[str]]
+    finished: dict[str, Any]  # a Recommend step's output: the summary and the events PublishResult puts
 
 
 def _container_environment(definition: str) -> dict[str, str]:
@@ -182,6 +185,11 @@ def faked_run(moto_server: str) -> Iterator[FakedRun]:
         recorder.install(monkeypatch)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
+        table = TEMPLATE.resolve(TEMPLATE.resources["HistoryTable"]["Properties"])
+        shape = ("AttributeDefinitions", "KeySchema", "LocalSecondaryIndexes", "GlobalSecondaryIndexes", "BillingMode")
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=TEMPLATE.refs["HistoryTable"], **{k: table[k] for k in shape}
+        )
         sagemaker = boto3.client("sagemaker", region_name=REGION)
         _deploy(sagemaker, "fraud-prod", "ml.m5.xlarge", [])  # events/aws-existing-endpoint.json benchmarks it
 
@@ -211,9 +219,25 @@ def faked_run(moto_server: str) -> Iterator[FakedRun]:
             {"candidate": ran, "outcome": collected},
             {"candidate": never_ran, "outcome": {"Error": "EndpointFailed", "Cause": "endpoint reached Failed"}},
         ]
+        recommend_env = TEMPLATE.resolve(TEMPLATE.resources["RecommendFunction"]["Properties"]["Environment"])
+        for name, value in recommend_env["Variables"].items():
+            monkeypatch.setenv(name, str(value))
         with recorder.acting_as("RecommendFunction"):
             event = {"run_id": tabular["run_id"], "run_uri": tabular["run_uri"], "outcomes": outcomes}
-            load_handler("recommend").lambda_handler(event, context)
+            first = load_handler("recommend").lambda_handler(event, context)
+            rerun = {**event, "run_id": "tabular-20260102-120000"}  # the same request's uri, a later run id
+            second = load_handler("recommend").lambda_handler(rerun, context)
+        assert first["summary"]["previous_run_id"] is None
+        assert second["summary"]["previous_run_id"] == tabular["run_id"]
+        finished = second
+
+        failed = json.loads((EVENTS / "functions" / "run_failed.json").read_text())
+        for name, value in TEMPLATE.resolve(TEMPLATE.resources["RunFailedFunction"]["Properties"]["Environment"])[
+            "Variables"
+        ].items():
+            monkeypatch.setenv(name, str(value))
+        with recorder.acting_as("RunFailedFunction"):
+            load_handler("run_failed").lambda_handler(failed, context)
 
         # What an aborted run leaves: a benchmark's endpoint, config and model, and worker tasks still running.
         run_id, candidate = peak["run_id"], distributed["candidate_id"]
@@ -227,7 +251,7 @@ def faked_run(moto_server: str) -> Iterator[FakedRun]:
             assert sweep({"run_id": run_id}, context)["done"] is True
 
         _start_automatically(recorder, monkeypatch, s3, context)
-        yield FakedRun(recorder, plans, _task_roles())
+        yield FakedRun(recorder, plans, _task_roles(), finished)
 
 
 def _start_automatically(recorder: CallRecorder, monkeypatch: Any, s3: Any, context: FakeLambdaContext) -> None:
@@ -271,8 +295,7 @@ def _needs(run: FakedRun) -> dict[str, list[Need]]:
     needs: dict[str, list[Need]] = {}
     for principal, calls in run.recorder.by_principal().items():
         needs[principal] = [n for call in calls for n in needs_of(call, run.task_roles)]
-    summary = {"run_id": "r", "result_uri": "s3://b/runs/r/result.json"}
-    top = [{"plan": plan, "summary": summary} for plan in run.plans]
+    top = [{"plan": plan, "finished": run.finished} for plan in run.plans]
     items = [{"candidate": c} for plan in run.plans for c in plan["candidates"]]
     execution = {"Execution": {"Name": run.plans[0]["run_id"]}}
     needs["RightsizingStateMachine"] = state_machine_needs(
@@ -330,6 +353,9 @@ def test_the_run_exercised_every_kind_of_call(faked_run: FakedRun) -> None:
         ("CollectMetricsFunction", "cloudwatch", "GetMetricData"),
         ("RecommendFunction", "s3", "HeadObject"),
         ("RecommendFunction", "s3", "PutObject"),
+        ("RecommendFunction", "dynamodb", "PutItem"),
+        ("RecommendFunction", "dynamodb", "Query"),
+        ("RunFailedFunction", "events", "PutEvents"),
         ("SweepFunction", "ecs", "ListTasks"),
         ("SweepFunction", "ecs", "StopTask"),
         ("SweepFunction", "sagemaker", "DeleteEndpoint"),
@@ -413,8 +439,8 @@ def test_create_endpoint_is_refused_when_the_config_is_only_granted_with_a_reque
 def test_an_integration_without_a_rule_fails_instead_of_passing_silently() -> None:
     with pytest.raises(NotImplementedError, match="glue"):
         task_needs("Crawl", {"Resource": "arn:aws:states:::glue:startJobRun.sync"}, {}, {})
-    with pytest.raises(NotImplementedError, match="dynamodb"):
-        needs_of(_call("dynamodb", "GetItem", TableName="t"), {})
+    with pytest.raises(NotImplementedError, match="glue"):
+        needs_of(_call("glue", "GetJob", JobName="j"), {})
 
 
 def test_sam_policy_templates_match_the_installed_samtranslator() -> None:

@@ -60,7 +60,7 @@ def test_recommend_survives_a_trace_it_may_not_read(s3_without_list: Any, lambda
     # c01 ran its load test; c02 failed before it (quota), so it has no trace: S3 says 403, not 404.
     s3_without_list.put_object(Bucket=BUCKET, Key=f"{run}/candidates/c01-ml-c5-xlarge/trace.json", Body="[]")
 
-    summary = load_handler("recommend").lambda_handler(event, lambda_context)
+    summary = load_handler("recommend").lambda_handler(event, lambda_context)["summary"]
 
     assert summary["recommended"] and summary["instance_type"] == "ml.c5.xlarge"
     result = json.loads(s3_without_list.get_object(Bucket=BUCKET, Key=f"{run}/result.json")["Body"].read())

@@ -345,7 +345,7 @@ class FailingFunction(Proxy):
         return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
 
 
-def test_a_failed_summary_still_sends_the_event_then_fails_the_run(tmp_path: Path, fast_request: dict) -> None:
+def test_a_failed_summary_fails_the_run_and_is_announced(tmp_path: Path, fast_request: dict) -> None:
     fast_request["candidates"] = [{"instance_type": "local.small"}]
 
     def wrap(clients: dict[str, Any]) -> dict[str, Any]:
@@ -359,12 +359,14 @@ def test_a_failed_summary_still_sends_the_event_then_fails_the_run(tmp_path: Pat
 
     assert result.execution.status == "FAILED" and result.execution.error == "RunNotSummarised"
     states = result.execution.entered_states()
-    assert states[-5:] == ["Recommend", "RunNotSummarised", "PublishResult", "WasSummarised", "RunNotSummarisedFailed"]
-    [event] = result.events
+    assert states[-2:] == ["Recommend", "RunNotSummarised"]
+    [event] = result.events  # as RunFailedRule announces it on AWS; nothing from the state machine
+    assert event["DetailType"] == "Rightsizing Failed"
     detail = event["Detail"]
-    assert detail["recommended"] is False and detail["result_uri"] is None
-    assert detail["error"]["Error"] == "StoreError" and "could not be summarised (StoreError)" in detail["message"]
+    assert detail["run_id"] == result.run_id and detail["error"] == "RunNotSummarised"
+    assert detail["model_key"] == "local/fraud-classifier" and detail["status"] == "FAILED"
     assert result.leftovers == {"models": [], "endpoint_configs": [], "endpoints": []}
+    assert not (tmp_path / "history.jsonl").exists()  # not summarised: not recorded
 
 
 class RefusingBus(Proxy):
@@ -415,3 +417,43 @@ def test_forty_failed_candidates_with_long_causes_leave_a_small_state(tmp_path: 
     ]
     size = len(recommend["stateEnteredEventDetails"]["input"].encode())
     assert size < 128 * 1024, size  # 40 x 20 KB causes would be 800 KB
+
+
+def test_two_runs_of_a_model_are_recorded_listed_and_compared(tmp_path: Path, fast_request: dict) -> None:
+    from typer.testing import CliRunner
+
+    from rightsizing_cli.main import app
+
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+    fast_request["traffic"] = {"min_rps": 50}
+    first = run(tmp_path, fast_request)
+    second = run(tmp_path, {**fast_request, "traffic": {"min_rps": 120}})  # a higher target: more instances, maybe
+    assert first.execution.status == second.execution.status == "SUCCEEDED", second.execution.cause
+    completed = second.events[0]
+    assert completed["DetailType"] == "Rightsizing Completed"
+    assert completed["Detail"]["previous_run_id"] == first.run_id
+    assert completed["Detail"]["model_key"] == "local/fraud-classifier"
+    assert [e["DetailType"] for e in second.events][1:] == (
+        ["Recommendation Changed"] if completed["Detail"]["recommendation_changed"] else []
+    )
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["history", "local/fraud-classifier", "--dir", str(tmp_path), "--output", "json"])
+    assert listed.exit_code == 0, listed.output
+    runs = json.loads(listed.stdout)["runs"]
+    assert [r["run_id"] for r in runs] == [second.run_id, first.run_id]
+    assert runs[0]["request_hash"] != runs[1]["request_hash"]
+    assert runs[0]["candidates"][0]["sustainable_rps"] > 0 and runs[0]["artifacts"]["report"].endswith("report.html")
+    text = runner.invoke(app, ["history", "local/fraud-classifier", "--dir", str(tmp_path)])
+    assert text.exit_code == 0 and first.run_id in text.output and "local.small" in text.output
+
+    compared = runner.invoke(app, ["compare", first.run_id, second.run_id, "--dir", str(tmp_path), "--output", "json"])
+    assert compared.exit_code == 0, compared.output
+    comparison = json.loads(compared.stdout)
+    assert comparison["same_model"] and comparison["request_changed"]
+    [row] = comparison["candidates"]
+    assert row["instance_type"] == "local.small" and all(rps > 0 for rps in row["sustainable_rps"])
+    shown = runner.invoke(app, ["compare", first.run_id, second.run_id, "--dir", str(tmp_path)])
+    assert shown.exit_code == 0 and "Per instance type" in shown.output
+    unknown = runner.invoke(app, ["compare", first.run_id, "no-such-run", "--dir", str(tmp_path)])
+    assert unknown.exit_code == 2 and "no-such-run" in unknown.output

@@ -96,8 +96,8 @@ def _run(tmp_path: Path, demo_request: dict[str, Any], mode: str = "aws", **traf
         store=LocalStore(),
         default_poll_seconds=1,
     )
-    summary = recommend_run(RecommendInput(run_id="r1", run_uri=run_uri, outcomes=outcomes), backend)
-    return run_dir, summary.model_dump()
+    output = recommend_run(RecommendInput(run_id="r1", run_uri=run_uri, outcomes=outcomes), backend)
+    return run_dir, output.summary.model_dump()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The seams between the pipeline's steps and the world: what differs between AWS and local mode.
 
-The plan, collect, recommend and sweep steps take a ``Backend``; ``rightsizing.adapters.aws_backend`` builds the AWS
-one and ``rightsizing_local.backend`` the local one. Both implement these same small protocols; the steps never know
+The steps take a ``Backend``; ``rightsizing.adapters.aws_backend`` builds the AWS one and
+``rightsizing_local.backend`` the local one. Both implement these same small protocols; the steps never know
 which one they were given.
 """
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from rightsizing.models.automation import StartedRun
+from rightsizing.models.events import PutEventsEntry
+from rightsizing.models.history import DEFAULT_CHANGE_THRESHOLD_PERCENT, RunRecord
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
@@ -48,6 +50,28 @@ class Sweeper(Protocol):
         ...
 
 
+class HistoryStore(Protocol):
+    """Finished runs per model key: DynamoDB on AWS, a JSON-lines file locally."""
+
+    def put(self, record: RunRecord) -> None:
+        """Record a run; recording the same (model key, run id) again replaces it (a retried step)."""
+        ...
+
+    def latest(self, model_key: str, limit: int = 20) -> list[RunRecord]:
+        """The model's most recent runs, newest first."""
+        ...
+
+    def get(self, run_id: str) -> RunRecord | None:
+        """A run's record, whatever its model; None when it is not recorded."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, entries: list[PutEventsEntry]) -> None:
+        """Put the entries on their bus; raise when one is refused."""
+        ...
+
+
 @dataclass(frozen=True)
 class Backend:
     mode: Literal["local", "aws"]
@@ -63,6 +87,11 @@ class Backend:
     max_parallel_candidates: int | None = None  # the deployment's cap on Map concurrency, if any
     # The abort safety net (cleanup state machine). None where the run's own teardown is the only cleanup (local).
     sweeper: Sweeper | None = None
+    # Run history and the events of a run's end. None: runs are not recorded (and no change is detected).
+    history: HistoryStore | None = None
+    events: EventPublisher | None = None  # only the RunFailed function publishes itself; the state machine does
+    event_bus_name: str = "default"
+    change_threshold_percent: float = DEFAULT_CHANGE_THRESHOLD_PERCENT  # when the request does not set one
 
 
 class RunStarter(Protocol):

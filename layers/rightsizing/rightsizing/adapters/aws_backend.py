@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 
 from rightsizing.adapters.cloudwatch import CloudWatchEndpointMetrics
+from rightsizing.adapters.eventbridge import EventBridgePublisher
 from rightsizing.adapters.guard import AwsGuard
+from rightsizing.adapters.history_dynamodb import DynamoDbHistory
 from rightsizing.adapters.pricing_api import price_list_with_fallback
 from rightsizing.adapters.s3 import UriStore
 from rightsizing.adapters.sweep import RunSweeper
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.history_budget import HISTORY_EVENT_BUDGET
+from rightsizing.models.events import PutEventsEntry
+from rightsizing.models.history import DEFAULT_CHANGE_THRESHOLD_PERCENT
 from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest
 from rightsizing.models.result import SweepReport
 from rightsizing.ports import Backend
@@ -40,6 +44,13 @@ class _LazySweeper:
         return RunSweeper(cluster=os.environ.get("LOAD_TEST_CLUSTER_ARN")).sweep(run_id, candidate_id)
 
 
+class _LazyPublisher:
+    """Builds its EventBridge client only when something is published (only the RunFailed function publishes)."""
+
+    def publish(self, entries: list[PutEventsEntry]) -> None:
+        EventBridgePublisher().publish(entries)
+
+
 def aws_backend() -> Backend:
     """The Lambda functions' backend; the environment variables are set by template.yaml."""
     return Backend(
@@ -56,4 +67,11 @@ def aws_backend() -> Backend:
         max_parallel_candidates=int(os.environ.get("RIGHTSIZING_MAX_PARALLEL_CANDIDATES", "40")),
         # The cleanup state machine also stops the run's load-generator worker tasks in the load-test cluster.
         sweeper=_LazySweeper(),
+        # template.yaml: the HistoryTable's name (Recommend only), the bus and the change threshold.
+        history=DynamoDbHistory(table) if (table := os.environ.get("HISTORY_TABLE_NAME")) else None,
+        events=_LazyPublisher(),
+        event_bus_name=os.environ.get("EVENT_BUS_NAME", "default"),
+        change_threshold_percent=float(
+            os.environ.get("RIGHTSIZING_CHANGE_THRESHOLD_PERCENT", DEFAULT_CHANGE_THRESHOLD_PERCENT)
+        ),
     )

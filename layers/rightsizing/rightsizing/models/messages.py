@@ -68,8 +68,13 @@ CONTENT_TYPE = NamedPattern(
     "<type>/<subtype>, optionally followed by ;parameters, e.g. text/csv or application/json;charset=utf-8",
 )
 MODEL_DATA_URL = NamedPattern(r"^(s3|https)://\S+$", "a model artefact URL", "an s3:// or https:// URL without spaces")
+MODEL_KEY = NamedPattern(
+    r"^[A-Za-z0-9][\w.:/@+,=-]{0,199}$",
+    "a history model key",
+    "1-200 characters: letters, digits and _ . : / @ + , = -, starting with a letter or digit",
+)
 NAMED_PATTERNS: dict[str, NamedPattern] = {
-    p.pattern: p for p in (RUN_NAME, ENDPOINT_NAME, CONTENT_TYPE, MODEL_DATA_URL)
+    p.pattern: p for p in (RUN_NAME, ENDPOINT_NAME, CONTENT_TYPE, MODEL_DATA_URL, MODEL_KEY)
 }
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 
 from rightsizing.models.candidates import AWS_INSTANCE_TYPE, ENV_NAME, LOCAL_INSTANCE_TYPE, CandidateSpec
 from rightsizing.models.common import StrictModel
+from rightsizing.models.history import HistorySettings
 from rightsizing.models.load import LoadMode, LoadSettings, Phase, PhaseStop
 from rightsizing.models.messages import CONTENT_TYPE, RUN_NAME, FieldProblem, invalid_request, shown
 from rightsizing.models.sources import (
@@ -45,6 +46,7 @@ __all__ = [
     "MODEL_PACKAGE_ARN",
     "CandidateSpec",
     "ContainerModelSource",
+    "HistorySettings",
     "LatencySla",
     "Limits",
     "LoadMode",
@@ -175,6 +177,7 @@ class RightsizingRequest(BaseModel):
     budget_usd: float | None = Field(None, gt=0, description="Refuse to start when the benchmark could cost more.")
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
     sizing: SizingOptions = Field(default_factory=SizingOptions)
+    history: HistorySettings = Field(default_factory=HistorySettings)
 
     @field_validator("region")
     @classmethod

@@ -17,6 +17,7 @@ from rightsizing.steps.collect import CollectInput, collect_metrics
 from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.steps.recommend import RecommendInput, recommend_run
 from rightsizing.steps.registry_run import start_registry_run
+from rightsizing.steps.run_failed import RunFailedInput, announce_failure
 from rightsizing.steps.run_trigger import Trigger
 from rightsizing.steps.scheduled_run import start_scheduled_run
 from rightsizing.steps.sweep import SweepInput, sweep_run
@@ -36,6 +37,7 @@ STEPS: dict[str, Step] = {
     "collect-metrics": Step(CollectInput, collect_metrics),
     "recommend": Step(RecommendInput, recommend_run),
     "sweep": Step(SweepInput, sweep_run),
+    "run-failed": Step(RunFailedInput, announce_failure),
 }
 
 # What starts a run without a person (functions/start_*_run/app.py): the event's model, and the start.

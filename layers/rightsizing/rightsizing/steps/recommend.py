@@ -1,22 +1,30 @@
-"""Recommend step (last state): price every candidate, choose, write result.json, results.csv and the report.
+"""Recommend step (last state): price every candidate, choose, write result.json, results.csv and the report,
+record the run in its model's history and compare it with the model's previous run.
 
-Returns a small summary (it becomes the execution output and the EventBridge event detail); the full result
-lives in the store.
+Returns a small summary (the execution output) and the events the state machine puts on EventBridge
+(``Rightsizing Completed``, and ``Recommendation Changed`` when the answer moved); the full result lives in the store.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rightsizing.estimate import estimate_run
 from rightsizing.exceptions import RightsizingError
+from rightsizing.history import detect_change, model_key, run_record
+from rightsizing.models.events import PutEventsEntry
+from rightsizing.models.history import RunRecord
 from rightsizing.models.price import PriceQuote
+from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
+from rightsizing.run_events import changed_entry, completed_entry
 from rightsizing.steps.failures import describe_failure
 from rightsizing.steps.plan import load_plan_request
 from rightsizing.store import ArtifactStore, join_uri, put_json
@@ -30,10 +38,9 @@ class RecommendInput(BaseModel):
 
 
 class RunSummary(BaseModel):
-    """The execution output and the "Rightsizing Run Completed" event's detail.
+    """The execution output.
 
-    The state machine itself writes two fields: ``error`` when the Recommend step failed (no result.json; the
-    execution then fails) and ``event_error`` when the event could not be sent (the run still succeeds).
+    The state machine itself writes ``event_error`` when the events could not be sent (the run still succeeds).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -46,11 +53,20 @@ class RunSummary(BaseModel):
     usd_per_hour: float | None
     message: str
     report_uri: str | None = None
-    error: StepFailure | None = Field(None, description="Why the run could not be summarised.")
-    event_error: StepFailure | None = Field(None, description="Why the completion event was not sent.")
+    event_error: StepFailure | None = Field(None, description="Why the run's events were not sent.")
+    model_key: str | None = Field(None, description="The history the run joined.")
+    previous_run_id: str | None = Field(None, description="The model's previous recorded run.")
 
 
-def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
+class RecommendOutput(BaseModel):
+    """What the Recommend state returns: the summary, and the entries PublishResult puts on EventBridge."""
+
+    model_config = ConfigDict(extra="forbid")
+    summary: RunSummary
+    events: list[PutEventsEntry]
+
+
+def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
     request = load_plan_request(event.run_uri, backend.store)
     results = [candidate_result(o) for o in event.outcomes]
     prices = price_candidates(results, backend, request.region)
@@ -74,7 +90,15 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
         price_errors={cid: why for cid, why in prices.items() if isinstance(why, str)},
     )
     artifacts = write_outputs(run, event.run_uri, prices, backend.store)
-    return RunSummary(
+    record = run_record(run, request, datetime.now(UTC), estimated_cost(request, backend))
+    previous = record_run(record, backend)
+    threshold = request.history.change_threshold_percent or backend.change_threshold_percent
+    change = detect_change(previous, record, threshold)
+    message = choice.rationale if choice else (why_not or "no recommendation")
+    events = [completed_entry(record, message, previous, change is not None, backend.event_bus_name)]
+    if change is not None and previous is not None:
+        events.append(changed_entry(record, previous, change, backend.event_bus_name))
+    summary = RunSummary(
         run_id=event.run_id,
         result_uri=artifacts["result"],
         csv_uri=artifacts["csv"],
@@ -82,9 +106,39 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RunSummary:
         instance_type=choice.instance_type if choice else None,
         instance_count=choice.instance_count if choice else None,
         usd_per_hour=choice.usd_per_hour if choice else None,
-        message=choice.rationale if choice else (why_not or "no recommendation"),
+        message=message,
         report_uri=artifacts["report"],
+        model_key=model_key(request),
+        previous_run_id=previous.run_id if previous else None,
     )
+    return RecommendOutput(summary=summary, events=events)
+
+
+def record_run(record: RunRecord, backend: Backend) -> RunRecord | None:
+    """Record the run in its model's history; the model's previous run (None: the first, or no history kept).
+
+    A retried step finds its own earlier record: the previous run is the newest one of another run id."""
+    if backend.history is None:
+        return None
+    previous = next((r for r in backend.history.latest(record.model_key, 5) if r.run_id != record.run_id), None)
+    backend.history.put(record)
+    return previous
+
+
+def estimated_cost(request: RightsizingRequest, backend: Backend) -> float | None:
+    """The benchmark's own typical cost (the dry run's estimate with this deployment's settings)."""
+    try:
+        estimate = estimate_run(
+            request,
+            backend.prices,
+            default_poll_seconds=backend.default_poll_seconds,
+            history_event_budget=backend.history_event_budget,
+            metrics_delay_seconds=backend.metrics_delay_seconds,
+            max_parallel_candidates=backend.max_parallel_candidates,
+        )
+    except RightsizingError:
+        return None
+    return round(estimate.total_usd.typical, 4) if estimate.complete else None
 
 
 def price_candidates(results: list[CandidateResult], backend: Backend, region: str) -> dict[str, PriceQuote | str]:
