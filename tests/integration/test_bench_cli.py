@@ -88,7 +88,7 @@ def test_bench_runs_distributed_workers(tmp_path: Path, server_url: str) -> None
     ("options", "message"),
     [
         (["--max-workers", "x"], "expected a whole number or 'auto'"),
-        (["--workers", "3", "--max-workers", "2"], "max_workers (2) is below workers (3)"),
+        (["--workers", "3", "--max-workers", "2"], "max_workers: 2 is below workers (3)"),
         (["--mode", "ramp", "--workers", "2"], "single-process classic baseline"),
     ],
 )
