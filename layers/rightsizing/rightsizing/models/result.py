@@ -11,9 +11,10 @@ from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.targets import LatencySla, TrafficTarget
 
-# Minor versions only add optional fields. 2.0: the target and the SLA are the request's own objects (`traffic`,
-# `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms.
-RESULT_SCHEMA_VERSION = "2.0"
+# Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
+# (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
+# a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
+RESULT_SCHEMA_VERSION = "2.1"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -42,6 +43,9 @@ class ProbeRecord(BaseModel):
     stable: bool | None = Field(None, description="Windows agreed within tolerance (open loop).")
     valid: bool = Field(True, description="False when the load generator, not the endpoint, was the limit.")
     generators: int | None = Field(None, description="Load-generator processes that produced the probe.")
+    remeasured: bool = Field(
+        False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
+    )
 
 
 class LoadTestResult(BaseModel):
@@ -61,9 +65,17 @@ class LoadTestResult(BaseModel):
     started_epoch: float | None = Field(None, description="Unix time the test started (metrics window).")
     stop_reason: str
     generator_limited: bool = Field(False, description="True when the load generator, not the endpoint, was the limit.")
+    lower_bound: bool = Field(
+        False,
+        description="sustainable_rps is a lower bound: the load generator, not the endpoint, ended the search, so the "
+        "endpoint sustains at least that rate within the SLA and may sustain more.",
+    )
     late_share_at_sustainable: float | None = None
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
+
+
+CandidateStatus = Literal["succeeded", "lower_bound", "failed"]
 
 
 class CandidateResult(BaseModel):
@@ -73,9 +85,14 @@ class CandidateResult(BaseModel):
     candidate_id: str
     instance_type: str
     environment: dict[str, str] = Field(default_factory=dict)
-    status: Literal["succeeded", "failed"]
+    status: CandidateStatus = Field(
+        description="succeeded: measured; lower_bound: measured up to what the load generator could offer, so "
+        "sustainable_rps is a floor (the endpoint may sustain more); failed: not measured (failure_reason says why)."
+    )
     failure_reason: str | None = None
-    sustainable_rps: float | None = None
+    sustainable_rps: float | None = Field(
+        None, description="Within-SLA rate per instance; with status lower_bound, at least this much."
+    )
     saturation_rps: float | None = None
     latency_ms: LatencyPercentiles | None = None
     error_rate: float | None = None
@@ -85,6 +102,10 @@ class CandidateResult(BaseModel):
     stop_reason: str | None = None
     server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
     artifacts: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def lower_bound(self) -> bool:
+        return self.status == "lower_bound"
 
 
 class StepFailure(BaseModel):
@@ -153,6 +174,11 @@ class Recommendation(BaseModel):
     usd_per_inference_at_capacity: float | None = Field(None, description="Cost per inference at full capacity.")
     latency_ms_at_sla_percentile: float | None = Field(None, description="Measured at the rate used for sizing.")
     autoscaling: AutoscalingSuggestion | None = None
+    lower_bound: bool = Field(
+        False,
+        description="sustainable_rps_per_instance is a lower bound (the load generator was the limit): sized on it, "
+        "the fleet serves the target and may be larger than needed.",
+    )
 
 
 class RunResult(BaseModel):
