@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rightsizing.exceptions import LoadTestFailed
 from rightsizing.models.plan import CandidatePlan
-from rightsizing.models.result import CandidateResult, LoadTestResult, StepFailure
+from rightsizing.models.result import CandidateResult, CandidateStatus, LoadTestResult, StepFailure
 from rightsizing.ports import Backend
 from rightsizing.steps.failures import describe_failure
 from rightsizing.store import get_json, join_uri, put_json
@@ -36,7 +36,8 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
         candidate_id=candidate.candidate_id,
         instance_type=candidate.instance_type,
         environment=candidate.environment,
-        status="succeeded",
+        status=_status(load),
+        failure_reason=_unmeasured(load),
         sustainable_rps=load.sustainable_rps,
         saturation_rps=load.saturation_rps,
         latency_ms=load.latency_at_sustainable,
@@ -50,6 +51,25 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
     )
     put_json(join_uri(candidate.results_uri, "candidate.json"), result.model_dump(mode="json"), store)
     return result
+
+
+def _status(load: LoadTestResult) -> CandidateStatus:
+    """A generator-limited test certified a floor (lower_bound), or nothing at all (failed): never a capacity of 0,
+    which would say the endpoint serves nothing when the generator could not push it."""
+    if load.generator_limited and load.sustainable_rps > 0:
+        return "lower_bound"
+    if load.generator_limited:
+        return "failed"
+    return "succeeded"
+
+
+def _unmeasured(load: LoadTestResult) -> str | None:
+    if _status(load) != "failed":
+        return None
+    return (
+        "not measured: the load generator was the limit before any load was certified within the SLA. "
+        + load.stop_reason
+    )
 
 
 def load_window(load: LoadTestResult) -> tuple[float, float] | None:
