@@ -454,7 +454,7 @@ def _measured(candidate: dict[str, Any]) -> str:
     if not rps:
         return ""
     if candidate.get("lower_bound"):
-        return f"at least {rps:.1f} RPS within SLA (lower bound: the load generator was the limit)"
+        return f"at least {rps:.1f} RPS within SLA (a lower bound)"
     return f"{rps:.1f} RPS within SLA"
 
 

@@ -42,7 +42,7 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
         )
         if rec.lower_bound:
             console.print(
-                "  [yellow]sized on a lower bound[/]: the load generator, not the endpoint, was the limit, so fewer "
+                "  [yellow]sized on a lower bound[/]: the test ended before it found the capacity, so fewer "
                 "instances may do"
             )
         console.print(f"  why: {rec.rationale}")

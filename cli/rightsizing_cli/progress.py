@@ -100,13 +100,12 @@ class ProgressPrinter:
     def _done(self, key: str, event: dict[str, Any]) -> str:
         reason = escape(str(event.get("stop_reason")))
         rps = float(event.get("sustainable_rps") or 0.0)
-        if event.get("lower_bound"):
-            return (
-                f"measured: [yellow]at least {rps:.1f} RPS within SLA (lower bound: the load generator was the "
-                f"limit)[/] — {reason}"
-            )
-        if event.get("generator_limited") and not rps:
-            return f"[yellow]not measured[/]: the load generator was the limit — {reason}"
+        limited = bool(event.get("generator_limited"))
+        cause = "the load generator was the limit" if limited else "the test ended before it found the capacity"
+        if (event.get("lower_bound") or limited) and not rps:
+            return f"[yellow]not measured[/]: {cause} — {reason}"
+        if event.get("lower_bound") or limited:
+            return f"measured: [yellow]at least {rps:.1f} RPS within SLA (lower bound: {cause})[/] — {reason}"
         ceiling = self._ceilings.get(key, 0.0)
         why_lower = (
             f" (the ceiling steps' {ceiling:.1f} RPS was closed loop, which hides the queue open loop meets)"

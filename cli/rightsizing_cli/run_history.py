@@ -44,7 +44,7 @@ class CandidateState:
     detail: str = ""
     deleted: bool = False
     sustainable_rps: float | None = None
-    lower_bound: bool = False  # sustainable_rps is a floor: the load generator was the limit
+    lower_bound: bool = False  # sustainable_rps is a floor: the test ended before it found the capacity
     failure: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -145,12 +145,13 @@ def test_late_sends_at_every_rate_fall_back_to_a_queue_free_closed_loop_step_as_
     assert "closed-loop step at 2 users" in outcome.stop_reason and "lower bound" in outcome.stop_reason
 
 
-def test_late_sends_without_a_queue_free_step_leave_the_capacity_unknown_not_zero_as_a_bound() -> None:
+def test_late_sends_without_a_queue_free_step_leave_the_capacity_unknown_not_zero() -> None:
     """One slot: one user already saturates it, so no closed-loop step had concurrency to spare; with open loop
-    never on schedule there is nothing to certify, and the outcome says so (the candidate fails, see collect)."""
+    never on schedule there is nothing to certify: a floor of 0, which is no figure (the candidate fails, see
+    collect), never the 50 RPS closed-loop step, which open loop would queue at."""
     server = SimulatedServer(slots=1, service_ms=20.0, late_share=0.05)
     outcome = _search(100.0).run(server, budget_seconds=300, clock=server.clock)
-    assert outcome.generator_limited and not outcome.lower_bound
+    assert outcome.generator_limited and outcome.lower_bound
     assert outcome.sustainable_rps == 0
     assert "capacity is unknown" in outcome.stop_reason
 
@@ -260,11 +261,31 @@ def test_strategy_for_maps_modes() -> None:
     )
 
 
-def test_budget_too_short_for_open_loop_says_the_answer_is_closed_loop() -> None:
+def test_budget_too_short_for_open_loop_gives_a_queue_free_closed_loop_step_as_a_floor() -> None:
+    """Not the ceiling's 400 RPS (open loop there meets the queue closed loop hid; the truth is 320): the step at 2
+    users, whose doubled users still doubled the rate, as a lower bound."""
     server = SimulatedServer()
     outcome = _search(max_probe_seconds=6.0).run(server, budget_seconds=12, clock=server.clock)
     assert not any(p.kind == "open" for p in outcome.probes)
     assert "before the open-loop SLA search" in outcome.stop_reason
+    assert outcome.lower_bound and not outcome.generator_limited
+    assert outcome.sustainable_rps == pytest.approx(200)
+
+
+def test_time_out_before_any_open_loop_pass_is_a_floor_not_zero() -> None:
+    """The first SLA probe failed (past the knee) and the budget ran out before a lower one: 0 would say the
+    endpoint serves nothing, though closed loop served 400 RPS within the SLA."""
+    server = SimulatedServer(slots=4, service_ms=10.0)
+    outcome = _search(50.0).run(server, budget_seconds=16, clock=server.clock)
+    open_probes = [p for p in outcome.probes if p.kind == "open"]
+    assert len(open_probes) == 1 and not open_probes[0].passed and open_probes[0].valid
+    assert outcome.lower_bound and not outcome.generator_limited
+    assert outcome.sustainable_rps == pytest.approx(200)
+    assert "before any open-loop rate passed" in outcome.stop_reason and "a lower bound" in outcome.stop_reason
+    single = SimulatedServer(slots=1, service_ms=20.0)  # no step with concurrency to spare: no figure
+    unknown = _search(100.0).run(single, budget_seconds=14, clock=single.clock)
+    assert unknown.lower_bound and unknown.sustainable_rps == 0
+    assert "capacity not measured" in unknown.stop_reason
 
 
 def test_transient_late_sends_are_re_measured_not_reported() -> None:

@@ -77,6 +77,13 @@ def test_a_generator_limit_before_any_pass_is_not_measured_never_zero(tmp_path: 
     assert result.artifacts["result"].endswith("/result.json")  # the trace and Locust report stay reachable
 
 
+def test_a_test_that_ran_out_of_time_before_any_pass_is_not_measured(tmp_path: Path) -> None:
+    result = _collect(tmp_path, sustainable_rps=0.0, lower_bound=True)
+    assert result.status == "failed" and result.failure_reason.startswith("not measured: the test ended")
+    floor = _collect(tmp_path, sustainable_rps=200.0, lower_bound=True)
+    assert floor.status == "lower_bound" and not floor.generator_limited
+
+
 @pytest.mark.parametrize("rps", [0.0, 12.5])
 def test_an_endpoint_that_missed_the_sla_is_still_a_measured_result(tmp_path: Path, rps: float) -> None:
     assert _collect(tmp_path, sustainable_rps=rps).status == "succeeded"

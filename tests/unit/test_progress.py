@@ -84,6 +84,10 @@ def test_the_done_line_says_lower_bound_or_not_measured_never_zero() -> None:
     unknown = _line("done", sustainable_rps=0.0, generator_limited=True, lower_bound=False, stop_reason="saturated")
     assert "not measured: the load generator was the limit — saturated" in unknown
     assert "0.0 RPS" not in unknown
+    timed_out = _line("done", sustainable_rps=0.0, generator_limited=False, lower_bound=True, stop_reason="time")
+    assert "not measured: the test ended before it found the capacity — time" in timed_out
+    floor = _line("done", sustainable_rps=200.0, generator_limited=False, lower_bound=True, stop_reason="time")
+    assert "at least 200.0 RPS within SLA (lower bound: the test ended before it found the capacity)" in floor
 
 
 def test_a_closed_loop_pass_has_no_note_but_a_confirmation_has_its_label() -> None:

@@ -226,6 +226,17 @@ def test_a_lower_bound_is_sized_on_and_said_to_be_one() -> None:
     assert choice.lower_bound
     assert "sustains at least 240.0 RPS" in choice.rationale and "(at least 120.0 RPS each" in choice.rationale
     assert "120.0 RPS is a lower bound (the load generator, not the endpoint, was the limit)" in choice.rationale
+    timed = recommend(
+        [_floor("a", "ml.c5.large", 120).model_copy(update={"generator_limited": False})],
+        {"a": _price("ml.c5.large", 0.1)},
+        TrafficTarget(min_rps=200),
+        LINEAR,
+    )[0]
+    assert (
+        timed is not None
+        and "120.0 RPS is a lower bound (the time budget ran out before the search found the capacity)"
+        in timed.rationale
+    )
     measured, _ = recommend(
         [_result("a", "ml.c5.large", 120)], {"a": _price("ml.c5.large", 0.1)}, TrafficTarget(min_rps=200)
     )

@@ -184,8 +184,8 @@ def _floor_note(candidate: CandidateResult) -> str:
     if not candidate.lower_bound:
         return ""
     return (
-        f"; {candidate.sustainable_rps or 0:.1f} RPS is a lower bound (the load generator, not the endpoint, was "
-        "the limit), so fewer instances may do"
+        f"; {candidate.sustainable_rps or 0:.1f} RPS is a lower bound ({candidate.floor_cause}), so fewer "
+        "instances may do"
     )
 
 

@@ -67,8 +67,9 @@ class LoadTestResult(BaseModel):
     generator_limited: bool = Field(False, description="True when the load generator, not the endpoint, was the limit.")
     lower_bound: bool = Field(
         False,
-        description="sustainable_rps is a lower bound: the load generator, not the endpoint, ended the search, so the "
-        "endpoint sustains at least that rate within the SLA and may sustain more.",
+        description="sustainable_rps is a lower bound: the search ended before it found the capacity (the load "
+        "generator was the limit, or the time budget ran out), so the endpoint sustains at least that rate within "
+        "the SLA and may sustain more. A lower bound of 0 means not measured, not zero.",
     )
     late_share_at_sustainable: float | None = None
     probes: list[ProbeRecord]
@@ -86,8 +87,9 @@ class CandidateResult(BaseModel):
     instance_type: str
     environment: dict[str, str] = Field(default_factory=dict)
     status: CandidateStatus = Field(
-        description="succeeded: measured; lower_bound: measured up to what the load generator could offer, so "
-        "sustainable_rps is a floor (the endpoint may sustain more); failed: not measured (failure_reason says why)."
+        description="succeeded: measured; lower_bound: sustainable_rps is a floor, the test having ended before it "
+        "found the capacity (generator_limited: the load generator could not push harder), so the endpoint may "
+        "sustain more; failed: not measured (failure_reason says why)."
     )
     failure_reason: str | None = None
     sustainable_rps: float | None = Field(
@@ -106,6 +108,13 @@ class CandidateResult(BaseModel):
     @property
     def lower_bound(self) -> bool:
         return self.status == "lower_bound"
+
+    @property
+    def floor_cause(self) -> str:
+        """Why a lower bound is one (said beside the figure)."""
+        if self.generator_limited:
+            return "the load generator, not the endpoint, was the limit"
+        return "the time budget ran out before the search found the capacity"
 
 
 class StepFailure(BaseModel):
@@ -176,8 +185,8 @@ class Recommendation(BaseModel):
     autoscaling: AutoscalingSuggestion | None = None
     lower_bound: bool = Field(
         False,
-        description="sustainable_rps_per_instance is a lower bound (the load generator was the limit): sized on it, "
-        "the fleet serves the target and may be larger than needed.",
+        description="sustainable_rps_per_instance is a lower bound (status lower_bound): sized on it, the fleet "
+        "serves the target and may be larger than needed.",
     )
 
 

@@ -32,8 +32,8 @@ def answer(run: RunResult) -> str:
             f"{escape(run.no_recommendation_reason or 'no candidate qualified')}</div>"
         )
     floor = (
-        '<br><span class="notice" id="lower-bound">Sized on a lower bound: the load generator, not the endpoint, '
-        "was the limit, so each instance sustains at least the rate used and fewer instances may do.</span>"
+        '<br><span class="notice" id="lower-bound">Sized on a lower bound: the test ended before it found the '
+        "capacity, so each instance sustains at least the rate used and fewer instances may do.</span>"
         if rec.lower_bound
         else ""
     )
@@ -73,7 +73,7 @@ def key_figures(run: RunResult) -> str:
         ],
         [
             "Within-SLA RPS per instance",
-            (f"≥ {_num(rec.sustainable_rps_per_instance)} (lower bound: the load generator was the limit)")
+            f"≥ {_num(rec.sustainable_rps_per_instance)} (a lower bound)"
             if rec.lower_bound
             else _num(rec.sustainable_rps_per_instance),
         ],
@@ -116,7 +116,7 @@ def status_label(c: CandidateResult) -> str:
 
 
 def within_sla_rps(c: CandidateResult) -> str:
-    """The within-SLA rate, as a floor ("≥ 470.0") when the generator, not the endpoint, was the limit."""
+    """The within-SLA rate, as a floor ("≥ 470.0") when the test ended before it found the capacity."""
     return ("≥ " if c.lower_bound else "") + _num(c.sustainable_rps)
 
 
@@ -206,18 +206,21 @@ def assumptions(run: RunResult) -> str:
         "kept busy at its within-SLA capacity (Inference Recommender's CostPerInference).",
     ]
     items += [f"Not priced: {escape(cid)}: {escape(why)}." for cid, why in sorted(run.price_errors.items())]
-    floors = [c.candidate_id for c in run.candidates if c.lower_bound]
-    if floors:
-        items.append(
-            "The load generator, not the endpoint, was the limit for "
-            + escape(", ".join(floors))
-            + ": their within-SLA rates (≥) are lower bounds, and instance counts sized on them may be more than "
-            "needed. A larger load-test task, or more generator processes (load.max_workers), measures further."
+    items += [
+        f"{escape(c.candidate_id)}: ≥ {_num(c.sustainable_rps)} RPS is a lower bound ({escape(c.floor_cause)}); an "
+        "instance count sized on it may be more than needed. "
+        + (
+            "A larger load-test task, or more generator processes (load.max_workers), measures further."
+            if c.generator_limited
+            else "More time (limits.max_seconds_per_candidate) measures further."
         )
-    unmeasured = [c.candidate_id for c in run.candidates if c.generator_limited and not c.lower_bound]
+        for c in run.candidates
+        if c.lower_bound
+    ]
+    unmeasured = [c.candidate_id for c in run.candidates if (c.failure_reason or "").startswith("not measured")]
     if unmeasured:
         items.append(
-            "The load generator was the limit before any load could be measured for "
+            "The test ended before any load was certified within the SLA for "
             + escape(", ".join(unmeasured))
             + ": their capacity is unknown, not zero."
         )

@@ -132,12 +132,12 @@ class AdaptiveSearch(SearchStrategy[RateProbe]):
         # The run is a session itself (its state sits beside the books), on the same deadline, clock and callback.
         run = _Run(self, probe, session.deadline, session.clock, session.on_probe)
         stop_reason = run.search()
-        limited = run.generator.limited
         return run.outcome(
             stop_reason,
             answer_kinds=frozenset({"open"}),
-            generator_limited=limited,
-            fallback=run.queue_free_step() if limited else None,
+            generator_limited=run.generator.limited,
+            lower_bound=run.floor,
+            fallback=run.queue_free_step() if run.floor else None,
         )
 
 
@@ -149,7 +149,7 @@ class _GeneratorTop:
 
     rate: float = math.inf
     why: str = ""
-    limited: bool = False
+    limited: bool = False  # the generator ended the search
 
     def add(self, rate: float, why: str) -> None:
         if rate <= self.rate:
@@ -171,6 +171,9 @@ class _Run(ProbeSession):
         self.cfg, self.probe = cfg, probe
         self.idle_latency: float | None = None  # one user's latency: the bracket's lower end before any open pass
         self.generator = _GeneratorTop()
+        # The search ended before it found the capacity (the generator's limit, or the time budget): the answer is
+        # only a floor, and a floor of 0 is no figure at all.
+        self.floor = False
 
     def search(self) -> str:
         if self.cfg.warmup_seconds > 0 and self.fits(self.cfg.warmup_seconds):
@@ -197,7 +200,7 @@ class _Run(ProbeSession):
             if not record.valid:
                 if best is not None:
                     return best, None  # the open-loop search finds what the generator can offer on schedule
-                self.generator.limited = True
+                self.generator.limited = self.floor = True
                 return record, (
                     f"The load generator saturated at {users} users ({record.note}) before any load was measured: "
                     "the endpoint's capacity is unknown."
@@ -261,19 +264,42 @@ class _Run(ProbeSession):
             rate = bracket.next_rate(self.cfg.check.sla_ms)
 
     def _out_of_time(self, bracket: Bracket) -> str:
-        if not any(r.kind == "open" for r in self.records):
-            return (
-                "Time budget exhausted before the open-loop SLA search: the answer is the best closed-loop "
-                "step, which under-reports tail latency. Allow more max_seconds_per_candidate."
-            )
-        if self.generator.rate <= bracket.hi and bracket.lo > 0:
-            self.generator.limited = True
+        opened = any(r.kind == "open" for r in self.records)
+        if opened and self.generator.rate <= bracket.hi and bracket.lo > 0:
+            self.generator.limited = self.floor = True
             return (
                 f"Time budget exhausted with {bracket.lo:.1f} RPS passing and the load generator unable to offer "
                 f"{self.generator.rate:.1f} RPS on schedule: at least {bracket.lo:.1f} RPS within the SLA (a lower "
                 "bound)."
             )
+        if bracket.lo <= 0 and any(r.kind == "closed" and r.valid and r.passed for r in self.records):
+            return self._no_open_pass_in_time(bracket, opened)
+        if not opened:
+            return "Time budget exhausted before the open-loop SLA search, and no closed-loop step met the SLA."
         return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
+
+    def _no_open_pass_in_time(self, bracket: Bracket, opened: bool) -> str:
+        """Time ran out before any open-loop rate passed, though closed-loop steps met the SLA: the search did not
+        get far enough, which says nothing of a capacity of 0, and the best closed-loop step would over-state it
+        (closed loop hides the queue). The answer is a queue-free closed-loop step as a floor, or no figure."""
+        self.floor = True
+        self.generator.limited = opened and self.generator.rate <= bracket.hi
+        top = min(bracket.hi, self.generator.rate)
+        ended = (
+            f"Time budget exhausted before any open-loop rate passed (none up to {top:.1f} RPS was certified)"
+            if opened
+            else "Time budget exhausted before the open-loop SLA search"
+        )
+        step = self.queue_free_step()
+        if step is None:
+            return (
+                f"{ended}, and no closed-loop step that met the SLA had concurrency to spare: capacity not measured. "
+                "Allow more max_seconds_per_candidate."
+            )
+        return (
+            f"{ended}; the answer is the closed-loop step at {step.users} users ({step.rps:.1f} RPS within the SLA, "
+            "with concurrency to spare, so no queue hid in it): a lower bound. Allow more max_seconds_per_candidate."
+        )
 
     def _generator_bound(self, bracket: Bracket) -> str:
         """The stop reason once the generator's limit settles the answer, else '' (search on below it).
@@ -286,7 +312,7 @@ class _Run(ProbeSession):
         if bracket.lo > 0:
             if top - bracket.lo > self.cfg.precision * bracket.lo:
                 return ""
-            self.generator.limited = True
+            self.generator.limited = self.floor = True
             return (
                 f"Generator-limited: the load generator could not offer {top:.1f} RPS on schedule ({why}); "
                 f"{bracket.lo:.1f} RPS passed, so the endpoint sustains at least that within the SLA (a lower bound: "
@@ -294,7 +320,7 @@ class _Run(ProbeSession):
             )
         if top > self._generator_floor():
             return ""
-        self.generator.limited = True
+        self.generator.limited = self.floor = True
         step = self.queue_free_step()
         if step is None:
             return (

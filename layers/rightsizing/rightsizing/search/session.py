@@ -63,10 +63,16 @@ class ProbeSession:
         answer_kinds: frozenset[str] | None = None,
         *,
         generator_limited: bool | None = None,
+        lower_bound: bool | None = None,
         fallback: ProbeRecord | None = None,
     ) -> SearchOutcome:
         return summarize(
-            self.records, stop_reason, answer_kinds, generator_limited=generator_limited, fallback=fallback
+            self.records,
+            stop_reason,
+            answer_kinds,
+            generator_limited=generator_limited,
+            lower_bound=lower_bound,
+            fallback=fallback,
         )
 
 

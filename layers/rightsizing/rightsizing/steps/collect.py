@@ -54,22 +54,20 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
 
 
 def _status(load: LoadTestResult) -> CandidateStatus:
-    """A generator-limited test certified a floor (lower_bound), or nothing at all (failed): never a capacity of 0,
-    which would say the endpoint serves nothing when the generator could not push it."""
-    if load.generator_limited and load.sustainable_rps > 0:
+    """A test that ended before finding the capacity (the generator's limit, or time) certified a floor
+    (lower_bound), or nothing at all (failed): never a capacity of 0, which would say the endpoint serves nothing
+    when the test could not push it far enough. ``generator_limited`` alone: results written before 2.1."""
+    floor = load.lower_bound or load.generator_limited
+    if floor and load.sustainable_rps > 0:
         return "lower_bound"
-    if load.generator_limited:
-        return "failed"
-    return "succeeded"
+    return "failed" if floor else "succeeded"
 
 
 def _unmeasured(load: LoadTestResult) -> str | None:
     if _status(load) != "failed":
         return None
-    return (
-        "not measured: the load generator was the limit before any load was certified within the SLA. "
-        + load.stop_reason
-    )
+    cause = "the load generator was the limit" if load.generator_limited else "the test ended"  # out of time
+    return f"not measured: {cause} before any load was certified within the SLA. {load.stop_reason}"
 
 
 def load_window(load: LoadTestResult) -> tuple[float, float] | None:
