@@ -415,7 +415,7 @@ def print_status(out: Output, document: dict[str, Any], flags: str) -> None:
         for column in ("candidate", "instance type", "stage", "detail"):
             table.add_column(column, no_wrap=column != "detail")
         for c in document["candidates"]:
-            detail = c["failure"] or (f"{c['sustainable_rps']:.1f} RPS within SLA" if c["sustainable_rps"] else "")
+            detail = c["failure"] or _measured(c)
             if c["stage"] in {"measured", "failed"} and not (c["deleted"] or c["existing_endpoint"]):
                 detail += " (endpoint not deleted: handed to the cleanup state machine)"
             table.add_row(c["candidate_id"], c["instance_type"], c["stage"], escape(detail or c["detail"]))
@@ -461,6 +461,15 @@ def _json_object(text: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _measured(candidate: dict[str, Any]) -> str:
+    rps = candidate["sustainable_rps"]
+    if not rps:
+        return ""
+    if candidate.get("lower_bound"):
+        return f"at least {rps:.1f} RPS within SLA (a lower bound)"
+    return f"{rps:.1f} RPS within SLA"
 
 
 def _status_markup(status: str) -> str:

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.models.result import RunResult
+from rightsizing.models.result import CandidateResult, RunResult
 from rightsizing.report.tables import MEASURED_HEADERS, measured_cells
 
 
@@ -26,19 +26,25 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
         table.add_row(
             escape(c.candidate_id),
             escape(c.instance_type),
-            c.status if c.status == "succeeded" else f"[red]failed[/]: {escape(str(c.failure_reason))}",
+            _status(c),
             *measured_cells(c),
             _num(c.test_seconds, 0),
         )
     console.print(table)
     rec = result.recommendation
     if rec:
+        at_least = "at least " if rec.lower_bound else ""
         console.print(
             f"[bold green]Recommendation:[/] {rec.instance_count} × {rec.instance_type} at ${rec.usd_per_hour:.4f}/h "
             f"serves {result.traffic} at {result.sla} "
-            f"(capacity {rec.capacity_rps:.1f} RPS, headroom {rec.headroom_percent:.0f} %, "
+            f"(capacity {at_least}{rec.capacity_rps:.1f} RPS, headroom {at_least}{rec.headroom_percent:.0f} %, "
             f"${rec.usd_per_million_inferences:.4f} per 1M inferences)"
         )
+        if rec.lower_bound:
+            console.print(
+                "  [yellow]sized on a lower bound[/]: the test ended before it found the capacity, so fewer "
+                "instances may do"
+            )
         console.print(f"  why: {escape(rec.rationale)}")
         for alt in rec.alternatives:
             console.print(f"  not {escape(alt.candidate_id)} ({escape(alt.instance_type)}): {escape(alt.reason)}")
@@ -51,6 +57,14 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
         f"Artefacts: {escape(str(run_dir))} (report.html, result.json, results.csv, endpoint-snippet.yaml, "
         "candidates/*/)"
     )
+
+
+def _status(c: CandidateResult) -> str:
+    if c.status == "succeeded":
+        return "succeeded"
+    if c.lower_bound:
+        return "[yellow]lower bound[/] (generator-limited)"
+    return f"[red]failed[/]: {escape(str(c.failure_reason))}"
 
 
 def print_validated(console: Console, request: RightsizingRequest) -> None:

@@ -32,6 +32,8 @@ class ProgressPrinter:
         self._sla = sla
         self._lock = threading.Lock()
         self._started = time.monotonic()
+        self._modes: dict[str, str] = {}  # key -> load mode, from the generator's start line
+        self._ceilings: dict[str, float] = {}  # key -> best passing closed-loop rate (adaptive: the ceiling steps)
 
     @property
     def count(self) -> int:
@@ -39,15 +41,15 @@ class ProgressPrinter:
 
     def __call__(self, key: str, stage: str, detail: str, elapsed: float | None = None) -> None:
         """``elapsed``: seconds since the run started (default: since this printer was made)."""
-        line = self._describe(stage, detail)
-        if line is None:
-            return
         if elapsed is None:
             elapsed = time.monotonic() - self._started
-        with self._lock:
+        with self._lock:  # also guards the per-candidate state _describe keeps
+            line = self._describe(key, stage, detail)
+            if line is None:
+                return
             self._console.print(f"[dim]{elapsed:6.1f}s[/] [cyan]{escape(self._labels.get(key, key))}[/] {line}")
 
-    def _describe(self, stage: str, detail: str) -> str | None:
+    def _describe(self, key: str, stage: str, detail: str) -> str | None:
         if stage in PLAIN_STAGES:
             return PLAIN_STAGES[stage] + f" [dim]{escape(detail)}[/]"
         if stage == "run":  # the execution as a whole (planning, recommending, how it ended)
@@ -60,31 +62,74 @@ class ProgressPrinter:
             event = json.loads(detail)
         except ValueError:
             return escape(detail)
+        if stage == "start":
+            self._modes[key] = str(event.get("mode", ""))
+            return None
         if stage == "probe":
-            mark = "[green]✓[/]" if event.get("passed") else "[red]✗[/]"
-            if event.get("kind") == "warmup":
-                mark = "[dim](warm-up)[/]"
-            elif not event.get("valid", True):
-                mark = "[yellow]invalid: generator limit[/]"
-            load = (
-                f"open loop {event.get('target_rps') or 0:.1f} RPS offered"
-                if event.get("kind") == "open"
-                else f"{event.get('users')} users"
-            )
-            percentile = self._sla.percentile
-            line = (
-                f"probe {event.get('index')}: {load} → {event.get('rps', 0):.1f} RPS, "
-                f"{percentile} {event.get(f'{percentile}_ms') or 0:.1f} ms, "
-                f"errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
-            )
-            return line + _why(event)
+            return self._probe(key, event)
         if stage == "generator":
             workers, limit = event.get("workers"), event.get("max_workers")
             return f"load generator saturated: now {workers} worker processes (max {limit})"
         if stage == "done":
-            reason = escape(str(event.get("stop_reason")))
-            return f"measured: {event.get('sustainable_rps', 0):.1f} RPS within SLA — {reason}"
+            return self._done(key, event)
         return None
+
+    def _probe(self, key: str, event: dict[str, Any]) -> str:
+        """One line per probe. The adaptive search's closed-loop steps only bound it ("ceiling step"); its open-loop
+        "SLA probe"s decide, so a ceiling step's ✓ is not the answer."""
+        kind = event.get("kind")
+        if kind == "closed" and event.get("passed") and event.get("valid", True):
+            self._ceilings[key] = max(self._ceilings.get(key, 0.0), float(event.get("rps") or 0.0))
+        if kind == "warmup":
+            mark, what = "[dim](warm-up)[/]", "warm-up"
+        else:
+            mark, what = _mark(event), _probe_name(kind, self._modes.get(key))
+        load = (
+            f"open loop {event.get('target_rps') or 0:.1f} RPS offered"
+            if kind == "open"
+            else f"{event.get('users')} users" + (" (closed loop)" if what == "ceiling step" else "")
+        )
+        percentile = self._sla.percentile
+        line = (
+            f"{what} {event.get('index')}: {load} → {event.get('rps', 0):.1f} RPS, "
+            f"{percentile} {event.get(f'{percentile}_ms') or 0:.1f} ms, "
+            f"errors {100 * (event.get('error_rate') or 0):.1f} % {mark}"
+        )
+        return line + _why(event)
+
+    def _done(self, key: str, event: dict[str, Any]) -> str:
+        reason = escape(str(event.get("stop_reason")))
+        rps = float(event.get("sustainable_rps") or 0.0)
+        limited = bool(event.get("generator_limited"))
+        cause = "the load generator was the limit" if limited else "the test ended before it found the capacity"
+        if (event.get("lower_bound") or limited) and not rps:
+            return f"[yellow]not measured[/]: {cause} — {reason}"
+        if event.get("lower_bound") or limited:
+            return f"measured: [yellow]at least {rps:.1f} RPS within SLA (lower bound: {cause})[/] — {reason}"
+        ceiling = self._ceilings.get(key, 0.0)
+        why_lower = (
+            f" (the ceiling steps' {ceiling:.1f} RPS was closed loop, which hides the queue open loop meets)"
+            if self._modes.get(key) == "adaptive" and ceiling > rps
+            else ""
+        )
+        return f"measured: {rps:.1f} RPS within SLA{why_lower} — {reason}"
+
+
+def _probe_name(kind: object, mode: str | None) -> str:
+    if kind == "open":
+        return "SLA probe"
+    if kind == "closed" and mode in {"adaptive", None}:  # None: no start line seen; closed loop is adaptive's default
+        return "ceiling step"
+    return "step"
+
+
+def _mark(event: dict[str, Any]) -> str:
+    """✓/✗ for a verdict; a probe that was none (re-measured, or the generator's limit) says so instead."""
+    if not event.get("valid", True):
+        return "[yellow]invalid: generator limit[/]"
+    if event.get("remeasured"):
+        return "[yellow]↻ re-measured[/]"
+    return "[green]✓[/]" if event.get("passed") else "[red]✗[/]"
 
 
 NOTE_CHARS = 100

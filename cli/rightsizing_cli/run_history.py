@@ -44,6 +44,7 @@ class CandidateState:
     detail: str = ""
     deleted: bool = False
     sustainable_rps: float | None = None
+    lower_bound: bool = False  # sustainable_rps is a floor: the test ended before it found the capacity
     failure: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -135,6 +136,7 @@ class RunHistory:
             candidate.failure = detail
         elif stage == "done" and isinstance(outcome, dict):
             candidate.sustainable_rps = outcome.get("sustainable_rps")
+            candidate.lower_bound = outcome.get("status") == "lower_bound"
         return candidate.candidate_id, stage, detail
 
     def _candidate(self, item: dict[str, Any]) -> CandidateState:
@@ -167,8 +169,12 @@ def _candidate_stage(state: str, candidate: CandidateState, outcome: Any) -> tup
     if state == "CollectMetrics":
         return "collecting", "the load test's result and CloudWatch's view of the test window"
     if state == "CandidateDone" and isinstance(outcome, dict):
-        if outcome.get("status") == "succeeded":
-            done = {"sustainable_rps": outcome.get("sustainable_rps") or 0, "stop_reason": outcome.get("stop_reason")}
+        if outcome.get("status") in {"succeeded", "lower_bound"}:
+            done = {
+                "sustainable_rps": outcome.get("sustainable_rps") or 0,
+                "stop_reason": outcome.get("stop_reason"),
+                "lower_bound": outcome.get("status") == "lower_bound",
+            }
             return "done", json.dumps(done)
         if outcome.get("status") == "failed":
             return "failed", _short(str(outcome.get("failure_reason")))

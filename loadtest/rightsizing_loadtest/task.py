@@ -10,7 +10,8 @@ Environment:
 With ``load.workers``/``max_workers`` above 1 the task is Locust's master and starts its workers as child
 processes (``python -m rightsizing_loadtest.worker``, same environment); see ``distributed``.
 
-Exit codes: 0 measured (also when nothing passed: sustainable_rps 0 is a valid answer), 1 failed (one line on
+Exit codes: 0 measured (also when nothing passed: sustainable_rps 0 is a valid answer; a generator-limited figure is
+``lower_bound``), 1 failed (one line on
 stderr: unreadable job or payloads, endpoint unreachable for every request, …), 2 refused (configuration).
 
 stdout carries one JSON object per line: ``start``, ``probe`` (one per load step), then ``done`` or ``error``.
@@ -65,6 +66,7 @@ DONE_FIELDS = (
     "sustainable_rps",
     "saturation_rps",
     "generator_limited",
+    "lower_bound",
     "requests",
     "failures",
     "test_seconds",
@@ -147,6 +149,7 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
         "passed": record.passed,
         "note": record.note,
         "generators": record.generators,
+        "remeasured": record.remeasured,
     }
 
 
@@ -268,6 +271,7 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
         started_epoch=round(started_epoch, 3),
         stop_reason=outcome.stop_reason,
         generator_limited=outcome.generator_limited,
+        lower_bound=outcome.lower_bound,
         probes=outcome.probes,
         artifacts=artifacts,
     )

@@ -93,7 +93,7 @@ class History:
                 self.state("WaitForEndpoint", polled)
         self.state("RunLoadTest", slot)
 
-    def measured(self, item: dict[str, Any], index: int, rps: float) -> None:
+    def measured(self, item: dict[str, Any], index: int, rps: float, status: str = "succeeded") -> None:
         slot = {"candidate": item, "polls": {"count": 2}, "deletes": {"count": 0}, "cleanup": {}, "leak": None}
         for name in ("Cleanup", "DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel", "HasOutcome"):
             self.state(name, slot)
@@ -102,7 +102,7 @@ class History:
         outcome = {
             "candidate_id": item["candidate_id"],
             "instance_type": item["instance_type"],
-            "status": "succeeded",
+            "status": status,
             "sustainable_rps": rps,
             "stop_reason": "the next step broke the SLA",
         }
@@ -267,6 +267,20 @@ def test_history_stages_for_status() -> None:
     assert (first_state.stage, first_state.deleted, first_state.sustainable_rps) == ("done", True, 100)
     assert second_state.stage == "failed" and second_state.failure and "EndpointFailed" in second_state.failure
     assert not progress.finished
+
+
+def test_a_lower_bound_is_watched_and_shown_as_one() -> None:
+    item = candidate(1, "ml.c5.xlarge")
+    history = History()
+    history.started(REQUEST, [item])
+    history.deployed(item, 0)
+    history.measured(item, 0, rps=470, status="lower_bound")
+    progress = RunHistory()
+    lines = progress.feed(history.events)
+    state = next(iter(progress.candidates.values()))
+    assert (state.stage, state.sustainable_rps, state.lower_bound) == ("done", 470, True)
+    done = next(json.loads(line.detail) for line in lines if line.stage == "done")
+    assert done["lower_bound"] is True and done["sustainable_rps"] == 470
 
 
 def test_an_endpoint_that_refused_deletion_is_reported_as_handed_to_cleanup() -> None:

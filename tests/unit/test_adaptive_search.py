@@ -130,13 +130,97 @@ def test_saturated_generator_is_reported_not_taken_as_capacity() -> None:
     assert "generator" in outcome.stop_reason
 
 
-def test_late_sends_make_an_open_probe_invalid() -> None:
-    server = SimulatedServer(late_share=0.05)
+def test_late_sends_at_every_rate_fall_back_to_a_queue_free_closed_loop_step_as_a_lower_bound() -> None:
+    """Open loop never kept its schedule (a busy host): no open-loop probe certifies a rate, so the answer is the
+    closed-loop step with concurrency to spare (2 users: 4 users still drew twice its rate), as a lower bound, and
+    never the ceiling's 400 RPS (open loop there would meet the queue that closed loop hid)."""
+    server = SimulatedServer(slots=4, service_ms=10.0, late_share=0.05)
     outcome = _search().run(server, budget_seconds=300, clock=server.clock)
     open_probes = [p for p in outcome.probes if p.kind == "open"]
-    assert open_probes and not open_probes[0].valid and not open_probes[0].passed
-    assert outcome.generator_limited and outcome.sustainable_rps == 0
-    assert "could not keep" in outcome.stop_reason
+    assert open_probes and not any(p.valid or p.passed for p in open_probes)
+    rates = [p.target_rps or 0 for p in open_probes]
+    assert rates == sorted(rates, reverse=True) and rates[-1] == pytest.approx(200)  # stepped down to the step
+    assert outcome.generator_limited and outcome.lower_bound
+    assert outcome.sustainable_rps == pytest.approx(200)  # 2 users x 10 ms: half the capacity
+    assert "closed-loop step at 2 users" in outcome.stop_reason and "lower bound" in outcome.stop_reason
+
+
+def test_late_sends_without_a_queue_free_step_leave_the_capacity_unknown_not_zero() -> None:
+    """One slot: one user already saturates it, so no closed-loop step had concurrency to spare; with open loop
+    never on schedule there is nothing to certify: a floor of 0, which is no figure (the candidate fails, see
+    collect), never the 50 RPS closed-loop step, which open loop would queue at."""
+    server = SimulatedServer(slots=1, service_ms=20.0, late_share=0.05)
+    outcome = _search(100.0).run(server, budget_seconds=300, clock=server.clock)
+    assert outcome.generator_limited and outcome.lower_bound
+    assert outcome.sustainable_rps == 0
+    assert "capacity is unknown" in outcome.stop_reason
+
+
+@dataclass
+class SlowGeneratorServer(SimulatedServer):
+    """The load generator sends on schedule up to ``max_send_rps`` and falls behind above it (30 % of sends late),
+    whatever is re-measured: one process, none can be added. Closed loop is unaffected (no schedule to keep)."""
+
+    max_send_rps: float = 250.0
+
+    def measure_rate(
+        self, rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None = None
+    ) -> ProbeMeasurement:
+        m = super().measure_rate(rate, seconds, windows, late_ms, fail_fast)
+        return replace(m, late_share=0.3 if rate > self.max_send_rps else 0.0)
+
+
+def test_a_generator_that_falls_behind_gives_a_lower_bound_not_zero() -> None:
+    """The demo's failure: closed loop passed at the ceiling, the first open-loop probe (above what the generator
+    could send) was invalid, and the search stopped at 0. It must step down and report the highest valid pass."""
+    server = SlowGeneratorServer(slots=4, service_ms=10.0, max_send_rps=250.0)  # truth at 50 ms: 320 RPS
+    outcome = _search(50.0).run(server, budget_seconds=300, clock=server.clock)
+    assert any(p.kind == "closed" and p.passed and p.rps >= 400 for p in outcome.probes)
+    open_probes = [p for p in outcome.probes if p.kind == "open"]
+    assert not open_probes[0].valid  # the first SLA probe (396 RPS) was beyond the generator
+    assert all(not p.valid for p in open_probes if (p.target_rps or 0) > server.max_send_rps)
+    assert outcome.generator_limited and outcome.lower_bound
+    assert 250.0 / 1.05 <= outcome.sustainable_rps <= 250.0, outcome.stop_reason  # within precision of the limit
+    best = max((p for p in open_probes if p.passed), key=lambda p: p.rps)
+    assert best.valid and best.rps == outcome.sustainable_rps  # an open-loop pass, not a closed-loop step
+    assert "lower bound" in outcome.stop_reason and "could not offer" in outcome.stop_reason
+    invalid = [p.target_rps for p in open_probes if not p.valid]
+    assert invalid[0] == invalid[1] and len(set(invalid[1:])) == len(invalid) - 1  # re-measured once, then lower
+
+
+def test_a_generator_limit_above_the_sla_rate_does_not_make_the_answer_a_bound() -> None:
+    """The generator could not send 396 RPS, but a valid probe below that failed the SLA: the endpoint, not the
+    generator, set the answer, which is then the ordinary bracketed one."""
+    server = SlowGeneratorServer(slots=4, service_ms=10.0, max_send_rps=350.0)
+    truth = server.capacity * (1 - 10.0 / 50.0)
+    outcome = _search(50.0).run(server, budget_seconds=300, clock=server.clock)
+    assert any(not p.valid for p in outcome.probes if p.kind == "open")
+    assert not outcome.generator_limited and not outcome.lower_bound
+    assert truth * 0.95 <= outcome.sustainable_rps <= truth * 1.001, outcome.stop_reason
+    assert "bracketed" in outcome.stop_reason
+
+
+def test_a_probe_within_the_sla_with_disagreeing_windows_is_re_measured_not_failed() -> None:
+    server = SimulatedServer(slots=4, service_ms=10.0)
+    original = server.measure_rate
+    disturbed: list[float] = []
+
+    def wobbly(
+        rate: float, seconds: float, windows: int, late_ms: float, fail_fast: FailFast | None
+    ) -> ProbeMeasurement:
+        m = original(rate, seconds, windows, late_ms, fail_fast)
+        if disturbed or rate > 0.8 * server.capacity:  # the first probe within the SLA (50 ms: up to 320 RPS)
+            return m
+        disturbed.append(rate)
+        return replace(m, window_rps=(rate, 0.8 * rate, rate))  # within the SLA, throughput windows disagree
+
+    server.measure_rate = wobbly  # type: ignore[method-assign]
+    outcome = _search(50.0).run(server, budget_seconds=300, clock=server.clock)
+    first = next(p for p in outcome.probes if p.kind == "open" and p.target_rps == round(disturbed[0], 3))
+    assert first.remeasured and not first.passed and first.stable is False
+    assert first.note.startswith("within the SLA")
+    again = outcome.probes[first.index + 1]
+    assert again.target_rps == first.target_rps and not again.remeasured
 
 
 def test_search_stops_within_budget() -> None:
@@ -177,11 +261,31 @@ def test_strategy_for_maps_modes() -> None:
     )
 
 
-def test_budget_too_short_for_open_loop_says_the_answer_is_closed_loop() -> None:
+def test_budget_too_short_for_open_loop_gives_a_queue_free_closed_loop_step_as_a_floor() -> None:
+    """Not the ceiling's 400 RPS (open loop there meets the queue closed loop hid; the truth is 320): the step at 2
+    users, whose doubled users still doubled the rate, as a lower bound."""
     server = SimulatedServer()
     outcome = _search(max_probe_seconds=6.0).run(server, budget_seconds=12, clock=server.clock)
     assert not any(p.kind == "open" for p in outcome.probes)
     assert "before the open-loop SLA search" in outcome.stop_reason
+    assert outcome.lower_bound and not outcome.generator_limited
+    assert outcome.sustainable_rps == pytest.approx(200)
+
+
+def test_time_out_before_any_open_loop_pass_is_a_floor_not_zero() -> None:
+    """The first SLA probe failed (past the knee) and the budget ran out before a lower one: 0 would say the
+    endpoint serves nothing, though closed loop served 400 RPS within the SLA."""
+    server = SimulatedServer(slots=4, service_ms=10.0)
+    outcome = _search(50.0).run(server, budget_seconds=16, clock=server.clock)
+    open_probes = [p for p in outcome.probes if p.kind == "open"]
+    assert len(open_probes) == 1 and not open_probes[0].passed and open_probes[0].valid
+    assert outcome.lower_bound and not outcome.generator_limited
+    assert outcome.sustainable_rps == pytest.approx(200)
+    assert "before any open-loop rate passed" in outcome.stop_reason and "a lower bound" in outcome.stop_reason
+    single = SimulatedServer(slots=1, service_ms=20.0)  # no step with concurrency to spare: no figure
+    unknown = _search(100.0).run(single, budget_seconds=14, clock=single.clock)
+    assert unknown.lower_bound and unknown.sustainable_rps == 0
+    assert "capacity not measured" in unknown.stop_reason
 
 
 def test_transient_late_sends_are_re_measured_not_reported() -> None:
@@ -310,13 +414,14 @@ def test_a_saturated_generator_gets_more_processes_and_the_true_answer() -> None
     assert any(not p.valid and p.generators == 1 for p in outcome.probes)  # what triggered the first scale-out
 
 
-def test_generator_limit_is_reported_when_no_process_can_be_added() -> None:
+def test_generator_limit_is_a_lower_bound_when_no_process_can_be_added() -> None:
     server = ScalableGeneratorServer(slots=16, service_ms=10.0, max_generators=2)  # at most 1,000 RPS of load
     outcome = _search(50.0).run(server, budget_seconds=600, clock=server.clock)
-    assert outcome.generator_limited
+    assert outcome.generator_limited and outcome.lower_bound
     assert server.generators == 2
     assert "generator" in outcome.stop_reason
-    assert outcome.sustainable_rps <= 2 * server.per_process_rps  # never a rate the generator could not send
+    limit = 2 * server.per_process_rps
+    assert limit / 1.05 <= outcome.sustainable_rps <= limit  # never a rate the generator could not send
 
 
 def test_overloaded_probes_stop_as_soon_as_their_failure_is_certain() -> None:

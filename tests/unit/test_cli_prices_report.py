@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from rich.console import Console
 from typer.testing import CliRunner
 
 from rightsizing.models.result import CandidateResult, RunResult
 from rightsizing.models.targets import LatencySla, TrafficTarget
 from rightsizing.store import local_uri, put_json
 from rightsizing_cli.main import app
+from rightsizing_cli.output import print_result
 from rightsizing_cli.report import run_uri_of
 
 runner = CliRunner()
@@ -68,3 +71,29 @@ def test_report_rejects_a_folder_without_a_run(tmp_path: Path) -> None:
 def test_report_accepts_paths_and_store_uris(tmp_path: Path) -> None:
     assert run_uri_of("s3://bucket/runs/r1/") == "s3://bucket/runs/r1"
     assert run_uri_of(str(tmp_path / "result.json")) == local_uri(tmp_path)
+
+
+def test_the_console_table_says_lower_bound_and_at_least() -> None:
+    floor = CandidateResult(
+        candidate_id="c01-local-small",
+        instance_type="local.small",
+        status="lower_bound",
+        sustainable_rps=470.0,
+        saturation_rps=540.0,
+        generator_limited=True,
+    )
+    run = RunResult(
+        run_id="r1",
+        mode="local",
+        region="us-east-1",
+        traffic=TrafficTarget(min_rps=300),
+        sla=LatencySla(percentile="p95", milliseconds=50),
+        max_error_rate=0.01,
+        candidates=[floor],
+        recommendation=None,
+        no_recommendation_reason="not priced",
+    )
+    out = io.StringIO()
+    print_result(Console(file=out, width=200, color_system=None), run, Path("/tmp/r1"))
+    text = out.getvalue()
+    assert "lower bound (generator-limited)" in text and "≥ 470.0" in text and "failed" not in text

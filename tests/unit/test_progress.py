@@ -11,15 +11,37 @@ from rightsizing.models.targets import LatencySla
 from rightsizing_cli.progress import ProgressPrinter
 
 
-def _line(stage: str, percentile: str = "p95", **event: object) -> str:
+def _lines(*events: tuple[str, dict[str, object]], percentile: str = "p95") -> list[str]:
+    """What one printer prints for one candidate's events, in order."""
     out = io.StringIO()
     console = Console(file=out, width=400, color_system=None)
     printer = ProgressPrinter(console, {"c01": "c01-local-small"}, LatencySla(percentile=percentile, milliseconds=100))
-    printer("c01", stage, json.dumps(event))
-    return out.getvalue()
+    for stage, event in events:
+        printer("c01", stage, json.dumps(event))
+    return out.getvalue().splitlines()
+
+
+def _line(stage: str, percentile: str = "p95", **event: object) -> str:
+    return "\n".join(_lines((stage, event), percentile=percentile))
 
 
 def test_a_failed_probe_under_the_sla_says_why() -> None:
+    line = _line(
+        "probe",
+        index=7,
+        kind="open",
+        target_rps=406.4,
+        rps=390.3,
+        p95_ms=26.6,
+        error_rate=0.0,
+        passed=False,
+        note="completed 390.3 of 406.4 RPS offered: falling behind",
+    )
+    assert "SLA probe 7: open loop 406.4 RPS offered → 390.3 RPS, p95 26.6 ms" in line
+    assert "✗ completed 390.3 of 406.4 RPS offered: falling behind" in line
+
+
+def test_a_probe_within_the_sla_re_measured_for_its_windows_is_not_a_failure() -> None:
     line = _line(
         "probe",
         index=7,
@@ -29,10 +51,43 @@ def test_a_failed_probe_under_the_sla_says_why() -> None:
         p95_ms=26.6,
         error_rate=0.0,
         passed=False,
-        note="unstable windows: re-measuring",
+        remeasured=True,
+        note="within the SLA, but its windows disagree: re-measuring",
     )
-    assert "probe 7: open loop 406.4 RPS offered → 406.3 RPS, p95 26.6 ms" in line
-    assert "✗ unstable windows: re-measuring" in line
+    assert "✗" not in line
+    assert "↻ re-measured within the SLA, but its windows disagree: re-measuring" in line
+
+
+def test_ceiling_steps_are_told_from_sla_probes_and_a_lower_answer_is_explained() -> None:
+    closed = {"kind": "closed", "users": 4, "rps": 130.0, "p95_ms": 40.0, "error_rate": 0.0, "passed": True}
+    opened = {"kind": "open", "target_rps": 91.0, "rps": 91.0, "p95_ms": 90.0, "error_rate": 0.0, "passed": True}
+    done = {"sustainable_rps": 91.0, "generator_limited": False, "lower_bound": False, "stop_reason": "SLA bracketed"}
+    lines = _lines(
+        ("start", {"mode": "adaptive"}),
+        ("probe", {"index": 3, **closed}),
+        ("probe", {"index": 6, **opened}),
+        ("done", done),
+    )
+    assert "ceiling step 3: 4 users (closed loop) → 130.0 RPS" in lines[0] and lines[0].rstrip().endswith("✓")
+    assert "SLA probe 6: open loop 91.0 RPS offered → 91.0 RPS" in lines[1]
+    assert "measured: 91.0 RPS within SLA (the ceiling steps' 130.0 RPS was closed loop" in lines[2]
+    stepped = _lines(("start", {"mode": "stepped"}), ("probe", {"index": 3, **closed}), ("done", done))
+    assert "c01-local-small step 3: 4 users →" in stepped[0]
+    assert "ceiling" not in stepped[1]
+
+
+def test_the_done_line_says_lower_bound_or_not_measured_never_zero() -> None:
+    floor = _line(
+        "done", sustainable_rps=470.0, generator_limited=True, lower_bound=True, stop_reason="Generator-limited: …"
+    )
+    assert "measured: at least 470.0 RPS within SLA (lower bound: the load generator was the limit)" in floor
+    unknown = _line("done", sustainable_rps=0.0, generator_limited=True, lower_bound=False, stop_reason="saturated")
+    assert "not measured: the load generator was the limit — saturated" in unknown
+    assert "0.0 RPS" not in unknown
+    timed_out = _line("done", sustainable_rps=0.0, generator_limited=False, lower_bound=True, stop_reason="time")
+    assert "not measured: the test ended before it found the capacity — time" in timed_out
+    floor = _line("done", sustainable_rps=200.0, generator_limited=False, lower_bound=True, stop_reason="time")
+    assert "at least 200.0 RPS within SLA (lower bound: the test ended before it found the capacity)" in floor
 
 
 def test_a_closed_loop_pass_has_no_note_but_a_confirmation_has_its_label() -> None:
@@ -47,7 +102,7 @@ def test_a_closed_loop_pass_has_no_note_but_a_confirmation_has_its_label() -> No
         passed=True,
         note="ceiling probe",
     )
-    assert closed.rstrip().endswith("✓")
+    assert closed.rstrip().endswith("✓") and "ceiling step 2: 4 users (closed loop)" in closed
     confirmation = _line(
         "probe",
         index=9,

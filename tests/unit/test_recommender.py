@@ -211,3 +211,49 @@ def test_unpriced_candidate_is_not_recommended() -> None:
     choice, why_not = recommend(results, {"a": "no bundled price for ml.c5.large in xx-1"}, TrafficTarget(min_rps=50))
     assert choice is None
     assert why_not is not None and "met the SLA but none could be recommended" in why_not and "not priced" in why_not
+
+
+def _floor(cid: str, itype: str, rps: float) -> CandidateResult:
+    """A generator-limited candidate: at least ``rps`` within the SLA."""
+    return _result(cid, itype, rps).model_copy(update={"status": "lower_bound", "generator_limited": True})
+
+
+def test_a_lower_bound_is_sized_on_and_said_to_be_one() -> None:
+    results = [_floor("a", "ml.c5.large", 120)]
+    choice, why_not = recommend(results, {"a": _price("ml.c5.large", 0.1)}, TrafficTarget(min_rps=200), LINEAR)
+    assert why_not is None and choice is not None
+    assert choice.instance_count == 2 and choice.sustainable_rps_per_instance == 120  # sized on the floor
+    assert choice.lower_bound
+    assert "sustains at least 240.0 RPS" in choice.rationale and "(at least 120.0 RPS each" in choice.rationale
+    assert "120.0 RPS is a lower bound (the load generator, not the endpoint, was the limit)" in choice.rationale
+    timed = recommend(
+        [_floor("a", "ml.c5.large", 120).model_copy(update={"generator_limited": False})],
+        {"a": _price("ml.c5.large", 0.1)},
+        TrafficTarget(min_rps=200),
+        LINEAR,
+    )[0]
+    assert (
+        timed is not None
+        and "120.0 RPS is a lower bound (the time budget ran out before the search found the capacity)"
+        in timed.rationale
+    )
+    measured, _ = recommend(
+        [_result("a", "ml.c5.large", 120)], {"a": _price("ml.c5.large", 0.1)}, TrafficTarget(min_rps=200)
+    )
+    assert measured is not None and not measured.lower_bound and "lower bound" not in measured.rationale
+
+
+def test_a_lower_bound_that_loses_on_price_says_it_might_need_fewer() -> None:
+    results = [_result("ok", "ml.c5.large", 100), _floor("floor", "ml.c5.xlarge", 90)]
+    prices = {"ok": _price("ml.c5.large", 0.1), "floor": _price("ml.c5.xlarge", 0.2)}
+    choice, _ = recommend(results, prices, TrafficTarget(min_rps=180), LINEAR)
+    assert choice is not None and choice.candidate_id == "ok" and not choice.lower_bound
+    lost = choice.alternatives[0]
+    assert lost.candidate_id == "floor" and lost.rank == 2
+    assert "costs $" in lost.reason and "is a lower bound" in lost.reason and "fewer instances may do" in lost.reason
+
+
+def test_only_lower_bounds_that_missed_still_count_as_measured() -> None:
+    floor = _floor("a", "ml.c5.large", 50)
+    _, why_not = recommend([floor], {"a": "no price"}, TrafficTarget(min_rps=100))
+    assert why_not is not None and "met the SLA but none could be recommended" in why_not

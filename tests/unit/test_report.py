@@ -16,7 +16,7 @@ from rightsizing.models.result import ProbeRecord, RunResult
 from rightsizing.ports import Backend
 from rightsizing.pricing import SnapshotPrices
 from rightsizing.report import endpoint_snippet, render_html
-from rightsizing.report.charts import latency_vs_load
+from rightsizing.report.charts import LOWER_BOUND, latency_vs_load, price_vs_rate
 from rightsizing.report.publish import load_traces
 from rightsizing.steps.recommend import RecommendInput, recommend_run
 from rightsizing.store import LocalStore, local_uri, put_json
@@ -50,14 +50,16 @@ def _probe(index: int, users: int, rps: float, p95: float, passed: bool) -> dict
     ).model_dump(mode="json")
 
 
-def _outcome(cid: str, itype: str, rps: float, run_uri: str) -> dict[str, Any]:
+def _outcome(cid: str, itype: str, rps: float, run_uri: str, floor: bool = False) -> dict[str, Any]:
+    """A collected candidate; ``floor``: generator-limited, so ``rps`` is a lower bound."""
     latency = {"p50": 10, "p90": 20, "p95": 30, "p99": 40} if rps else None
     return {
         "candidate": {"candidate_id": cid, "instance_type": itype, "environment": {}},
         "outcome": {
             "candidate_id": cid,
             "instance_type": itype,
-            "status": "succeeded",
+            "status": "lower_bound" if floor else "succeeded",
+            "generator_limited": floor,
             "sustainable_rps": rps,
             "saturation_rps": rps or 40.0,
             "latency_ms": latency,
@@ -69,8 +71,15 @@ def _outcome(cid: str, itype: str, rps: float, run_uri: str) -> dict[str, Any]:
     }
 
 
-def _run(tmp_path: Path, demo_request: dict[str, Any], mode: str = "aws", **traffic: float) -> tuple[Path, dict]:
-    """A run folder as the pipeline leaves it before the recommend step, then the step itself."""
+def _run(
+    tmp_path: Path,
+    demo_request: dict[str, Any],
+    mode: str = "aws",
+    floors: frozenset[str] = frozenset(),
+    **traffic: float,
+) -> tuple[Path, dict]:
+    """A run folder as the pipeline leaves it before the recommend step, then the step itself; ``floors``: the
+    candidates whose load generator was the limit."""
     request = copy.deepcopy(demo_request)
     if mode == "aws":
         request["model"] = {"type": "container", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"}
@@ -79,7 +88,7 @@ def _run(tmp_path: Path, demo_request: dict[str, Any], mode: str = "aws", **traf
     run_dir = tmp_path / "runs" / "r1"
     run_uri = local_uri(run_dir)
     put_json(f"{run_uri}/request.json", request)
-    outcomes = [_outcome(cid, itype, rps, run_uri) for cid, itype, rps in CANDIDATES]
+    outcomes = [_outcome(cid, itype, rps, run_uri, cid in floors) for cid, itype, rps in CANDIDATES]
     for cid, _, rps in CANDIDATES:
         steps = [
             _probe(0, 1, max(rps, 40) * 0.6, 12, True),
@@ -110,7 +119,7 @@ def test_recommend_step_writes_json_csv_report_and_snippet(aws_run: tuple[Path, 
     for name in ("result.json", "results.csv", "report.html", "endpoint-snippet.yaml"):
         assert (run_dir / name).is_file(), name
     run = RunResult.model_validate_json((run_dir / "result.json").read_text())
-    assert run.schema_version == "2.0"
+    assert run.schema_version == "2.1"
     assert summary["report_uri"] == run.artifacts["report"] and summary["report_uri"].endswith("/report.html")
     assert run.sizing is not None and run.sizing.scaling_efficiency == 0.9
     assert (run.traffic.range_floor, run.traffic.sizing_rps) == (100, 300)
@@ -198,3 +207,56 @@ def test_closed_loop_latency_is_drawn_by_users_not_by_falling_throughput(aws_run
     assert figure is not None
     assert list(figure.data[0].x) == [50, 90, 70]  # 4 users drew less than 2: the line goes back, as measured
     assert json.loads(figure.to_json())["data"][0]["name"] == "p50"
+
+
+def test_a_lower_bound_is_said_in_result_csv_and_report_and_plotted_at_its_floor(
+    tmp_path: Path, demo_request: dict[str, Any]
+) -> None:
+    floors = frozenset({"c01-ml-c5-large", "c02-ml-c5-xlarge"})
+    run_dir, summary = _run(tmp_path, demo_request, floors=floors, min_rps=100, max_rps=300)
+    run = RunResult.model_validate_json((run_dir / "result.json").read_text())
+    statuses = {c.candidate_id: c.status for c in run.candidates}
+    assert statuses == {
+        "c01-ml-c5-large": "lower_bound",
+        "c02-ml-c5-xlarge": "lower_bound",
+        "c03-ml-t2-medium": "succeeded",
+    }
+    rec = run.recommendation
+    assert rec is not None and rec.candidate_id == "c02-ml-c5-xlarge" and rec.lower_bound
+    assert "is a lower bound" in rec.rationale and "is a lower bound" in summary["message"]
+    rows = {r["candidate_id"]: r for r in csv.DictReader(io.StringIO((run_dir / "results.csv").read_text()))}
+    assert rows["c02-ml-c5-xlarge"]["status"] == "lower_bound" and rows["c03-ml-t2-medium"]["status"] == "succeeded"
+    assert "lower bound" in rows["c01-ml-c5-large"]["verdict"]
+    page = (run_dir / "report.html").read_text()
+    assert 'id="lower-bound"' in page and "Sized on a lower bound" in page
+    assert "≥ 230.0 (a lower bound)" in page  # key figures
+    assert "<td>lower bound</td><td>≥ 100.0</td>" in page  # the candidates table
+    assert "c01-ml-c5-large: ≥ 100.0 RPS is a lower bound (the load generator, not the endpoint, was the limit)" in page
+    figure = price_vs_rate(run)
+    points = {name: x for trace in figure.data for name, x in zip(trace.text, trace.x, strict=True)}
+    assert points["c01-ml-c5-large · ml.c5.large"] == 100.0  # at its floor, not at 0
+    assert {trace.name for trace in figure.data} == {"recommended", LOWER_BOUND, "never met the SLA"}
+
+
+def test_an_unmeasured_candidate_is_not_plotted_at_zero(aws_run: tuple[Path, dict]) -> None:
+    run = RunResult.model_validate_json((aws_run[0] / "result.json").read_text())
+    run.candidates[0] = run.candidates[0].model_copy(
+        update={"status": "failed", "sustainable_rps": 0.0, "generator_limited": True, "failure_reason": "not measured"}
+    )
+    figure = price_vs_rate(run)
+    assert not any("c01-ml-c5-large" in text for trace in figure.data for text in trace.text)
+    assert "their capacity is unknown, not zero" in render_html(run, {})
+
+
+def test_the_latency_chart_marks_re_measured_and_invalid_probes_apart_from_failures(aws_run: tuple[Path, dict]) -> None:
+    run = RunResult.model_validate_json((aws_run[0] / "result.json").read_text())
+    base = ProbeRecord.model_validate(_probe(0, 0, 100, 20, False)).model_copy(update={"kind": "open"})
+    probes = [
+        base.model_copy(update={"index": 0, "target_rps": 100.0, "passed": True}),
+        base.model_copy(update={"index": 1, "target_rps": 110.0, "remeasured": True}),
+        base.model_copy(update={"index": 2, "target_rps": 120.0, "valid": False}),
+        base.model_copy(update={"index": 3, "target_rps": 130.0}),
+    ]
+    figure = latency_vs_load(run, {"c01-ml-c5-large": probes})
+    assert figure is not None
+    assert list(figure.data[0].marker.symbol) == ["circle", "circle-open", "diamond-open", "x"]

@@ -1,9 +1,11 @@
 """Choose the cheapest instance type x count that serves the target rate within the SLA. Pure: models in, models out.
 
 The count is always rounded *up* (a fleet that serves 95 % of the target does not serve the target), and only the
-within-SLA rate counts, never the saturation rate. A fleet of N > 1 instances is assumed to sustain only
-``scaling_efficiency`` x N x the single-instance rate: SageMaker routes each request to a random instance by default,
-so instances fill unevenly and the busiest one breaks the SLA before the fleet's average does.
+within-SLA rate counts, never the saturation rate. A generator-limited candidate (status ``lower_bound``) is
+sized on its floor: the fleet then serves the target, perhaps with more instances than needed, and the rationale
+says so. A fleet of N > 1 instances is assumed to sustain only ``scaling_efficiency`` x N x the single-instance
+rate: SageMaker routes each request to a random instance by default, so instances fill unevenly and the busiest one
+breaks the SLA before the fleet's average does.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ def recommend(
             usd_per_inference_at_capacity=best.usd_per_hour / (best.capacity_rps * 3600),
             latency_ms_at_sla_percentile=best.latency_at_sla if math.isfinite(best.latency_at_sla) else None,
             autoscaling=autoscaling_advice(best, traffic.range_floor or target_rps, target_rps, options),
+            lower_bound=best.candidate.lower_bound,
         ),
         None,
     )
@@ -167,10 +170,22 @@ def _rationale(best: Sizing, target_rps: float, feasible: int, options: SizingOp
         if options.savings_plan_discount_percent
         else ""
     )
+    at_least = "at least " if best.candidate.lower_bound else ""
     return (
-        f"{best.count} x {best.candidate.instance_type} sustains {best.capacity_rps:.1f} RPS within the SLA "
-        f"({rate:.1f} RPS each{scaling}, count rounded up{minimum}) for ${best.usd_per_hour:.4f}/h{discount}, "
-        f"the cheapest of {feasible} candidate(s) that can meet {target_rps:g} RPS"
+        f"{best.count} x {best.candidate.instance_type} sustains {at_least}{best.capacity_rps:.1f} RPS within the "
+        f"SLA ({at_least}{rate:.1f} RPS each{scaling}, count rounded up{minimum}) for "
+        f"${best.usd_per_hour:.4f}/h{discount}, the cheapest of {feasible} candidate(s) that can meet "
+        f"{target_rps:g} RPS" + _floor_note(best.candidate)
+    )
+
+
+def _floor_note(candidate: CandidateResult) -> str:
+    """Said wherever a generator-limited figure is used: it is a floor, so the count sized on it may be too high."""
+    if not candidate.lower_bound:
+        return ""
+    return (
+        f"; {candidate.sustainable_rps or 0:.1f} RPS is a lower bound ({candidate.floor_cause}), so fewer "
+        "instances may do"
     )
 
 
@@ -188,13 +203,13 @@ def _lost_to(best: Sizing, other: Sizing, rank: int, percentile: Percentile) -> 
             f"same price and count; higher {percentile} latency "
             f"({other.latency_at_sla:.1f} ms vs {best.latency_at_sla:.1f} ms)"
         )
-    alternative = _alternative(other.candidate, other.count, other.usd_per_hour, reason)
+    alternative = _alternative(other.candidate, other.count, other.usd_per_hour, reason + _floor_note(other.candidate))
     return alternative.model_copy(update={"rank": rank, "capacity_rps": round(other.capacity_rps, 3)})
 
 
 def _no_answer(results: list[CandidateResult], rejected: list[Alternative]) -> str:
     reasons = "; ".join(f"{a.candidate_id}: {a.reason}" for a in rejected)
-    measured = [r for r in results if r.status == "succeeded" and r.saturation_rps]
+    measured = [r for r in results if r.status != "failed" and r.saturation_rps]
     if not measured:
         return f"no candidate could be benchmarked: {reasons}"
     if any(r.sustainable_rps for r in measured):

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 StrictModel = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 Percentile = Literal["p50", "p90", "p95", "p99"]
+# A measured candidate's outcome: its capacity, a floor of it (the test could not reach it), or no figure at all.
+CandidateStatus = Literal["succeeded", "lower_bound", "failed"]
 PERCENTILE_FRACTIONS: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsizing.models.common import StrictModel
+from rightsizing.models.common import CandidateStatus, StrictModel
 from rightsizing.models.messages import MODEL_KEY
 from rightsizing.models.targets import LatencySla, TrafficTarget
 
@@ -46,8 +46,8 @@ class CandidateCapacity(BaseModel):
     candidate_id: str
     instance_type: str
     environment: dict[str, str] = Field(default_factory=dict)
-    status: Literal["succeeded", "failed"]
-    sustainable_rps: float | None = Field(None, description="Per instance, within the SLA.")
+    status: CandidateStatus
+    sustainable_rps: float | None = Field(None, description="Per instance, within the SLA (a floor if lower_bound).")
     instances_for_target: int | None = None
     usd_per_hour_per_instance: float | None = Field(None, description="On-demand price of one instance.")
     usd_per_hour_for_target: float | None = Field(None, description="The fleet for the target, as ranked.")

@@ -6,14 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsizing.models.common import LatencyPercentiles
+from rightsizing.models.common import CandidateStatus, LatencyPercentiles
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.targets import LatencySla, TrafficTarget
 
-# Minor versions only add optional fields. 2.0: the target and the SLA are the request's own objects (`traffic`,
-# `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms.
-RESULT_SCHEMA_VERSION = "2.0"
+# Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
+# (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
+# a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
+RESULT_SCHEMA_VERSION = "2.1"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -42,6 +43,9 @@ class ProbeRecord(BaseModel):
     stable: bool | None = Field(None, description="Windows agreed within tolerance (open loop).")
     valid: bool = Field(True, description="False when the load generator, not the endpoint, was the limit.")
     generators: int | None = Field(None, description="Load-generator processes that produced the probe.")
+    remeasured: bool = Field(
+        False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
+    )
 
 
 class LoadTestResult(BaseModel):
@@ -61,6 +65,12 @@ class LoadTestResult(BaseModel):
     started_epoch: float | None = Field(None, description="Unix time the test started (metrics window).")
     stop_reason: str
     generator_limited: bool = Field(False, description="True when the load generator, not the endpoint, was the limit.")
+    lower_bound: bool = Field(
+        False,
+        description="sustainable_rps is a lower bound: the search ended before it found the capacity (the load "
+        "generator was the limit, or the time budget ran out), so the endpoint sustains at least that rate within "
+        "the SLA and may sustain more. A lower bound of 0 means not measured, not zero.",
+    )
     late_share_at_sustainable: float | None = None
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
@@ -73,9 +83,15 @@ class CandidateResult(BaseModel):
     candidate_id: str
     instance_type: str
     environment: dict[str, str] = Field(default_factory=dict)
-    status: Literal["succeeded", "failed"]
+    status: CandidateStatus = Field(
+        description="succeeded: measured; lower_bound: sustainable_rps is a floor, the test having ended before it "
+        "found the capacity (generator_limited: the load generator could not push harder), so the endpoint may "
+        "sustain more; failed: not measured (failure_reason says why)."
+    )
     failure_reason: str | None = None
-    sustainable_rps: float | None = None
+    sustainable_rps: float | None = Field(
+        None, description="Within-SLA rate per instance; with status lower_bound, at least this much."
+    )
     saturation_rps: float | None = None
     latency_ms: LatencyPercentiles | None = None
     error_rate: float | None = None
@@ -85,6 +101,17 @@ class CandidateResult(BaseModel):
     stop_reason: str | None = None
     server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
     artifacts: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def lower_bound(self) -> bool:
+        return self.status == "lower_bound"
+
+    @property
+    def floor_cause(self) -> str:
+        """Why a lower bound is one (said beside the figure)."""
+        if self.generator_limited:
+            return "the load generator, not the endpoint, was the limit"
+        return "the time budget ran out before the search found the capacity"
 
 
 class StepFailure(BaseModel):
@@ -153,6 +180,11 @@ class Recommendation(BaseModel):
     usd_per_inference_at_capacity: float | None = Field(None, description="Cost per inference at full capacity.")
     latency_ms_at_sla_percentile: float | None = Field(None, description="Measured at the rate used for sizing.")
     autoscaling: AutoscalingSuggestion | None = None
+    lower_bound: bool = Field(
+        False,
+        description="sustainable_rps_per_instance is a lower bound (status lower_bound): sized on it, the fleet "
+        "serves the target and may be larger than needed.",
+    )
 
 
 class RunResult(BaseModel):

@@ -22,27 +22,32 @@ def label(candidate: CandidateResult) -> str:
     return f"{candidate.candidate_id}" + (f" ({env})" if env else "")
 
 
+LOWER_BOUND = "lower bound (generator-limited: at least)"
+PRICE_GROUPS: dict[str, dict[str, object]] = {
+    "recommended": {"symbol": "star", "size": 20, "color": CHOSEN},
+    "other candidates": {"symbol": "circle", "size": 12, "color": "#1f77b4"},
+    LOWER_BOUND: {"symbol": "triangle-right", "size": 14, "color": "#ff7f0e"},
+    "never met the SLA": {"symbol": "x", "size": 12, "color": "#d62728"},
+}
+
+
+def _price_group(c: CandidateResult, chosen: str | None) -> str:
+    if c.candidate_id == chosen:
+        return "recommended"
+    if c.lower_bound:
+        return LOWER_BOUND  # at its floor, pointing right: the endpoint may sustain more
+    return "other candidates" if c.sustainable_rps else "never met the SLA"
+
+
 def price_vs_rate(run: RunResult) -> go.Figure:
-    """On-demand $/h of one instance against its within-SLA rate; the recommended type is the star."""
+    """On-demand $/h of one instance against its within-SLA rate; the recommended type is the star, a lower bound
+    (generator-limited) a triangle pointing right. Failed candidates were not measured: not plotted (not at 0)."""
     chosen = run.recommendation.candidate_id if run.recommendation else None
     fig = go.Figure()
-    groups: dict[str, list[CandidateResult]] = {"recommended": [], "other candidates": [], "never met the SLA": []}
-    for c in run.candidates:
-        if c.candidate_id not in run.prices:
-            continue
-        group = (
-            "recommended"
-            if c.candidate_id == chosen
-            else "other candidates"
-            if c.sustainable_rps
-            else ("never met the SLA")
-        )
-        groups[group].append(c)
-    styles = {
-        "recommended": {"symbol": "star", "size": 20, "color": CHOSEN},
-        "other candidates": {"symbol": "circle", "size": 12, "color": "#1f77b4"},
-        "never met the SLA": {"symbol": "x", "size": 12, "color": "#d62728"},
-    }
+    plotted = [c for c in run.candidates if c.candidate_id in run.prices and c.status != "failed"]
+    groups: dict[str, list[CandidateResult]] = {name: [] for name in PRICE_GROUPS}
+    for c in plotted:
+        groups[_price_group(c, chosen)].append(c)
     for name, members in groups.items():
         if not members:
             continue
@@ -51,15 +56,17 @@ def price_vs_rate(run: RunResult) -> go.Figure:
                 x=[c.sustainable_rps or 0.0 for c in members],
                 y=[run.prices[c.candidate_id].usd_per_hour for c in members],
                 text=[f"{label(c)} · {c.instance_type}" for c in members],
+                customdata=["at least " if c.lower_bound else "" for c in members],
                 mode="markers+text",
                 textposition="top center",
                 name=name,
-                marker=styles[name],
-                hovertemplate="%{text}<br>%{x:.1f} RPS within SLA per instance<br>$%{y:.4f}/h<extra></extra>",
+                marker=PRICE_GROUPS[name],
+                hovertemplate="%{text}<br>%{customdata}%{x:.1f} RPS within SLA per instance<br>$%{y:.4f}/h"
+                "<extra></extra>",
             )
         )
     # Room for the text labels beside the right-most and top-most points.
-    top_x = max((c.sustainable_rps or 0.0 for c in run.candidates if c.candidate_id in run.prices), default=0.0)
+    top_x = max((c.sustainable_rps or 0.0 for c in plotted), default=0.0)
     top_y = max((q.usd_per_hour for q in run.prices.values()), default=0.0)
     fig.update_layout(title="Price vs sustainable RPS per instance (on-demand)", **LAYOUT)
     fig.update_xaxes(title=f"RPS per instance within {run.sla}", range=[0, (top_x or 1.0) * 1.3])
@@ -92,8 +99,9 @@ def latency_vs_load(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> go.
         fig.update_xaxes(title_text="offered load (RPS)", rangemode="tozero", row=row, col=col)
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero", col=1)
     fig.update_layout(
-        title="Latency percentiles vs offered load<br><sup>✗ = probe failed the SLA or error limit; "
-        "closed-loop steps are drawn in user order at the rate they achieved</sup>",
+        title="Latency percentiles vs offered load<br><sup>✗ = probe failed the SLA or error limit; ○ = re-measured "
+        "(windows disagreed); ◇ = invalid (the generator was the limit); closed-loop steps are drawn in user order at "
+        "the rate they achieved</sup>",
         **{**LAYOUT, "height": 380 * rows + 80, "margin": {**MARGIN, "t": 90}},
     )
     return fig
@@ -121,6 +129,17 @@ def _in_drawing_order(probes: list[ProbeRecord]) -> list[ProbeRecord | None]:
     return ordered
 
 
+def _symbol(p: ProbeRecord | None) -> str:
+    """A failure is an ✗; a probe that was no verdict (re-measured, or the generator's limit) is hollow."""
+    if p is None or p.passed:
+        return "circle"
+    if p.remeasured:
+        return "circle-open"
+    if not p.valid:
+        return "diamond-open"
+    return "x"
+
+
 def _hover(p: ProbeRecord | None) -> str:
     if p is None:
         return ""
@@ -144,7 +163,7 @@ def _add_percentiles(
                 text=[_hover(p) for p in probes],
                 line={"color": colour, "width": 3 if percentile == sla else 1.5},
                 marker={
-                    "symbol": ["x" if p and not p.passed else "circle" for p in probes],
+                    "symbol": [_symbol(p) for p in probes],
                     "size": 8,
                     "color": colour,
                 },

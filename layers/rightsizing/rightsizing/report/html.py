@@ -58,7 +58,7 @@ def _artefacts(run: RunResult) -> str:
     links += [
         (f"candidates/{c.candidate_id}/locust_report.html", f"Locust report of {c.candidate_id}")
         for c in run.candidates
-        if c.status == "succeeded"
+        if c.requests is not None  # a load test ran (also one whose generator was the limit)
     ]
     return "<ul>" + "".join(f'<li><a href="{escape(h)}">{escape(t)}</a></li>' for h, t in links) + "</ul>"
 

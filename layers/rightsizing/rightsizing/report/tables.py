@@ -31,10 +31,16 @@ def answer(run: RunResult) -> str:
             f'<div class="answer none" id="answer"><strong>No recommendation</strong> for {escape(target)}: '
             f"{escape(run.no_recommendation_reason or 'no candidate qualified')}</div>"
         )
+    floor = (
+        '<br><span class="notice" id="lower-bound">Sized on a lower bound: the test ended before it found the '
+        "capacity, so each instance sustains at least the rate used and fewer instances may do.</span>"
+        if rec.lower_bound
+        else ""
+    )
     return (
         f'<div class="answer" id="answer"><strong>{rec.instance_count} × {escape(rec.instance_type)}</strong> at '
         f"<strong>{_usd(rec.usd_per_hour)}/h</strong> serves {escape(target)}.<br>"
-        f'<span class="why">{escape(rec.rationale)}</span></div>'
+        f'<span class="why">{escape(rec.rationale)}</span>{floor}</div>'
     )
 
 
@@ -65,7 +71,12 @@ def key_figures(run: RunResult) -> str:
                 else ""
             ),
         ],
-        ["Within-SLA RPS per instance", _num(rec.sustainable_rps_per_instance)],
+        [
+            "Within-SLA RPS per instance",
+            f"≥ {_num(rec.sustainable_rps_per_instance)} (a lower bound)"
+            if rec.lower_bound
+            else _num(rec.sustainable_rps_per_instance),
+        ],
         ["Fleet capacity (RPS) / headroom", f"{_num(rec.capacity_rps)} / {_num(rec.headroom_percent, 0)} %"],
         [f"{run.sla.percentile} latency at that rate (ms)", _num(rec.latency_ms_at_sla_percentile)],
     ]
@@ -97,10 +108,22 @@ def _verdicts(run: RunResult) -> dict[str, Alternative]:
 MEASURED_HEADERS = ["RPS in SLA", "max RPS", "p50 ms", "p95 ms", "p99 ms", "errors %"]
 
 
+STATUS_LABELS = {"succeeded": "succeeded", "lower_bound": "lower bound", "failed": "failed"}
+
+
+def status_label(c: CandidateResult) -> str:
+    return STATUS_LABELS.get(c.status, c.status)
+
+
+def within_sla_rps(c: CandidateResult) -> str:
+    """The within-SLA rate, as a floor ("≥ 470.0") when the test ended before it found the capacity."""
+    return ("≥ " if c.lower_bound else "") + _num(c.sustainable_rps)
+
+
 def measured_cells(c: CandidateResult) -> list[str]:
     lat = c.latency_ms
     return [
-        _num(c.sustainable_rps),
+        within_sla_rps(c),
         _num(c.saturation_rps),
         _num(lat.p50 if lat else None),
         _num(lat.p95 if lat else None),
@@ -128,7 +151,7 @@ def candidates_table(run: RunResult) -> str:
             [
                 escape(c.candidate_id),
                 escape(c.instance_type),
-                escape(c.status),
+                escape(status_label(c)),
                 *measured_cells(c),
                 _usd(price.usd_per_hour if price else None),
                 str(count or "—"),
@@ -183,12 +206,23 @@ def assumptions(run: RunResult) -> str:
         "kept busy at its within-SLA capacity (Inference Recommender's CostPerInference).",
     ]
     items += [f"Not priced: {escape(cid)}: {escape(why)}." for cid, why in sorted(run.price_errors.items())]
-    limited = [c.candidate_id for c in run.candidates if c.generator_limited]
-    if limited:
+    items += [
+        f"{escape(c.candidate_id)}: ≥ {_num(c.sustainable_rps)} RPS is a lower bound ({escape(c.floor_cause)}); an "
+        "instance count sized on it may be more than needed. "
+        + (
+            "A larger load-test task, or more generator processes (load.max_workers), measures further."
+            if c.generator_limited
+            else "More time (limits.max_seconds_per_candidate) measures further."
+        )
+        for c in run.candidates
+        if c.lower_bound
+    ]
+    unmeasured = [c.candidate_id for c in run.candidates if (c.failure_reason or "").startswith("not measured")]
+    if unmeasured:
         items.append(
-            "The load generator, not the endpoint, was the limit for "
-            + escape(", ".join(limited))
-            + ": their rates are lower bounds."
+            "The test ended before any load was certified within the SLA for "
+            + escape(", ".join(unmeasured))
+            + ": their capacity is unknown, not zero."
         )
     items += [f'<strong class="notice">{escape(note)}</strong>' for note in run.notes]
     return '<ul class="assumptions" id="assumptions">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"

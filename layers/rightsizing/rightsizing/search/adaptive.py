@@ -7,8 +7,10 @@
    [0, 1.1 X_max], and above it once a probe at the top passes. A probe passes when its latency at the SLA
    percentile and its error rate are within limits and it kept up with the offered rate; it is *invalid* (not
    failed) when the generator sent > 1 % late or its CPU passed 90 %: then the probe adds a generator process if
-   it can (``ScalableProbe``) and measures again, else the outcome says the generator was the limit. A probe ends
-   as soon as its failure is certain (``FailFast``). The next rate interpolates where latency crosses the SLA
+   it can (``ScalableProbe``) and measures again, else the search lowers the rate below what the generator could
+   not offer (``_GeneratorTop``); if the generator bounds the bracket, the answer is a lower bound, never 0 while
+   a lower rate passed. A probe ends as soon as its failure is certain (``FailFast``). The next rate interpolates
+   where latency crosses the SLA
    between the bracket's ends (1/latency linear in the rate, as in a queue), falling back to bisection; the search
    stops when (first failing - last passing) / last passing <= precision.
 4. Confirmation (``confirm_seconds``): one long probe at the answer, since short probes can pass a rate that a
@@ -54,6 +56,10 @@ SUSPECT_FAILURE_SHARE = 0.8
 MIN_INTERPOLATION_SHARE = 0.25  # the next rate stays inside the middle half of the bracket: it always shrinks
 MAX_CONFIRMATIONS = 5  # long probes at the answer, then up to 4 steps below it (~20 % at 5 % precision)
 MAX_CONFIRM_STEP = 2.0  # a failed confirmation's step down: precision, up to this many x precision when it failed hard
+GENERATOR_STEP_DOWN = 0.7  # below a rate the generator could not offer, before any open-loop pass: 30 % lower
+# A closed-loop step whose next step (at least twice the users) still drew this share of twice its rate per user had
+# idle concurrency to spare: at its rate open loop meets no queue either, so it may stand for an open-loop pass.
+QUEUE_FREE_SHARE = 0.9
 
 
 @dataclass
@@ -125,7 +131,33 @@ class AdaptiveSearch(SearchStrategy[RateProbe]):
     def search(self, probe: RateProbe, session: ProbeSession) -> SearchOutcome:
         # The run is a session itself (its state sits beside the books), on the same deadline, clock and callback.
         run = _Run(self, probe, session.deadline, session.clock, session.on_probe)
-        return run.outcome(run.search(), answer_kinds=frozenset({"open"}))
+        stop_reason = run.search()
+        return run.outcome(
+            stop_reason,
+            answer_kinds=frozenset({"open"}),
+            generator_limited=run.generator.limited,
+            lower_bound=run.floor,
+            fallback=run.queue_free_step() if run.floor else None,
+        )
+
+
+@dataclass
+class _GeneratorTop:
+    """The lowest open-loop rate the generator could not offer on schedule, even re-measured or scaled out: no
+    probe at or above it can certify anything, so it caps the bracket like a failure but proves nothing about the
+    endpoint. ``limited`` once it ended the search (the answer is then a lower bound)."""
+
+    rate: float = math.inf
+    why: str = ""
+    limited: bool = False  # the generator ended the search
+
+    def add(self, rate: float, why: str) -> None:
+        if rate <= self.rate:
+            self.rate, self.why = rate, why
+
+    @property
+    def found(self) -> bool:
+        return math.isfinite(self.rate)
 
 
 class _Run(ProbeSession):
@@ -138,6 +170,10 @@ class _Run(ProbeSession):
         super().__init__(deadline, clock, on_probe)
         self.cfg, self.probe = cfg, probe
         self.idle_latency: float | None = None  # one user's latency: the bracket's lower end before any open pass
+        self.generator = _GeneratorTop()
+        # The search ended before it found the capacity (the generator's limit, or the time budget): the answer is
+        # only a floor, and a floor of 0 is no figure at all.
+        self.floor = False
 
     def search(self) -> str:
         if self.cfg.warmup_seconds > 0 and self.fits(self.cfg.warmup_seconds):
@@ -162,7 +198,13 @@ class _Run(ProbeSession):
             if not record.valid and self._scale_out():
                 continue  # same users again, from one more generator process
             if not record.valid:
-                return record, f"The load generator saturated at {users} users ({why}); the endpoint may do more."
+                if best is not None:
+                    return best, None  # the open-loop search finds what the generator can offer on schedule
+                self.generator.limited = self.floor = True
+                return record, (
+                    f"The load generator saturated at {users} users ({record.note}) before any load was measured: "
+                    "the endpoint's capacity is unknown."
+                )
             if measurement.error_rate > self.cfg.check.max_error_rate and best is None:
                 return record, f"Errors at the lightest load: {why}."
             if best is not None and record.rps < best.rps * (1 + MIN_THROUGHPUT_GAIN):
@@ -189,17 +231,21 @@ class _Run(ProbeSession):
         while True:
             seconds = self._probe_seconds(rate)
             if not self.fits(seconds + 1):
-                if not any(r.kind == "open" for r in self.records):
-                    return (
-                        "Time budget exhausted before the open-loop SLA search: the answer is the best closed-loop "
-                        "step, which under-reports tail latency. Allow more max_seconds_per_candidate."
-                    )
-                return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
+                return self._out_of_time(bracket)
             suspect_below = SUSPECT_FAILURE_SHARE * ceiling.rps
-            record = self._valid_open_probe(rate, seconds, suspect_below)
-            if not record.valid:
-                return f"The load generator could not keep {rate:.1f} RPS on schedule ({record.note})."
-            bracket.add(record.passed, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
+            # Re-measure an invalid probe at the same rate only until the generator has shown a lasting limit:
+            # after that, a lower rate is the better use of the time.
+            record = self._valid_open_probe(rate, seconds, suspect_below, retry=not self.generator.found)
+            if record.valid:
+                bracket.add(record.passed, rate, record.rps, _latency_at(record, self.cfg.check.percentile))
+            else:
+                self.generator.add(rate, record.note)
+            if self.generator.rate <= bracket.hi:  # the generator, not a failure, bounds the bracket
+                verdict = self._generator_bound(bracket)
+                if verdict:
+                    return verdict
+                rate = self._below_generator(bracket)
+                continue
             if not bracket.hi_measured and bracket.width() <= self.cfg.precision:
                 rate = bracket.hi  # the top is still the closed-loop estimate: measure it before it bounds the answer
                 continue
@@ -217,13 +263,121 @@ class _Run(ProbeSession):
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
             rate = bracket.next_rate(self.cfg.check.sla_ms)
 
+    def _out_of_time(self, bracket: Bracket) -> str:
+        opened = any(r.kind == "open" for r in self.records)
+        if opened and self.generator.rate <= bracket.hi and bracket.lo > 0:
+            self.generator.limited = self.floor = True
+            return (
+                f"Time budget exhausted with {bracket.lo:.1f} RPS passing and the load generator unable to offer "
+                f"{self.generator.rate:.1f} RPS on schedule: at least {bracket.lo:.1f} RPS within the SLA (a lower "
+                "bound)."
+            )
+        if bracket.lo <= 0 and any(r.kind == "closed" and r.valid and r.passed for r in self.records):
+            return self._no_open_pass_in_time(bracket, opened)
+        if not opened:
+            return "Time budget exhausted before the open-loop SLA search, and no closed-loop step met the SLA."
+        return f"Time budget exhausted with the SLA bracketed in [{bracket.lo:.1f}, {bracket.hi:.1f}] RPS."
+
+    def _no_open_pass_in_time(self, bracket: Bracket, opened: bool) -> str:
+        """Time ran out before any open-loop rate passed, though closed-loop steps met the SLA: the search did not
+        get far enough, which says nothing of a capacity of 0, and the best closed-loop step would over-state it
+        (closed loop hides the queue). The answer is a queue-free closed-loop step as a floor, or no figure."""
+        self.floor = True
+        self.generator.limited = opened and self.generator.rate <= bracket.hi
+        top = min(bracket.hi, self.generator.rate)
+        ended = (
+            f"Time budget exhausted before any open-loop rate passed (none up to {top:.1f} RPS was certified)"
+            if opened
+            else "Time budget exhausted before the open-loop SLA search"
+        )
+        step = self.queue_free_step()
+        if step is None:
+            return (
+                f"{ended}, and no closed-loop step that met the SLA had concurrency to spare: capacity not measured. "
+                "Allow more max_seconds_per_candidate."
+            )
+        return (
+            f"{ended}; the answer is the closed-loop step at {step.users} users ({step.rps:.1f} RPS within the SLA, "
+            "with concurrency to spare, so no queue hid in it): a lower bound. Allow more max_seconds_per_candidate."
+        )
+
+    def _generator_bound(self, bracket: Bracket) -> str:
+        """The stop reason once the generator's limit settles the answer, else '' (search on below it).
+
+        With an open-loop pass within ``precision`` of the rate the generator could not offer, that pass is the
+        answer, as a lower bound. Without any open-loop pass down to the lowest useful rate (or down to a
+        queue-free closed-loop step's rate, which already certifies as much), the answer is that closed-loop step,
+        as a lower bound, or nothing."""
+        top, why = self.generator.rate, self.generator.why
+        if bracket.lo > 0:
+            if top - bracket.lo > self.cfg.precision * bracket.lo:
+                return ""
+            self.generator.limited = self.floor = True
+            return (
+                f"Generator-limited: the load generator could not offer {top:.1f} RPS on schedule ({why}); "
+                f"{bracket.lo:.1f} RPS passed, so the endpoint sustains at least that within the SLA (a lower bound: "
+                "it may sustain more)."
+            )
+        if top > self._generator_floor():
+            return ""
+        self.generator.limited = self.floor = True
+        step = self.queue_free_step()
+        if step is None:
+            return (
+                f"Generator-limited: the load generator could not offer any open-loop rate down to {top:.1f} RPS on "
+                f"schedule ({why}), and no closed-loop step had users to spare: the endpoint's capacity is unknown."
+            )
+        return (
+            f"Generator-limited: the load generator could not offer any open-loop rate down to {top:.1f} RPS on "
+            f"schedule ({why}); the answer is the closed-loop step at {step.users} users ({step.rps:.1f} RPS within "
+            "the SLA, with concurrency to spare, so no queue hid in it): a lower bound."
+        )
+
+    def _below_generator(self, bracket: Bracket) -> float:
+        """The next rate under the generator's limit: halfway to it from a pass, else a step below it (not below
+        the rate a queue-free closed-loop step already certifies)."""
+        top = self.generator.rate
+        if bracket.lo > 0:
+            return (bracket.lo + top) / 2
+        return max(GENERATOR_STEP_DOWN * top, self._generator_floor())
+
+    def _generator_floor(self) -> float:
+        step = self.queue_free_step()
+        return max(self._lowest_useful_rate(), step.rps if step is not None else 0.0)
+
+    def queue_free_step(self) -> ProbeRecord | None:
+        """The fastest closed-loop step that passed the SLA with concurrency to spare: its next step, at least
+        twice the users, still drew ``QUEUE_FREE_SHARE`` of its rate per user, so under this step's load the
+        endpoint had idle workers and open loop at the same rate meets no queue. The only closed-loop figure that
+        may stand for an open-loop pass (a step at the ceiling hides the queue open loop would build)."""
+        steps = sorted((r for r in self.records if r.kind == "closed" and r.valid), key=lambda r: (r.users, r.index))
+        spare = []
+        for step in steps:
+            bigger = next((r for r in steps if r.users > step.users), None)
+            if (
+                step.passed
+                and step.users > 0
+                and bigger is not None
+                and bigger.users >= 2 * step.users
+                and bigger.rps / bigger.users >= QUEUE_FREE_SHARE * step.rps / step.users
+            ):
+                spare.append(step)
+        return max(spare, key=lambda r: r.rps, default=None)
+
     def _valid_open_probe(
-        self, rate: float, seconds: float, suspect_below: float, *, extensions: int = MAX_EXTENSIONS, label: str = ""
+        self,
+        rate: float,
+        seconds: float,
+        suspect_below: float,
+        *,
+        extensions: int = MAX_EXTENSIONS,
+        label: str = "",
+        retry: bool = True,
     ) -> ProbeRecord:
         """An open-loop probe, measured again while the generator was the limit: from one more generator process
-        if the probe can add one, else once more (a passing hiccup: another process took the CPU)."""
+        if the probe can add one, else once more if ``retry`` (a passing hiccup: another process took the CPU)."""
         record = self._open_probe(rate, seconds, suspect_below, extensions, label)
-        retried = False
+        retried = not retry
         while not record.valid and self.fits(seconds + 1):
             if self._scale_out():
                 record = self._open_probe(rate, seconds, suspect_below, extensions, label)
@@ -260,7 +414,13 @@ class _Run(ProbeSession):
             if not valid or not worth_another or last:
                 return self.record(m, passed and valid, note, kind="open", stable=stable, valid=valid)
             first_failed = not passed
-            self.record(m, False, "unstable windows: re-measuring", kind="open", stable=False)  # valid: checked above
+            # Not a verdict either way (valid: checked above): the re-measure decides.
+            again = (
+                "within the SLA, but its windows disagree: re-measuring"
+                if passed
+                else "failed with disagreeing windows far below the ceiling (a spike?): re-measuring"
+            )
+            self.record(m, False, again, kind="open", stable=False, remeasured=True)
         raise AssertionError("unreachable")
 
     def _confirm(self, bracket: Bracket) -> str:

@@ -120,6 +120,10 @@ class SearchOutcome:
     error_rate_at_sustainable: float | None
     stop_reason: str
     generator_limited: bool = False
+    # The answer is a floor, not the capacity: the search ended (the generator was the limit, or time ran out)
+    # before it found the capacity, so the endpoint sustains at least ``sustainable_rps`` within the SLA and may
+    # sustain more. A floor of 0 is no figure at all: unknown, not zero.
+    lower_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class ProbeLabels(TypedDict, total=False):
     kind: ProbeKind
     stable: bool | None
     valid: bool
+    remeasured: bool
 
 
 def to_record(
@@ -185,30 +190,41 @@ def to_record(
 
 
 def summarize(
-    records: Sequence[ProbeRecord], stop_reason: str, answer_kinds: frozenset[str] | None = None
+    records: Sequence[ProbeRecord],
+    stop_reason: str,
+    answer_kinds: frozenset[str] | None = None,
+    *,
+    generator_limited: bool | None = None,
+    lower_bound: bool | None = None,
+    fallback: ProbeRecord | None = None,
 ) -> SearchOutcome:
     """Turn probe records into the outcome; shared by every strategy and by a deadline-interrupted search.
 
-    sustainable = best passing probe (0 without one); saturation = best probe at all (the ceiling seen). When the
-    generator's CPU was saturated in the last probe the outcome says so: the endpoint may have more to give.
+    sustainable = best passing probe (0 without one); saturation = best probe at all (the ceiling seen).
+    ``generator_limited``: the search's own verdict on whether the generator ended it; without one, the last probe
+    decides (CPU saturated, or invalid), and a saturated CPU is added to the stop reason. ``lower_bound``: the answer
+    is only a floor (default: whenever the generator was the limit). ``fallback``: the answer when no probe of the
+    answer kinds passed (the adaptive search's queue-free closed-loop step when open loop certified no rate).
     """
     measured = [r for r in records if r.kind != "warmup" and r.valid]
     # Once a probe that can certify the SLA ran, only those decide (the adaptive search's closed-loop ceiling
     # probes under-report tail latency; its open-loop probes decide, and an invalid one certifies nothing).
+    # A floor comes from those or from ``fallback`` alone, never from another kind that merely passed (a closed-loop
+    # step at the ceiling hides the queue open loop would meet).
     attempted = [r for r in records if answer_kinds is not None and r.kind in answer_kinds]
-    deciding = [r for r in attempted if r.valid] if attempted else measured
-    passing = [r for r in deciding if r.passed]
-    best_passing = max(passing, key=lambda r: r.rps, default=None)
+    deciding = [r for r in attempted if r.valid] if attempted or (answer_kinds and lower_bound) else measured
+    best_passing = max((r for r in deciding if r.passed), key=lambda r: r.rps, default=None) or fallback
     saturation = max((r.rps for r in measured), default=0.0)
-    last_cpu = records[-1].generator_cpu_percent if records else None
-    cpu_limited = last_cpu is not None and last_cpu > GENERATOR_CPU_LIMIT_PERCENT
-    # The search's last word was the generator's: a transient invalid probe that was re-measured fine is not.
-    generator_limited = cpu_limited or bool(records and not records[-1].valid)
-    if cpu_limited:
-        stop_reason += (
-            f" The load generator's CPU was at {last_cpu:.0f}% in the last probe (limit "
-            f"{GENERATOR_CPU_LIMIT_PERCENT:.0f}%), so the generator, not the endpoint, may have been the limit."
-        )
+    if generator_limited is None:
+        last_cpu = records[-1].generator_cpu_percent if records else None
+        cpu_limited = last_cpu is not None and last_cpu > GENERATOR_CPU_LIMIT_PERCENT
+        # The search's last word was the generator's: a transient invalid probe that was re-measured fine is not.
+        generator_limited = cpu_limited or bool(records and not records[-1].valid)
+        if cpu_limited:
+            stop_reason += (
+                f" The load generator's CPU was at {last_cpu:.0f}% in the last probe (limit "
+                f"{GENERATOR_CPU_LIMIT_PERCENT:.0f}%), so the generator, not the endpoint, may have been the limit."
+            )
     return SearchOutcome(
         probes=list(records),
         sustainable_rps=best_passing.rps if best_passing else 0.0,
@@ -217,4 +233,5 @@ def summarize(
         error_rate_at_sustainable=best_passing.error_rate if best_passing else None,
         stop_reason=stop_reason,
         generator_limited=generator_limited,
+        lower_bound=generator_limited if lower_bound is None else lower_bound,
     )

@@ -57,8 +57,23 @@ class ProbeSession:
             self.on_probe(record)
         return record
 
-    def outcome(self, stop_reason: str, answer_kinds: frozenset[str] | None = None) -> SearchOutcome:
-        return summarize(self.records, stop_reason, answer_kinds)
+    def outcome(
+        self,
+        stop_reason: str,
+        answer_kinds: frozenset[str] | None = None,
+        *,
+        generator_limited: bool | None = None,
+        lower_bound: bool | None = None,
+        fallback: ProbeRecord | None = None,
+    ) -> SearchOutcome:
+        return summarize(
+            self.records,
+            stop_reason,
+            answer_kinds,
+            generator_limited=generator_limited,
+            lower_bound=lower_bound,
+            fallback=fallback,
+        )
 
 
 ProbeT_contra = TypeVar("ProbeT_contra", contravariant=True)

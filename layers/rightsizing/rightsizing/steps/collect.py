@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from rightsizing.exceptions import LoadTestFailed
+from rightsizing.models.common import CandidateStatus
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.result import CandidateResult, LoadTestResult, StepFailure
 from rightsizing.ports import Backend
@@ -36,7 +37,8 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
         candidate_id=candidate.candidate_id,
         instance_type=candidate.instance_type,
         environment=candidate.environment,
-        status="succeeded",
+        status=_status(load),
+        failure_reason=_unmeasured(load),
         sustainable_rps=load.sustainable_rps,
         saturation_rps=load.saturation_rps,
         latency_ms=load.latency_at_sustainable,
@@ -50,6 +52,23 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
     )
     put_json(join_uri(candidate.results_uri, "candidate.json"), result.model_dump(mode="json"), store)
     return result
+
+
+def _status(load: LoadTestResult) -> CandidateStatus:
+    """A test that ended before finding the capacity (the generator's limit, or time) certified a floor
+    (lower_bound), or nothing at all (failed): never a capacity of 0, which would say the endpoint serves nothing
+    when the test could not push it far enough. ``generator_limited`` alone: results written before 2.1."""
+    floor = load.lower_bound or load.generator_limited
+    if floor and load.sustainable_rps > 0:
+        return "lower_bound"
+    return "failed" if floor else "succeeded"
+
+
+def _unmeasured(load: LoadTestResult) -> str | None:
+    if _status(load) != "failed":
+        return None
+    cause = "the load generator was the limit" if load.generator_limited else "the test ended"  # out of time
+    return f"not measured: {cause} before any load was certified within the SLA. {load.stop_reason}"
 
 
 def load_window(load: LoadTestResult) -> tuple[float, float] | None:
