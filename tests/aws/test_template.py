@@ -112,6 +112,10 @@ SKIP_REASONS: dict[str, Callable[[str, dict[str, Any]], bool]] = {
         r["Type"] == "AWS::Events::Rule" and {"Ref": name} in [t["Arn"] for t in r["Properties"]["Targets"]]
         for r in RESOURCES.values()
     ),
+    "CKV_AWS_27": lambda _, resource: (
+        resource["Type"] == "AWS::SQS::Queue"  # SSE with SQS-managed keys, not KMS
+        and resource["Properties"].get("SqsManagedSseEnabled") is True
+    ),
     "CKV_AWS_18": lambda _, resource: (
         resource["Type"] == "AWS::S3::Bucket"  # no access logging, but private
         and all(resource["Properties"]["PublicAccessBlockConfiguration"].values())
