@@ -191,3 +191,19 @@ def _client_error(error: Any, ctx: AwsContext | None) -> tuple[str, ExitCode]:
     if code in ACCESS_CODES:
         return f"access denied to {operation} for {who}: {message}", ExitCode.AWS_ACCESS
     return f"{operation} failed: {code}: {message}", ExitCode.FAILED
+
+
+@contextmanager
+def opened_stack(
+    out: Output,
+    profile: str | None,
+    region: str | None,
+    stack: str | None,
+    *,
+    fallback_region: str | None = None,
+) -> Iterator[AwsContext]:
+    """The stack's context, opened inside ``aws_errors``: an AWS failure in the block is one line and an exit code."""
+    ctx: AwsContext | None = None
+    with aws_errors(out, lambda: ctx):
+        ctx = open_context(profile, region, stack, fallback_region=fallback_region)
+        yield ctx

@@ -30,8 +30,7 @@ from rightsizing_cli.aws_context import (
     ProfileOption,
     RegionOption,
     StackOption,
-    aws_errors,
-    open_context,
+    opened_stack,
 )
 from rightsizing_cli.emit import Output, OutputFormat, OutputOption
 from rightsizing_cli.exit_codes import ExitCode, execution_failure, lambda_error_message
@@ -82,9 +81,7 @@ def start(
         out.fail(str(e), ExitCode.INVALID)
     if request.is_local:
         out.fail(f"{file} benchmarks local profiles: run it on this machine with rightsize run {file}")
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack, fallback_region=request.region)
+    with opened_stack(out, profile, region, stack, fallback_region=request.region) as ctx:
         if request.region != ctx.region:
             out.fail(
                 f"the request's region is {request.region} but the stack is used in {ctx.region}: the state machine "
@@ -284,9 +281,7 @@ def list_runs(
 ) -> None:
     """The stack's runs, newest first."""
     out = Output(output)
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack)
+    with opened_stack(out, profile, region, stack) as ctx:
         machine = ctx.output("StateMachineArn")
         executions = sfn.list_executions(
             ctx.client("stepfunctions"), machine, status_filter.value if status_filter else None, limit
@@ -332,9 +327,7 @@ def opened_run(
     out: Output, run: str, profile: str | None, region: str | None, stack: str | None
 ) -> Iterator[OpenedRun]:
     """RUN's execution on the stack, described; inside ``aws_errors``, so failures are one line and an exit code."""
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack)
+    with opened_stack(out, profile, region, stack) as ctx:
         arn = execution_ref(ctx, run)
         client = ctx.client("stepfunctions")
         yield OpenedRun(ctx, arn, client, sfn.describe_execution(client, arn))

@@ -24,6 +24,7 @@ from rightsizing_cli.aws_context import (
     StackOption,
     aws_errors,
     open_context,
+    opened_stack,
 )
 from rightsizing_cli.emit import Output, OutputFormat, OutputOption
 from rightsizing_cli.exit_codes import ExitCode
@@ -105,10 +106,8 @@ def compare(
     local = _local(directory)
     found = {run: local.get(run) for run in (run_a, run_b)}
     where = str(local.path)
-    ctx: AwsContext | None = None
     if directory is None and None in found.values():
-        with aws_errors(out, lambda: ctx):
-            ctx = open_context(profile, region, stack)
+        with opened_stack(out, profile, region, stack) as ctx:
             table = _stack_history(ctx)
             found = {run: record or table.get(run) for run, record in found.items()}
         where = f"{where} and stack {ctx.stack_name} ({ctx.region})"

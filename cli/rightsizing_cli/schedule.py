@@ -27,7 +27,13 @@ from rightsizing.models.automation import (
     scheduled_run_id,
     scheduler_input,
 )
-from rightsizing_cli.aws_context import AwsContext, ProfileOption, RegionOption, StackOption, aws_errors, open_context
+from rightsizing_cli.aws_context import (
+    AwsContext,
+    ProfileOption,
+    RegionOption,
+    StackOption,
+    opened_stack,
+)
 from rightsizing_cli.emit import Output, OutputFormat, OutputOption
 from rightsizing_cli.exit_codes import ExitCode
 from rightsizing_cli.run_names import execution_input
@@ -72,9 +78,7 @@ def create(
         input_json = execution_input(request)
     except RightsizingError as e:
         out.fail(str(e), ExitCode.INVALID)
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack, fallback_region=request.region)
+    with opened_stack(out, profile, region, stack, fallback_region=request.region) as ctx:
         if request.region != ctx.region:
             out.fail(
                 f"the request's region is {request.region} but the stack is used in {ctx.region}: the state machine "
@@ -146,9 +150,7 @@ def list_schedules(
     from rightsizing.adapters import schedules
 
     out = Output(output)
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack)
+    with opened_stack(out, profile, region, stack) as ctx:
         scheduler, group = ctx.client("scheduler"), ctx.output("ScheduleGroupName")
         found = []
         for summary in schedules.list_schedules(scheduler, group):
@@ -192,9 +194,7 @@ def delete(
         out.fail(str(e), ExitCode.INVALID)
     if name == DEFAULT_SCHEDULE:
         out.fail("'default' belongs to the stack: set DefaultScheduleExpression to '' and sam deploy to remove it")
-    ctx: AwsContext | None = None
-    with aws_errors(out, lambda: ctx):
-        ctx = open_context(profile, region, stack)
+    with opened_stack(out, profile, region, stack) as ctx:
         group = ctx.output("ScheduleGroupName")
         if not schedules.delete_schedule(ctx.client("scheduler"), group, name):
             out.fail(f"no schedule {name} in {group} (rightsize schedule list)")
