@@ -16,7 +16,7 @@ from rich.table import Table
 from rightsizing.adapters.aws_backend import AWS_METRICS_DELAY_SECONDS, AWS_POLL_SECONDS
 from rightsizing.adapters.preflight import Check, all_not_checked, failed, not_checked, offline_checks, ok
 from rightsizing.adapters.preflight_account import DEFAULT_STACK_NAME, AwsPreflight, StackSettings, session_clients
-from rightsizing.estimate import estimate_run
+from rightsizing.estimate import allocate_budget, estimate_run
 from rightsizing.history_budget import HISTORY_EVENT_BUDGET
 from rightsizing.models.estimate import SCENARIOS, Figures, RunEstimate
 from rightsizing.models.request import RightsizingRequest
@@ -107,10 +107,21 @@ def _prices_check(request: RightsizingRequest, estimate: RunEstimate) -> Check:
 
 
 def _budget_check(budget: float, estimate: RunEstimate) -> Check:
+    """What the plan step will do: commit each candidate's worst-case endpoint cost in order, skip those that would
+    pass the budget, refuse the run if none fits."""
+    shares = allocate_budget(estimate, budget)
+    skipped = [share.candidate_id for share in shares if share.skip_reason]
     worst = estimate.endpoint_usd.worst
     detail = f"endpoints' worst case ${worst:.2f} (what the plan step checks) against budget_usd ${budget:.2f}"
-    if worst > budget:
-        return failed("budget", f"{detail}: the plan step would refuse the run; lower limits or remove candidates")
+    if len(skipped) == len(shares):
+        return failed("budget", f"{detail}: no candidate fits, the plan step would refuse the run; lower limits")
+    if skipped:
+        committed = max(share.committed_usd for share in shares if not share.skip_reason)
+        return ok(
+            "budget",
+            f"{detail}: the plan step would skip {len(skipped)} of {len(shares)} candidate(s) ({', '.join(skipped)}), "
+            f"keeping the run's worst case at ${committed:.2f}",
+        )
     return ok("budget", f"{detail}; everything, worst case: ${estimate.total_usd.worst:.2f}")
 
 

@@ -64,6 +64,8 @@ def _status(c: CandidateResult) -> str:
         return "succeeded"
     if c.lower_bound:
         return "[yellow]lower bound[/] (generator-limited)"
+    if c.status == "skipped":
+        return f"[yellow]skipped[/]: {escape(str(c.failure_reason))}"
     return f"[red]failed[/]: {escape(str(c.failure_reason))}"
 
 

@@ -56,6 +56,8 @@ class ProgressPrinter:
             return escape(detail)
         if stage == "failed":
             return f"[red]failed[/]: {escape(detail)}"
+        if stage == "skipped":
+            return f"[yellow]skipped[/]: {escape(detail)}"
         if stage == "not_deleted":
             return f"[yellow]not deleted yet[/]: {escape(detail)}"
         try:

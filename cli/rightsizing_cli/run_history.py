@@ -31,6 +31,7 @@ STAGE_NAMES = {
     "collecting": "collecting metrics",
     "done": "measured",
     "failed": "failed",
+    "skipped": "skipped (budget)",
 }
 
 
@@ -176,6 +177,8 @@ def _candidate_stage(state: str, candidate: CandidateState, outcome: Any) -> tup
                 "lower_bound": outcome.get("status") == "lower_bound",
             }
             return "done", json.dumps(done)
+        if outcome.get("status") == "skipped":
+            return "skipped", _short(str(outcome.get("failure_reason")))
         if outcome.get("status") == "failed":
             return "failed", _short(str(outcome.get("failure_reason")))
         if "Error" in outcome:

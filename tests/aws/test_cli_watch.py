@@ -82,7 +82,8 @@ class History:
     def deployed(self, item: dict[str, Any], index: int) -> None:
         self.add("MapIterationStarted", mapIterationStartedEventDetails={"name": "BenchmarkCandidates", "index": index})
         slot = {"candidate": item, "polls": {"count": 0}, "deletes": {"count": 0}, "cleanup": {}, "leak": None}
-        for name in ("StartCandidate", "IsExistingEndpoint", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"):
+        created = ("CreateModel", "CreateEndpointConfig", "CreateEndpoint")
+        for name in ("StartCandidate", "IsWithinBudget", "IsExistingEndpoint", *created):
             self.state(name, slot)
         for status in ("Creating", "InService"):
             polled = {**slot, "endpoint": {"EndpointStatus": status}}

@@ -69,7 +69,7 @@ def test_without_credentials_the_offline_part_still_answers(no_credentials: None
     ]
     assert "NoCredentialsError" in unchecked[0].detail
     assert report.ok  # nothing failed; what could not be checked is said
-    assert report.estimate.total_usd.worst == pytest.approx(1.560473, abs=1e-5)  # bundled prices, template defaults
+    assert report.estimate.total_usd.worst == pytest.approx(1.560623, abs=1e-5)  # bundled prices, template defaults
     assert any("stack unknown" in note for note in report.estimate.notes)
     json.dumps(report.model_dump(mode="json"))  # what `--output json` prints
     printed = _printed(report)
@@ -94,12 +94,20 @@ def test_a_ready_account_uses_the_stacks_settings(account: Account) -> None:
     assert estimate.duration_seconds.typical == pytest.approx(3 * 693 + 10)
 
 
-def test_a_budget_below_the_worst_case_fails_the_dry_run(no_credentials: None) -> None:
-    report = dry_run(fraud_request(budget_usd=1.0), None, "us-east-1")
+def test_a_budget_no_candidate_fits_fails_the_dry_run(no_credentials: None) -> None:
+    report = dry_run(fraud_request(budget_usd=0.10), None, "us-east-1")
     budget = next(check for check in report.checks if check.name == "budget")
     assert budget.status == "failed" and "$1.29" in budget.detail and "plan step would refuse" in budget.detail
     assert not report.ok
     assert "not ready: 1 check(s) failed" in _printed(report)
+
+
+def test_a_budget_below_the_worst_case_names_the_candidates_the_plan_would_skip(no_credentials: None) -> None:
+    # Worst cases in order: $0.20, $0.22, $0.20, $0.20, $0.17 (= $0.99 committed), then ml.r5 at $0.29 does not fit.
+    report = dry_run(fraud_request(budget_usd=1.0), None, "us-east-1")
+    budget = next(check for check in report.checks if check.name == "budget")
+    assert budget.status == "ok"
+    assert "skip 1 of 6 candidate(s) (c06-ml-r5-xlarge)" in budget.detail and "$0.99" in budget.detail
 
 
 def test_an_unknown_type_fails_and_is_left_out_of_the_estimate(no_credentials: None) -> None:

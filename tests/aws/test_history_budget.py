@@ -38,6 +38,7 @@ def _events(names: list[str]) -> int:
 def test_counted_constants_match_the_definitions_success_path() -> None:
     success = [
         "StartCandidate",
+        "IsWithinBudget",
         "IsExistingEndpoint",
         "CreateModel",
         "CreateEndpointConfig",
@@ -58,7 +59,7 @@ def test_counted_constants_match_the_definitions_success_path() -> None:
     assert ITERATION["RecordFailure"]["Catch"][0]["Next"] == "FailureNotRecorded"
     assert 2 + _events(longest) == history.EVENTS_CANDIDATE_FIXED  # + the Map iteration's start and end
     # A load test that never started or failed replaces WaitForMetrics + CollectMetrics with a Pass + RecordFailure.
-    failed_load_test = [*success[:6], "LoadTestTaskFailed", *success[6:11], "RecordFailure", "CandidateDone"]
+    failed_load_test = [*success[:7], "LoadTestTaskFailed", *success[7:12], "RecordFailure", "CandidateDone"]
     assert _events(failed_load_test) <= _events(longest)
     assert _events(["DescribeEndpoint", "CountPoll", "IsEndpointReady", "WaitForEndpoint"]) == history.EVENTS_PER_POLL
     assert (

@@ -35,7 +35,14 @@ def test_success_path_measures_deletes_then_collects(tmp_path: Path, fast_reques
 
     assert result.execution.status == "SUCCEEDED", result.execution.cause
     states = result.execution.entered_states()
-    assert states[:5] == ["PlanRun", "BenchmarkCandidates", "StartCandidate", "IsExistingEndpoint", "CreateModel"]
+    assert states[:6] == [
+        "PlanRun",
+        "BenchmarkCandidates",
+        "StartCandidate",
+        "IsWithinBudget",
+        "IsExistingEndpoint",
+        "CreateModel",
+    ]
     # Metrics are read after the endpoint is gone: CloudWatch keeps them, and the endpoint stops billing sooner.
     assert states.index("DeleteModel") < states.index("CollectMetrics") < states.index("Recommend")
     candidate = by_id(result)["c01-local-small"]

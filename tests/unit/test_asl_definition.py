@@ -10,6 +10,7 @@ import pytest
 
 from rightsizing import exceptions
 from rightsizing.models.plan import CandidatePlan
+from rightsizing.models.result import CandidateResult
 from rightsizing_local.asl_runner import DEFINITION_PATH, render_definition
 from rightsizing_local.run import local_substitutions
 
@@ -157,3 +158,23 @@ def test_local_substitutions_fill_every_placeholder() -> None:
     rendered = render_definition(local_substitutions("file:///tmp/x"))
     assert not re.search(r"\$\{[A-Za-z0-9]+\}", rendered)
     json.loads(rendered)
+
+
+def test_a_candidate_the_budget_skips_creates_nothing_and_is_recorded_as_skipped() -> None:
+    """The plan gives a candidate that would pass budget_usd a skip_reason (null otherwise): the iteration goes
+    straight to CandidateDone with a CandidateResult, touching no SageMaker or ECS state."""
+    iteration = DEFINITION["States"]["BenchmarkCandidates"]["ItemProcessor"]["States"]
+    assert iteration["StartCandidate"]["Next"] == "IsWithinBudget"
+    check = iteration["IsWithinBudget"]
+    # IsString: a null skip_reason (every plan carries the field) is not a string, so the candidate runs.
+    assert check["Choices"] == [{"Variable": "$.candidate.skip_reason", "IsString": True, "Next": "SkipCandidate"}]
+    assert check["Default"] == "IsExistingEndpoint"
+    skip = iteration["SkipCandidate"]
+    assert (skip["Type"], skip["ResultPath"], skip["Next"]) == ("Pass", "$.outcome", "CandidateDone")
+    plan = {"candidate_id": "c03-local-large", "instance_type": "local.large", "environment": {}, "skip_reason": "why"}
+    outcome = {
+        key.removesuffix(".$"): plan[value.removeprefix("$.candidate.")] if key.endswith(".$") else value
+        for key, value in skip["Parameters"].items()
+    }
+    result = CandidateResult.model_validate(outcome)
+    assert (result.status, result.failure_reason) == ("skipped", "why")

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from rightsizing import estimate as est
-from rightsizing.estimate import estimate_run, expected_test_seconds, is_accelerated, makespan
+from rightsizing.estimate import (
+    allocate_budget,
+    candidate_worst_usd,
+    estimate_run,
+    expected_test_seconds,
+    is_accelerated,
+    makespan,
+)
 from rightsizing.exceptions import BudgetExceeded, PriceNotFound
 from rightsizing.history_budget import HISTORY_EVENT_BUDGET
 from rightsizing.models.estimate import LoadTestTaskSize
@@ -64,15 +71,15 @@ def test_fraud_request_figures_by_hand() -> None:
     assert lines["Fargate load-test tasks"] == pytest.approx(
         {"low": 6 * 60 / 3600 * 0.09874, "typical": 6 * 118 / 3600 * 0.09874, "worst": 6 * 990 / 3600 * 0.09874}
     )
-    # Transitions: 4 + 6 x (14 + 4 polls - 1): 10 polls, 15 polls; worst 80 polls and 79 refused deletes (x 5).
-    assert [c.transitions.worst for c in estimate.candidates] == [14 + 4 * 80 - 1 + 5 * 79] * 6
+    # Transitions: 4 + 6 x (15 + 4 polls - 1): 10 polls, 15 polls; worst 80 polls and 79 refused deletes (x 5).
+    assert [c.transitions.worst for c in estimate.candidates] == [15 + 4 * 80 - 1 + 5 * 79] * 6
     assert lines["Step Functions state transitions"] == pytest.approx(
-        {"low": 322 * 0.000025, "typical": 442 * 0.000025, "worst": 4372 * 0.000025}
+        {"low": 328 * 0.000025, "typical": 448 * 0.000025, "worst": 4378 * 0.000025}
     )
     # Lambda: 8 invocations (plan, 6 collects, recommend) x 1 GB x 2 / 5 / 30 s, plus $0.20 per million requests.
     assert lines["Lambda"]["worst"] == pytest.approx(240 * 0.0000133334 + 8 * 0.2e-6)
     assert estimate.total_usd.model_dump() == pytest.approx(
-        {"low": 0.169343, "typical": 0.271905, "worst": 1.560473}, abs=1e-5
+        {"low": 0.169493, "typical": 0.272055, "worst": 1.560623}, abs=1e-5
     )
     # Iterations: creation + task + 120 s metrics wait + a Lambda step: 475 / 693 / 3540 s; two waves of three, plus
     # the plan and recommend steps.
@@ -187,10 +194,29 @@ class Backend:
 
 def test_the_plan_budget_check_uses_the_estimates_worst_case() -> None:
     request = _fraud()
-    worst = _aws_estimate(request).endpoint_usd.worst  # $1.29 (see above)
-    _check_budget(request.model_copy(update={"budget_usd": round(worst, 2) + 0.01}), Backend())  # type: ignore[arg-type]
-    with pytest.raises(BudgetExceeded, match=f"up to \\${worst:.2f}"):
-        _check_budget(request.model_copy(update={"budget_usd": round(worst, 2) - 0.01}), Backend())  # type: ignore[arg-type]
+    estimate = _aws_estimate(request)
+    worst = estimate.endpoint_usd.worst  # $1.29 (see above)
+    shares = _check_budget(request.model_copy(update={"budget_usd": worst + 0.001}), Backend())  # type: ignore[arg-type]
+    assert not any(share.skip_reason for share in shares)
+    # Just below: the last candidate no longer fits on top of the others' worst cases.
+    shares = _check_budget(request.model_copy(update={"budget_usd": worst - 0.001}), Backend())  # type: ignore[arg-type]
+    assert [bool(share.skip_reason) for share in shares] == [False] * 5 + [True]
+    cheapest = min(candidate_worst_usd(c) for c in estimate.candidates)
+    with pytest.raises(BudgetExceeded, match=f"no candidate fits .* up to \\${cheapest:.2f}"):
+        _check_budget(request.model_copy(update={"budget_usd": cheapest - 0.001}), Backend())  # type: ignore[arg-type]
+
+
+def test_the_budget_commits_worst_cases_in_order_and_lets_a_cheaper_later_candidate_in() -> None:
+    estimate = _aws_estimate(_fraud())
+    worst = [candidate_worst_usd(c) for c in estimate.candidates]
+    budget = worst[0] + worst[4] + 0.001  # c01 and c05 (the cheapest, ml.c7g) fit; c02-c04 and c06 do not
+    shares = allocate_budget(estimate, budget)
+    assert [share.skip_reason is None for share in shares] == [True, False, False, False, True, False]
+    assert shares[4].committed_usd == pytest.approx(worst[0] + worst[4])
+    reason = shares[1].skip_reason or ""
+    assert reason.startswith(f"skipped before deployment: its worst case ${worst[1]:.2f} on top of ${worst[0]:.2f}")
+    assert f"budget_usd ${budget:.2f}" in reason
+    assert all(share.skip_reason is None for share in allocate_budget(estimate, None))
 
 
 # --- the transition constants, walked through the definition ---------------------------------------------------
@@ -221,7 +247,8 @@ def test_transition_constants_match_the_definition() -> None:
     poll = ["DescribeEndpoint", "CountPoll", "IsEndpointReady"]
     polls = 3
     deployed = (
-        ["StartCandidate", "IsExistingEndpoint", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"]
+        ["StartCandidate", "IsWithinBudget", "IsExistingEndpoint"]
+        + ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"]
         + [*poll, "WaitForEndpoint"] * (polls - 1)
         + poll
         + ["RunLoadTest", "Cleanup", "DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel"]
@@ -231,8 +258,10 @@ def test_transition_constants_match_the_definition() -> None:
     assert _walk(deployed, ITERATION) == expected
     refused = ["DeleteEndpoint", "IsEndpointGone", "CountDeleteAttempt", "CanRetryDelete", "WaitBeforeDeleteRetry"]
     assert _walk([*refused, "DeleteEndpoint"], ITERATION) - 1 == est.TRANSITIONS_PER_DELETE_RETRY
-    existing = ["StartCandidate", "IsExistingEndpoint", *poll, "RunLoadTest", "Cleanup", "HasOutcome"]
+    existing = ["StartCandidate", "IsWithinBudget", "IsExistingEndpoint", *poll, "RunLoadTest", "Cleanup", "HasOutcome"]
     existing += ["WaitForMetrics", "CollectMetrics", "CandidateDone"]
     assert _walk(existing, ITERATION) == est.TRANSITIONS_EXISTING_ENDPOINT
+    skipped = ["StartCandidate", "IsWithinBudget", "SkipCandidate", "CandidateDone"]
+    assert _walk(skipped, ITERATION) == est.TRANSITIONS_SKIPPED
     run = ["PlanRun", "BenchmarkCandidates", "Recommend", "PublishResult"]
     assert _walk(run, DEFINITION["States"]) == est.TRANSITIONS_RUN

@@ -71,9 +71,24 @@ def test_worker_tasks_are_refused_locally_before_anything_is_written(tmp_path: P
 
 def test_budget_is_checked_before_anything_is_written(tmp_path: Path, demo_request: dict) -> None:
     demo_request["budget_usd"] = 0.01
-    with pytest.raises(BudgetExceeded, match="above budget_usd"):
+    with pytest.raises(BudgetExceeded, match=r"no candidate fits budget_usd \$0\.01"):
         _plan(tmp_path, demo_request)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_budget_for_two_of_three_candidates_skips_the_third_with_its_reason(
+    tmp_path: Path, fast_request: dict
+) -> None:
+    # Worst cases (an hour's wait for InService + 90 s start + 12 s test + 2 min deletion) at the notional prices:
+    # local.small $0.05/h -> $0.053, local.medium $0.10/h -> $0.106, local.large $0.20/h -> $0.212.
+    fast_request["budget_usd"] = 0.16
+    plan = _plan(tmp_path, fast_request)
+    assert [c.skip_reason is None for c in plan.candidates] == [True, True, False]
+    assert [c.worst_usd for c in plan.candidates] == pytest.approx([0.0531, 0.1062, 0.2123], abs=1e-4)
+    reason = plan.candidates[2].skip_reason or ""
+    assert "worst case $0.21 on top of $0.16 committed" in reason and "budget_usd $0.16" in reason
+    # A skipped candidate's job is still written (its folder says what it would have run); nothing is created.
+    assert LoadTestJob.model_validate(get_json(plan.candidates[2].job_uri)).candidate_id == "c03-local-large"
 
 
 def test_resource_names_stay_within_63_chars_for_long_run_ids() -> None:

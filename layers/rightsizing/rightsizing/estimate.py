@@ -63,17 +63,19 @@ WORKER_TASK_VCPU, WORKER_TASK_GB = 1.0, 2.0  # template.yaml LoadTestWorkerTaskD
 
 # State transitions, counted from statemachine/rightsizing.asl.json like history_budget counts events (retries add
 # more). Run: PlanRun, BenchmarkCandidates, Recommend, PublishResult. A deployed candidate: StartCandidate,
-# IsExistingEndpoint, CreateModel, CreateEndpointConfig, CreateEndpoint, RunLoadTest, Cleanup, DeleteEndpoint,
-# DeleteEndpointConfig, DeleteModel, HasOutcome, WaitForMetrics, CollectMetrics, CandidateDone (14), plus per poll
-# DescribeEndpoint, CountPoll, IsEndpointReady and (but after the last) WaitForEndpoint; per refused delete
-# DeleteEndpoint, IsEndpointGone, CountDeleteAttempt, CanRetryDelete, WaitBeforeDeleteRetry. An existing endpoint:
-# StartCandidate, IsExistingEndpoint, one poll (3), RunLoadTest, Cleanup, HasOutcome, WaitForMetrics,
-# CollectMetrics, CandidateDone.
+# IsWithinBudget, IsExistingEndpoint, CreateModel, CreateEndpointConfig, CreateEndpoint, RunLoadTest, Cleanup,
+# DeleteEndpoint, DeleteEndpointConfig, DeleteModel, HasOutcome, WaitForMetrics, CollectMetrics, CandidateDone (15),
+# plus per poll DescribeEndpoint, CountPoll, IsEndpointReady and (but after the last) WaitForEndpoint; per refused
+# delete DeleteEndpoint, IsEndpointGone, CountDeleteAttempt, CanRetryDelete, WaitBeforeDeleteRetry. An existing
+# endpoint: StartCandidate, IsWithinBudget, IsExistingEndpoint, one poll (3), RunLoadTest, Cleanup, HasOutcome,
+# WaitForMetrics, CollectMetrics, CandidateDone. A candidate the budget skips: StartCandidate, IsWithinBudget,
+# SkipCandidate, CandidateDone.
 TRANSITIONS_RUN = 4
-TRANSITIONS_CANDIDATE_FIXED = 14
+TRANSITIONS_CANDIDATE_FIXED = 15
 TRANSITIONS_PER_POLL = 4
 TRANSITIONS_PER_DELETE_RETRY = 5
-TRANSITIONS_EXISTING_ENDPOINT = 11
+TRANSITIONS_EXISTING_ENDPOINT = 12
+TRANSITIONS_SKIPPED = 4
 
 # Expected test time of each load search when it does not hit the bound, from its structure and the local
 # benchmarks in docs/load-search.md (adaptive searches of known-capacity servers took ~30-70 s).
@@ -352,3 +354,43 @@ def _span(figures: Figures, fmt: str) -> str:
     """'low-worst', or one figure when they agree."""
     low, worst = fmt.format(figures.low), fmt.format(figures.worst)
     return low if low == worst else f"{low}-{worst}"
+
+
+def candidate_worst_usd(candidate: CandidateEstimate) -> float:
+    """A candidate's worst-case endpoint cost: the whole wait for InService, the slowest task start, the whole test
+    bound and the slowest deletion, at its price (what the budget holds, as the dry run's budget check does: Fargate
+    and transitions cost cents beside it). An existing endpoint's instances are not the run's to pay for."""
+    return candidate.instance_usd.worst if candidate.instance_usd is not None else 0.0
+
+
+@dataclass(frozen=True)
+class BudgetShare:
+    """One candidate's place in the budget: what it may cost at worst, and why it is skipped (None: it runs)."""
+
+    candidate_id: str
+    worst_usd: float
+    committed_usd: float  # the worst case of the candidates before it that run, this one included if it runs
+    skip_reason: str | None
+
+
+def allocate_budget(estimate: RunEstimate, budget_usd: float | None) -> list[BudgetShare]:
+    """Which candidates the budget allows, decided before the Map starts.
+
+    The Map's iterations run in parallel, so no iteration can know what the others have spent: the plan commits, in
+    request order, each candidate's worst case, and skips one whose worst case on top of those already committed would
+    pass ``budget_usd``. A later, cheaper candidate may still fit. The run can then never spend more than the budget,
+    even if every candidate that runs hits every bound."""
+    shares: list[BudgetShare] = []
+    committed = 0.0
+    for candidate in estimate.candidates:
+        worst = candidate_worst_usd(candidate)
+        if budget_usd is None or committed + worst <= budget_usd:
+            committed += worst
+            shares.append(BudgetShare(candidate.candidate_id, worst, committed, None))
+            continue
+        reason = (
+            f"skipped before deployment: its worst case ${worst:.2f} on top of ${committed:.2f} committed to the "
+            f"candidates before it would pass budget_usd ${budget_usd:.2f}"
+        )
+        shares.append(BudgetShare(candidate.candidate_id, worst, committed, reason))
+    return shares

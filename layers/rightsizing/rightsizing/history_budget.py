@@ -28,13 +28,13 @@ EVENTS_SYNC_TASK = 6
 # Execution started/succeeded (2), PlanRun (5), Map state entered/started/succeeded/exited (4), Recommend (5),
 # PublishResult (5), RunFinished (Succeed).
 EVENTS_RUN_FIXED = 2 + EVENTS_TASK + 4 + EVENTS_TASK + EVENTS_TASK + EVENTS_PASS
-# The longest path without polls: iteration start/end (2); StartCandidate, IsExistingEndpoint, CreateModel,
-# CreateEndpointConfig, CreateEndpoint; RunLoadTest (.sync); Cleanup, DeleteEndpoint, DeleteEndpointConfig,
+# The longest path without polls: iteration start/end (2); StartCandidate, IsWithinBudget, IsExistingEndpoint,
+# CreateModel, CreateEndpointConfig, CreateEndpoint; RunLoadTest (.sync); Cleanup, DeleteEndpoint, DeleteEndpointConfig,
 # DeleteModel; HasOutcome, WaitForMetrics, CollectMetrics; and when CollectMetrics fails, RecordFailure and (if that
 # fails too) FailureNotRecorded; CandidateDone. A failure earlier on skips at least as many states as it adds.
 EVENTS_CANDIDATE_FIXED = (
     2
-    + EVENTS_PASS * 2
+    + EVENTS_PASS * 3
     + EVENTS_TASK * 3
     + EVENTS_SYNC_TASK
     + EVENTS_PASS

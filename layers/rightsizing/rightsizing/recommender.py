@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rightsizing.models.common import Percentile
+from rightsizing.models.common import UNMEASURED, Percentile
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import Alternative, AutoscalingSuggestion, CandidateResult, Recommendation
@@ -84,6 +84,8 @@ def size_candidates(
 def _unusable_reason(result: CandidateResult, price: PriceQuote | str | None) -> str | None:
     if result.status == "failed":
         return f"benchmark failed: {result.failure_reason}"
+    if result.status == "skipped":
+        return f"not measured: {result.failure_reason}"
     if not result.sustainable_rps:
         return "no measured load met the latency SLA and error limit"
     if price is None:
@@ -209,7 +211,7 @@ def _lost_to(best: Sizing, other: Sizing, rank: int, percentile: Percentile) -> 
 
 def _no_answer(results: list[CandidateResult], rejected: list[Alternative]) -> str:
     reasons = "; ".join(f"{a.candidate_id}: {a.reason}" for a in rejected)
-    measured = [r for r in results if r.status != "failed" and r.saturation_rps]
+    measured = [r for r in results if r.status not in UNMEASURED and r.saturation_rps]
     if not measured:
         return f"no candidate could be benchmarked: {reasons}"
     if any(r.sustainable_rps for r in measured):

@@ -12,7 +12,9 @@ StrictModel = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_na
 
 Percentile = Literal["p50", "p90", "p95", "p99"]
 # A measured candidate's outcome: its capacity, a floor of it (the test could not reach it), or no figure at all.
-CandidateStatus = Literal["succeeded", "lower_bound", "failed"]
+CandidateStatus = Literal["succeeded", "lower_bound", "failed", "skipped"]
+# Not measured: failed (tried) or skipped (never deployed: it would have passed budget_usd).
+UNMEASURED: frozenset[str] = frozenset({"failed", "skipped"})
 PERCENTILE_FRACTIONS: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
 

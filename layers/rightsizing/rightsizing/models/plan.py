@@ -112,6 +112,12 @@ class CandidatePlan(BaseModel):
     metrics_delay_seconds: int = Field(
         0, ge=0, description="Wait after the test before reading CloudWatch, which publishes per minute with a lag."
     )
+    skip_reason: str | None = Field(
+        None,
+        description="Set when the candidate's worst case would pass budget_usd: the Map iteration creates nothing "
+        "and records the candidate as skipped with this reason.",
+    )
+    worst_usd: float | None = Field(None, description="The candidate's worst-case cost, committed against the budget.")
 
 
 class RunPlan(BaseModel):

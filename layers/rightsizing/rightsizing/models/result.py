@@ -14,7 +14,9 @@ from rightsizing.models.targets import LatencySla, TrafficTarget
 # Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
 # (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
 # a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
-RESULT_SCHEMA_VERSION = "2.1"
+# 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why); `cost` is the run's measured
+# cost beside its estimate.
+RESULT_SCHEMA_VERSION = "2.2"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -86,7 +88,8 @@ class CandidateResult(BaseModel):
     status: CandidateStatus = Field(
         description="succeeded: measured; lower_bound: sustainable_rps is a floor, the test having ended before it "
         "found the capacity (generator_limited: the load generator could not push harder), so the endpoint may "
-        "sustain more; failed: not measured (failure_reason says why)."
+        "sustain more; failed: not measured (failure_reason says why); skipped: never deployed, its worst case "
+        "would have passed budget_usd (failure_reason says by how much)."
     )
     failure_reason: str | None = None
     sustainable_rps: float | None = Field(

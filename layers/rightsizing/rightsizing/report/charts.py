@@ -7,7 +7,7 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rightsizing.models.common import Percentile
+from rightsizing.models.common import UNMEASURED, Percentile
 from rightsizing.models.result import CandidateResult, ProbeRecord, RunResult
 
 PERCENTILE_COLOURS: dict[Percentile, str] = {"p50": "#9ecae1", "p90": "#6baed6", "p95": "#3182bd", "p99": "#08519c"}
@@ -44,7 +44,7 @@ def price_vs_rate(run: RunResult) -> go.Figure:
     (generator-limited) a triangle pointing right. Failed candidates were not measured: not plotted (not at 0)."""
     chosen = run.recommendation.candidate_id if run.recommendation else None
     fig = go.Figure()
-    plotted = [c for c in run.candidates if c.candidate_id in run.prices and c.status != "failed"]
+    plotted = [c for c in run.candidates if c.candidate_id in run.prices and c.status not in UNMEASURED]
     groups: dict[str, list[CandidateResult]] = {name: [] for name in PRICE_GROUPS}
     for c in plotted:
         groups[_price_group(c, chosen)].append(c)

@@ -108,7 +108,7 @@ def _verdicts(run: RunResult) -> dict[str, Alternative]:
 MEASURED_HEADERS = ["RPS in SLA", "max RPS", "p50 ms", "p95 ms", "p99 ms", "errors %"]
 
 
-STATUS_LABELS = {"succeeded": "succeeded", "lower_bound": "lower bound", "failed": "failed"}
+STATUS_LABELS = {"succeeded": "succeeded", "lower_bound": "lower bound", "failed": "failed", "skipped": "skipped"}
 
 
 def status_label(c: CandidateResult) -> str:
@@ -177,6 +177,8 @@ def _verdict(candidate: CandidateResult, lost: Alternative | None, run: RunResul
         return (f"#{lost.rank}: " if lost.rank else "") + lost.reason
     if candidate.status == "failed":
         return f"benchmark failed: {candidate.failure_reason}"
+    if candidate.status == "skipped":
+        return f"not measured: {candidate.failure_reason}"
     return run.price_errors.get(candidate.candidate_id) or candidate.stop_reason or ""
 
 

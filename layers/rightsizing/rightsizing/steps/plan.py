@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from rightsizing.estimate import estimate_run
+from rightsizing.estimate import BudgetShare, allocate_budget, estimate_run
 from rightsizing.exceptions import BudgetExceeded, InvalidRequest
 from rightsizing.history_budget import poll_schedule
 from rightsizing.models.plan import (
@@ -40,7 +40,7 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
     check_run_id(event.run_id)
     request = parse_request(event.request)
     backend.guard.check(request)
-    _check_budget(request, backend)
+    budget = _check_budget(request, backend)
 
     run_uri = join_uri(event.artifacts_uri, "runs", event.run_id)
     store = backend.store
@@ -48,7 +48,7 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
     schedule = poll_schedule(request, backend.default_poll_seconds, backend.history_event_budget)
     plans: list[CandidatePlan] = []
     jobs: list[LoadTestJob] = []
-    for index, (spec, environment) in enumerate(request.variants(), start=1):
+    for index, ((spec, environment), share) in enumerate(zip(request.variants(), budget, strict=True), start=1):
         candidate_id = candidate_id_for(index, spec.instance_type, environment)
         results_uri = join_uri(run_uri, "candidates", candidate_id)
         base_name = resource_name(event.run_id, index)
@@ -91,6 +91,8 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
                 existing_endpoint=spec.endpoint_name is not None,
                 max_delete_attempts=schedule.max_delete_attempts,
                 metrics_delay_seconds=backend.metrics_delay_seconds,
+                skip_reason=share.skip_reason,
+                worst_usd=round(share.worst_usd, 4),
             )
         )
     plan = RunPlan(
@@ -131,11 +133,10 @@ def _payload_bodies(request: RightsizingRequest, store: ArtifactStore) -> list[s
     return bodies
 
 
-def _check_budget(request: RightsizingRequest, backend: Backend) -> None:
-    """Worst case of the endpoints (the dry run's estimate): each waits its whole bound to be InService, the slowest
-    task start, the whole test bound, the slowest deletion. Fargate and Step Functions cost cents beside them."""
-    if request.budget_usd is None:
-        return
+def _check_budget(request: RightsizingRequest, backend: Backend) -> list[BudgetShare]:
+    """Each candidate's worst-case endpoint cost (the dry run's figures: the whole endpoint wait, the slowest task
+    start, the whole test bound, the slowest deletion), committed in request order; those that would pass
+    ``budget_usd`` are skipped (see ``allocate_budget``). A run of which nothing fits is refused."""
     estimate = estimate_run(
         request,
         backend.prices,
@@ -143,14 +144,17 @@ def _check_budget(request: RightsizingRequest, backend: Backend) -> None:
         history_event_budget=backend.history_event_budget,
         metrics_delay_seconds=backend.metrics_delay_seconds,
         max_parallel_candidates=backend.max_parallel_candidates,
-        strict_prices=True,
+        strict_prices=request.budget_usd is not None,
     )
-    worst = estimate.endpoint_usd.worst
-    if worst > request.budget_usd:
+    shares = allocate_budget(estimate, request.budget_usd)
+    if request.budget_usd is not None and all(share.skip_reason for share in shares):
+        cheapest = min(share.worst_usd for share in shares)
         raise BudgetExceeded(
-            f"the benchmark could cost up to ${worst:.2f} (per candidate: endpoint wait + task start + test bound + "
-            f"deletion), above budget_usd ${request.budget_usd:.2f}; lower limits or remove candidates"
+            f"no candidate fits budget_usd ${request.budget_usd:.2f}: the cheapest could cost up to ${cheapest:.2f} "
+            "(endpoint wait + task start + test bound + deletion); raise the budget or lower "
+            "limits.max_endpoint_wait_seconds and limits.max_seconds_per_candidate"
         )
+    return shares
 
 
 def load_plan_request(run_uri: str, store: ArtifactStore) -> RightsizingRequest:
