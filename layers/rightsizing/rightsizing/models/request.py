@@ -174,7 +174,12 @@ class RightsizingRequest(BaseModel):
     # The shape only: SageMaker's own region list is botocore's, checked where AWS is in reach (the AWS guard and
     # `rightsize validate` for ml.* requests), so this model stays free of boto3.
     region: str = Field("us-east-1", description="AWS region of the run, e.g. us-east-1.")
-    budget_usd: float | None = Field(None, gt=0, description="Refuse to start when the benchmark could cost more.")
+    budget_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Cap on the endpoints' worst-case cost: candidates that would pass it are skipped (in order); "
+        "the run is refused only if none fits.",
+    )
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
     sizing: SizingOptions = Field(default_factory=SizingOptions)
     history: HistorySettings = Field(default_factory=HistorySettings)
