@@ -24,7 +24,7 @@ from rightsizing.steps.run_trigger import canonical_input
 
 BUCKET = "rightsizing-results-test"
 PROFILE = REPO / "events" / "profiles" / "fraud-xgboost.json"
-MESSAGE = json.loads((REPO / "events" / "pipeline-callback-message.json").read_text())
+MESSAGE = json.loads((REPO / "events" / "pipelines" / "callback-message.json").read_text())
 TOKEN = MESSAGE["token"]
 RUN_ID = f"pipeline-{TOKEN}"
 PACKAGE = MESSAGE["arguments"]["model_package_arn"]
