@@ -50,7 +50,7 @@ def test_definition_substitutions_match_the_placeholders_exactly(machine: str) -
 
 def test_every_function_has_a_handler_requirements_and_a_sample_event() -> None:
     functions = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
-    assert len(functions) == 7
+    assert len(functions) == 9
     for resource in functions.values():
         code = REPO / resource["Properties"]["CodeUri"]
         assert (code / "app.py").is_file() and (code / "requirements.txt").is_file()
@@ -82,6 +82,13 @@ def _async_failures_reach_the_default_bus(name: str, resource: dict[str, Any]) -
     return failure.get("Type") == "EventBridge" and ":event-bus/default" in str(failure.get("Destination"))
 
 
+def _polls_a_queue_with_a_dead_letter_queue(name: str, resource: dict[str, Any]) -> bool:
+    # an SQS event source: a message that keeps failing moves to the queue's own dead-letter queue
+    sources = resource["Properties"].get("Events", {}).values()
+    queues = [e["Properties"]["Queue"]["GetAtt"].split(".")[0] for e in sources if e["Type"] == "SQS"]
+    return bool(queues) and all("deadLetterTargetArn" in RESOURCES[q]["Properties"]["RedrivePolicy"] for q in queues)
+
+
 def _no_function_setting(key: str) -> Callable[[str, dict[str, Any]], bool]:
     return lambda _, resource: key not in resource["Properties"] and key not in TEMPLATE_DOC["Globals"]["Function"]
 
@@ -91,7 +98,9 @@ def _no_function_setting(key: str) -> Callable[[str, dict[str, Any]], bool]:
 # fails here, and a new skip needs its reason written down as a check.
 SKIP_REASONS: dict[str, Callable[[str, dict[str, Any]], bool]] = {
     "CKV_AWS_116": lambda name, resource: (  # no dead-letter queue
-        _invoked_only_by_a_state_machine(name, resource) or _async_failures_reach_the_default_bus(name, resource)
+        _invoked_only_by_a_state_machine(name, resource)
+        or _async_failures_reach_the_default_bus(name, resource)
+        or _polls_a_queue_with_a_dead_letter_queue(name, resource)
     ),
     "CKV_AWS_117": _no_function_setting("VpcConfig"),  # not in a VPC
     "CKV_AWS_115": _no_function_setting("ReservedConcurrentExecutions"),  # no reserved concurrency

@@ -3,6 +3,7 @@ logging, X-Ray tracing and one CloudWatch metric. Each ``functions/*/app.py`` on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from rightsizing.adapters.aws_backend import aws_backend
 from rightsizing.adapters.aws_triggers import aws_triggers
 from rightsizing.steps import STEPS, TRIGGERS
+from rightsizing.steps.pipeline_run import answer_pipeline_step
 
 Output = dict[str, Any]
 Handler = Callable[[Output, LambdaContext], Output]
@@ -52,6 +54,32 @@ def trigger_handler(trigger: str) -> Handler:
             logger.info("run started" if new else "run already started", extra=outcome)
         else:
             logger.warning("no run started", extra=outcome)
+        return outcome
+
+    return lambda_handler
+
+
+def pipeline_queue_handler() -> Handler:
+    """``lambda_handler`` for the callback steps' SQS queue (batch size 1): each message's body starts a run, or
+    fails its step at once. An exception leaves the message on the queue for another try (then the DLQ)."""
+    trigger = trigger_handler("pipeline-run")
+
+    def lambda_handler(event: Output, context: LambdaContext) -> Output:
+        outcomes = [trigger(json.loads(record["body"]), context) for record in event["Records"]]
+        return {"outcomes": outcomes}
+
+    return lambda_handler
+
+
+def pipeline_answer_handler() -> Handler:
+    """``lambda_handler`` for every run's end event: answers the pipeline step that waits for the run, if any."""
+    logger, tracer = Logger(), Tracer()
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: Output, context: LambdaContext) -> Output:
+        outcome = answer_pipeline_step(event, aws_triggers()).model_dump(mode="json")
+        logger.info("pipeline step answered" if outcome["answered"] else "no pipeline step waits", extra=outcome)
         return outcome
 
     return lambda_handler

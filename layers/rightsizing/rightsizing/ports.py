@@ -100,6 +100,14 @@ class RunStarter(Protocol):
         ...
 
 
+class PipelineCallbacks(Protocol):
+    """SendPipelineExecutionStepSuccess / ...Failure; ``run_id`` makes each answer idempotent."""
+
+    def succeed(self, token: str, outputs: dict[str, str], run_id: str) -> None: ...
+
+    def fail(self, token: str, reason: str, run_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Triggers:
     """What the automatic starts (a schedule's period, an approved model package) are handed."""
@@ -109,3 +117,4 @@ class Triggers:
     artifacts_uri: str  # s3://<results bucket>: schedules/ and profiles/ live here
     region: str  # the stack's: the state machine creates endpoints in its own region
     approval_statuses: frozenset[str] = frozenset({"Approved"})
+    callbacks: PipelineCallbacks | None = None  # answers SageMaker Pipelines callback steps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from rightsizing.adapters.pipeline_callbacks import SageMakerPipelineCallbacks
 from rightsizing.adapters.run_starter import StepFunctionsRunStarter
 from rightsizing.adapters.s3 import UriStore
 from rightsizing.ports import Triggers
@@ -17,4 +18,5 @@ def aws_triggers() -> Triggers:
         artifacts_uri=os.environ["RIGHTSIZING_ARTIFACTS_URI"],
         region=os.environ["AWS_REGION"],
         approval_statuses=frozenset(s.strip() for s in statuses.split(",") if s.strip()),
+        callbacks=SageMakerPipelineCallbacks(),
     )

@@ -12,8 +12,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from rightsizing.models.automation import ModelPackageStateChange, ScheduledRunEvent
+from rightsizing.models.pipeline_step import PipelineCallbackMessage
 from rightsizing.ports import Backend
 from rightsizing.steps.collect import CollectInput, collect_metrics
+from rightsizing.steps.pipeline_run import start_pipeline_run
 from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.steps.recommend import RecommendInput, recommend_run
 from rightsizing.steps.registry_run import start_registry_run
@@ -44,4 +46,5 @@ STEPS: dict[str, Step] = {
 TRIGGERS: dict[str, Trigger] = {
     "scheduled-run": Trigger(ScheduledRunEvent, start_scheduled_run),
     "registry-run": Trigger(ModelPackageStateChange, start_registry_run),
+    "pipeline-run": Trigger(PipelineCallbackMessage, start_pipeline_run),
 }

@@ -48,16 +48,22 @@ def start_registry_run(event: ModelPackageStateChange, triggers: Triggers) -> Tr
 
 def request_document(profile: Any, event: ModelPackageStateChange) -> dict[str, Any]:
     """The profile with the event's package as its model; InvalidRequest for a profile that names a model itself."""
+    return profile_request(profile, event.detail.arn, event.detail.group, event.region)
+
+
+def profile_request(profile: Any, model_package_arn: str, default_name: str, region: str) -> dict[str, Any]:
+    """A profile (a request without its model) made a request for ``model_package_arn``; ``name`` defaults to
+    ``default_name`` cut to fit, ``region`` to ``region``."""
     if not isinstance(profile, dict):
         raise InvalidRequest("profile", "must be a JSON object: a request without its model")
     model = profile.get("model", {})
     if not isinstance(model, dict) or set(model) - PROFILE_MODEL_KEYS:
         raise InvalidRequest(
-            "model", "a profile's model may set only network_isolation: the model is the approved package"
+            "model", "a profile's model may set only network_isolation: the model is the package being rightsized"
         )
     return {
         **profile,
-        "name": profile.get("name", request_name_for(event.detail.group)),
-        "region": profile.get("region", event.region),
-        "model": {**model, "type": "model_package", "model_package_arn": event.detail.arn},
+        "name": profile.get("name", request_name_for(default_name)),
+        "region": profile.get("region", region),
+        "model": {**model, "type": "model_package", "model_package_arn": model_package_arn},
     }
