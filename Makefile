@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration verify-aws lint schema image clean
+.PHONY: demo test unit integration test-pipelines verify-aws lint schema image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,15 @@ $(TOOLS)/npm/.installed:
 $(TOOLS)/py312/python3.12:
 	@test -n "$(PYTHON312)" || { echo "sam build needs python3.12 (set PYTHON312=/path/to/python3.12)"; exit 1; }
 	mkdir -p $(TOOLS)/py312 && ln -sf "$(PYTHON312)" $@
+
+# The SageMaker Pipelines example needs the sagemaker SDK, whose pins conflict with [dev]'s: its own environment.
+$(TOOLS)/pipelines/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TOOLS)/pipelines
+	$(TOOLS)/pipelines/bin/pip install --quiet --disable-pip-version-check -e ".[pipelines]" "pytest>=8"
+	touch $@
+
+test-pipelines: $(TOOLS)/pipelines/.installed
+	$(TOOLS)/pipelines/bin/pytest -p no:cacheprovider tests/unit/test_pipeline_example.py
 
 verify-aws: $(TOOLS)/checkov/.installed $(TOOLS)/sam/.installed $(TOOLS)/npm/.installed $(TOOLS)/py312/python3.12
 	$(TOOLS)/checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
