@@ -160,7 +160,7 @@ def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> No
         table.add_column(column, justify="right")
     lat = result.latency_at_sustainable
     table.add_row(
-        f"{result.sustainable_rps:.1f}",
+        f"≥ {result.sustainable_rps:.1f}" if result.lower_bound else f"{result.sustainable_rps:.1f}",
         f"{result.saturation_rps:.1f}",
         *(f"{getattr(lat, p):.1f}" if lat else "—" for p in ("p50", "p90", "p95", "p99")),
         f"{100 * (result.error_rate_at_sustainable or 0):.2f}",
@@ -168,6 +168,12 @@ def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> No
     )
     console.print(table)
     console.print(f"why it stopped: {escape(result.stop_reason)}")
-    if result.generator_limited:
+    if result.lower_bound:
+        console.print(
+            f"[yellow]lower bound[/]: the test ended before it found the capacity; the server sustains at least "
+            f"{result.sustainable_rps:.1f} RPS within the SLA (more generator processes: --max-workers; more time: "
+            "--max-seconds)"
+        )
+    elif result.generator_limited:
         console.print("[yellow]The load generator was the limit: the server may sustain more than measured.[/]")
     console.print(f"Artefacts: {escape(str(run_dir))} (result.json, trace.json, locust_*.csv, locust_report.html)")
