@@ -23,6 +23,7 @@ import yaml
 from botocore.stub import Stubber
 from cfn_template import CfnLoader
 from moto import mock_aws
+from stack_stubs import STACK, describe_stacks_response, stubbed_cloudformation
 from typer.testing import CliRunner
 
 from rightsizing.models.request import parse_request
@@ -33,7 +34,6 @@ from rightsizing_cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
 REQUEST = REPO / "events" / "aws-fraud-tabular.json"
-STACK = "sagemaker-rightsizing"
 BUCKET = "rightsizing-results-test"
 ROLE = "arn:aws:iam::123456789012:role/states"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
@@ -55,20 +55,7 @@ class FakeStack:
             "CleanupStateMachineArn": self.cleanup_machine,
             "ResultsBucketName": BUCKET,
         }
-        self.cfn.add_response(
-            "describe_stacks",
-            {
-                "Stacks": [
-                    {
-                        "StackName": STACK,
-                        "CreationTime": "2026-01-01T00:00:00Z",
-                        "StackStatus": "UPDATE_COMPLETE",
-                        "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
-                    }
-                ]
-            },
-            {"StackName": STACK},
-        )
+        self.cfn.add_response("describe_stacks", describe_stacks_response(outputs), {"StackName": STACK})
 
     def invoke(self, *args: str) -> Any:
         self.expect_describe()
@@ -84,17 +71,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeStack
         cleanup = sfn.create_state_machine(name="RightsizingCleanup", definition=DEFINITION, roleArn=ROLE)
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
-        cfn = boto3.client("cloudformation", region_name="us-east-1")
-        stubber = Stubber(cfn)
-        stubber.activate()
-        real_factory = aws_context.client_factory
-
-        def factory(session: Any, service: str, region: str) -> Any:
-            return cfn if service == "cloudformation" else real_factory(session, service, region)
-
-        monkeypatch.setattr(aws_context, "client_factory", factory)
-        yield FakeStack(sfn, s3, machine["stateMachineArn"], cleanup["stateMachineArn"], stubber)
-        stubber.assert_no_pending_responses()
+        with stubbed_cloudformation(monkeypatch) as stubber:
+            yield FakeStack(sfn, s3, machine["stateMachineArn"], cleanup["stateMachineArn"], stubber)
 
 
 def _json(result: Any) -> Any:

@@ -15,14 +15,13 @@ import pytest
 from botocore.stub import Stubber
 from conftest import REPO, FakeLambdaContext, load_handler
 from moto import mock_aws
+from stack_stubs import STACK, describe_stacks_response, stubbed_cloudformation
 from typer.testing import CliRunner
 
 from rightsizing.models.automation import SCHEDULED_TIME
-from rightsizing_cli import aws_context
 from rightsizing_cli.main import app
 
 REQUEST = REPO / "events" / "aws-fraud-tabular.json"
-STACK = "sagemaker-rightsizing"
 BUCKET = "rightsizing-results-test"
 GROUP = "sagemaker-rightsizing-ScheduleGroup-ABC"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-rightsizing-StartScheduledRunFunction-ABC"
@@ -48,13 +47,7 @@ class FakeStack:
             "StartScheduledRunFunctionArn": FUNCTION,
         }
         for _ in range(describes):
-            stack = {
-                "StackName": STACK,
-                "CreationTime": "2026-01-01T00:00:00Z",
-                "StackStatus": "UPDATE_COMPLETE",
-                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
-            }
-            self.cfn.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": STACK})
+            self.cfn.add_response("describe_stacks", describe_stacks_response(outputs), {"StackName": STACK})
         return runner.invoke(app, list(args))
 
     def fire(self, name: str, when: str) -> dict[str, Any]:
@@ -78,17 +71,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeStack
         machine = sfn.create_state_machine(name="Rightsizing", definition=DEFINITION, roleArn=ROLE)["stateMachineArn"]
         monkeypatch.setenv("RIGHTSIZING_STATE_MACHINE_ARN", machine)
         monkeypatch.setenv("RIGHTSIZING_ARTIFACTS_URI", f"s3://{BUCKET}")
-        cfn = boto3.client("cloudformation", region_name="us-east-1")
-        stubber = Stubber(cfn)
-        stubber.activate()
-        real_factory = aws_context.client_factory
-
-        def factory(session: Any, service: str, region: str) -> Any:
-            return cfn if service == "cloudformation" else real_factory(session, service, region)
-
-        monkeypatch.setattr(aws_context, "client_factory", factory)
-        yield FakeStack(scheduler, s3, sfn, machine, stubber)
-        stubber.assert_no_pending_responses()
+        with stubbed_cloudformation(monkeypatch) as stubber:
+            yield FakeStack(scheduler, s3, sfn, machine, stubber)
 
 
 def _json(result: Any) -> Any:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 from botocore.stub import Stubber
 from conftest import REPO
+from stack_stubs import STACK, describe_stacks_response
 
 from rightsizing.adapters.guard import AwsGuard
 from rightsizing.adapters.preflight import offline_checks
@@ -22,7 +23,6 @@ Stubbed = Callable[..., tuple[Any, Stubber]]  # the `stubbed` fixture (tests/con
 MakeRequest = Callable[..., RightsizingRequest]  # the `aws_request` fixture
 
 ACCOUNT = "123456789012"
-STACK = "sagemaker-rightsizing"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/service-role/SageMakerExecution"
 STATE_MACHINE_ARN = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:RightsizingStateMachine-abc"
 BUCKET = "sagemaker-rightsizing-resultsbucket-1x2y3z"
@@ -75,15 +75,13 @@ class Account:
             "MaxParallelCandidates": "2",
         }
         outputs = {"StateMachineArn": STATE_MACHINE_ARN, "ResultsBucketName": BUCKET}
-        stack = {
-            "StackName": STACK,
-            "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/1",
-            "CreationTime": "2026-01-01T00:00:00Z",
-            "StackStatus": status,
-            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
-        }
-        self.stub("cloudformation").add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": STACK})
+        answer = describe_stacks_response(
+            outputs,
+            status=status,
+            parameters=parameters,
+            stack_id=f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/1",
+        )
+        self.stub("cloudformation").add_response("describe_stacks", answer, {"StackName": STACK})
         return self
 
     def quotas(self, **values: float) -> Account:

@@ -31,6 +31,21 @@ def test_prices_exit_non_zero_when_one_is_unknown() -> None:
     assert "0.1020" in result.output and "no bundled price for ml.zz9.large" in result.output
 
 
+def _run(candidate: CandidateResult, no_recommendation_reason: str) -> RunResult:
+    """A local run of one candidate that recommended nothing."""
+    return RunResult(
+        run_id="r1",
+        mode="local",
+        region="us-east-1",
+        traffic=TrafficTarget(min_rps=300),
+        sla=LatencySla(percentile="p95", milliseconds=50),
+        max_error_rate=0.01,
+        candidates=[candidate],
+        recommendation=None,
+        no_recommendation_reason=no_recommendation_reason,
+    )
+
+
 def _write_run(run_dir: Path) -> None:
     failed = CandidateResult(
         candidate_id="c01-local-small",
@@ -38,17 +53,7 @@ def _write_run(run_dir: Path) -> None:
         status="failed",
         failure_reason="LoadTestFailed: crashed",
     )
-    run = RunResult(
-        run_id="r1",
-        mode="local",
-        region="us-east-1",
-        traffic=TrafficTarget(min_rps=300),
-        sla=LatencySla(percentile="p95", milliseconds=50),
-        max_error_rate=0.01,
-        candidates=[failed],
-        recommendation=None,
-        no_recommendation_reason="no candidate could be benchmarked",
-    )
+    run = _run(failed, "no candidate could be benchmarked")
     put_json(local_uri(run_dir / "result.json"), run.model_dump(mode="json"))
 
 
@@ -82,17 +87,7 @@ def test_the_console_table_says_lower_bound_and_at_least() -> None:
         saturation_rps=540.0,
         generator_limited=True,
     )
-    run = RunResult(
-        run_id="r1",
-        mode="local",
-        region="us-east-1",
-        traffic=TrafficTarget(min_rps=300),
-        sla=LatencySla(percentile="p95", milliseconds=50),
-        max_error_rate=0.01,
-        candidates=[floor],
-        recommendation=None,
-        no_recommendation_reason="not priced",
-    )
+    run = _run(floor, "not priced")
     out = io.StringIO()
     print_result(Console(file=out, width=200, color_system=None), run, Path("/tmp/r1"))
     text = out.getvalue()
