@@ -41,7 +41,7 @@ class SimulatedServer:
     def clock(self) -> float:
         return self.now
 
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
         self.now += seconds + 0.5
         self.calls.append(("closed", users))
         rps = min(users, self.slots) / (self.service_ms / 1000)
@@ -388,7 +388,7 @@ class ScalableGeneratorServer(SimulatedServer):
         self.calls.append(("add_generator", self.generators))
         return True
 
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
         m = super().measure(users, seconds)
         if m.rps <= self._limit():
             return replace(m, generators=self.generators)
@@ -580,7 +580,7 @@ class UnderReadCeilingServer(SimulatedServer):
 
     closed_share: float = 0.8
 
-    def measure(self, users: int, seconds: float) -> ProbeMeasurement:
+    def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
         m = super().measure(users, seconds)
         return replace(m, requests=int(m.requests * self.closed_share))
 
