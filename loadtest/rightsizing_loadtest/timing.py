@@ -34,5 +34,5 @@ class Timing:
             drain_seconds=min(5.0, max(1.0, 5 * sla_seconds)),
             # Open loop spawns no users: its first requests only need to finish (and their connections open)
             # before measuring; a probe that passes early is mostly settle otherwise.
-            open_settle_seconds=min(5.0, max(0.25, 2 * sla_seconds)),
+            open_settle_seconds=min(5.0, max(0.2, 2 * sla_seconds)),
         )

@@ -24,6 +24,7 @@ from rightsizing.stats import latency_percentiles
 
 PASS_CHECK_SECONDS = 0.05  # as in loadtest/rightsizing_loadtest/openloop.py
 CLIENT_GAP_S = 0.0005  # a closed-loop user's own time between two requests
+SPAWN_POLL_SECONDS = 0.02  # driver.set_users polls for the users every 20 ms
 
 
 @dataclass
@@ -32,7 +33,7 @@ class QueueServer:
     service_ms: float
     exponential: bool = False
     settle_seconds: float = 0.5  # the load-test task's: max(0.5, step_seconds / 4, 2 x SLA)
-    open_settle_seconds: float = 0.25  # the load-test task's for open loop: max(0.25, 2 x SLA)
+    open_settle_seconds: float = 0.2  # the load-test task's for open loop: max(0.2, 2 x SLA)
     drain_seconds: float = 1.0
     overhead_seconds: float = 0.05  # per probe: re-targeting users, the drain wait's one request, bookkeeping
     seed: int = 11
@@ -74,7 +75,8 @@ class QueueServer:
     def measure(self, users: int, seconds: float, *, settle: bool = True) -> ProbeMeasurement:
         """Closed loop: ``users`` send back to back (a small client gap between requests), from an idle server."""
         self.calls.append(("closed", users, seconds))
-        settle_s = self.settle_seconds if settle else 0.0
+        # Unsettled, the window still opens only once every user has spawned: the probe polls for that.
+        settle_s = self.settle_seconds if settle else SPAWN_POLL_SECONDS
         self.now += self.overhead_seconds + self.backlog + settle_s + seconds
         self.backlog = 0.0
         start, end = settle_s, settle_s + seconds

@@ -47,7 +47,7 @@ KEEP_UP_RATIO = 0.95  # an open-loop probe completing < 95 % of the offered rate
 MAX_LATE_SHARE = 0.01  # more late sends than this and the generator, not the endpoint, set the pace
 LATE_SENDS_GRACE = 2.5  # ...unless they are this few
 STABILITY_TOLERANCE = 0.10  # windows within 10 % of each other (perf_analyzer's rule)
-RISE_SHARE = 0.2  # a passing probe's median rising by this share of the slack, window by window: a queue building
+RISE_SHARE = 0.3  # a passing probe's median rising by this share of the slack, window by window: a queue building
 WINDOWS = 3
 MAX_EXTENSIONS = 1  # an unstable passing probe is measured once more before it is believed
 CEILING_MARGIN = 1.10  # the bracket's first top: the closed-loop ceiling plus its measurement noise
@@ -59,23 +59,26 @@ PLANNED_MIN_SECONDS = 3.0
 # the median latency within WARMUP_AGREEMENT (or warmup_seconds is used up); the steady chunk is the first
 # ceiling step.
 WARMUP_CHUNK_SECONDS = 0.25
-WARMUP_CHUNK_LATENCIES = 10
+WARMUP_CHUNK_LATENCIES = 8
 WARMUP_AGREEMENT = 0.25  # a cold start is typically twice as slow; a median of ~10-50 requests is noisy
 # Ceiling steps: long enough for ~STEP_COMPLETIONS completions and STEP_LATENCIES round trips of each user, at least
 # MIN_STEP_SECONDS, at most step_seconds.
-STEP_COMPLETIONS = 60
+STEP_COMPLETIONS = 50
 STEP_LATENCIES = 3
 MIN_STEP_SECONDS = 0.5
 # A step whose throughput per user fell below this share of the previous step's had its users queueing for 30 % of
 # their time or more: the endpoint is saturated, more users only queue (the ceiling ends there). Not closer to 1:
 # a half-second step's throughput per user is noisy by ~15 % when service times vary.
-SATURATED_PER_USER = 0.7
+SATURATED_PER_USER = 0.75
 # While throughput per user holds (no queueing yet), users grow x4 per step instead of x2: fewer steps to the knee.
 LINEAR_PER_USER = 0.9
-START_SHARE_OF_CEILING = 0.9
+START_SHARE_OF_CEILING = 1 / CEILING_MARGIN  # the ceiling itself (see _sla_search)
 # A probe runs long enough that an overload of this share of the precision pushes latency past the SLA (its queue
 # grows by the overload in seconds of work per second): a shorter one could pass a rate the endpoint cannot hold.
 OVERLOAD_SHARE = 1.0
+# A failed probe whose latency grew by at least this share of the precision per second had a queue growing: its
+# growth estimates the capacity (_capacity_from_queue); slower growth is as likely a long but steady queue.
+QUEUE_GROWTH_SHARE = 0.5
 EARLY_LABEL_SHARE = 0.95  # an early pass is labelled as one only when it saved more than a few per cent
 # A failure with disagreeing windows this far below the throughput ceiling is more likely a latency spike than
 # overload (real servers have GC pauses, noisy neighbours): re-measure it once before it caps the bracket for good.
@@ -98,18 +101,21 @@ class Bracket:
     hi: float = math.inf
     hi_latency: float | None = None
     hi_measured: bool = False  # False while ``hi`` is only the closed-loop ceiling's estimate, not a failed probe
+    raised: int = 0  # passes at or above an estimated top so far
 
     def add(self, passed: bool, rate: float, rps: float, latency: float | None) -> None:
         """A pass raises the lower end; a failure lowers the top, which is then a measured one. A pass at a top that
         is still the closed-loop ceiling's estimate moves the top up: short closed-loop steps under-read the ceiling
-        (a slow spell, the client's gap between one user's requests), so look above it rather than report it."""
+        (a slow spell, the client's gap between one user's requests), so look above it rather than report it; each
+        time further (10 %, 20 %, 40 %, ...), since the estimate was evidently off."""
         if not passed:
             self.hi, self.hi_latency, self.hi_measured = min(self.hi, rate), latency, True
             return
         if rps > self.lo:
             self.lo, self.lo_latency = rps, latency
         if not self.hi_measured and rate >= self.hi:
-            self.hi = rate * CEILING_MARGIN
+            self.hi = rate * (1 + (CEILING_MARGIN - 1) * 2**self.raised)
+            self.raised += 1
 
     def width(self) -> float:
         """(hi - lo) / lo, rounded to 1e-9: a probe placed exactly one precision step above a pass closes it."""
@@ -303,7 +309,7 @@ class _Run(ProbeSession):
         one_user = next((r for r in self.records if r.kind == "closed" and r.users == 1), None)
         if one_user is not None and one_user.latency_ms is not None:
             self.idle_latency = one_user.latency_ms.at(self.cfg.check.percentile)  # latency with no queueing
-        throughput = self._ceiling_rate(ceiling)
+        throughput = ceiling.rps
         cap = throughput * CEILING_MARGIN
         bracket = Bracket(hi=cap)
         bracket.lo_latency = self.idle_latency
@@ -346,23 +352,33 @@ class _Run(ProbeSession):
                 return f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS fails ({within}).{held}"
             if bracket.hi <= self._lowest_useful_rate():
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
-            rate = bracket.next_rate(self.cfg.check.sla_ms)
-            if bracket.hi == cap and bracket.lo * (1 + self.cfg.precision) * CEILING_MARGIN >= cap:
-                # A pass near the ceiling, whose estimate is still the top: one step of the precision above the pass
-                # closes the bracket if it fails (bisecting towards the estimate would need one more probe).
-                rate = min(rate, bracket.lo * (1 + self.cfg.precision))
+            rate = self._next_rate(bracket, record, cap)
 
-    def _ceiling_rate(self, ceiling: ProbeRecord) -> float:
-        """The ceiling step's throughput, corrected for running unsettled: during its new users' first round trip
-        the capacity the previous step left unused (ceiling minus that step's rate) served nothing yet, which at a
-        half-second step under-reads the ceiling by several per cent (and would start the open-loop search a probe
-        too low). One round trip is taken as the one-user latency."""
-        before = [r for r in self.records if r.kind == "closed" and r.valid and 0 < r.users < ceiling.users]
-        if not before or self.idle_latency is None or ceiling.seconds <= 0:
-            return ceiling.rps  # a first step settles before it is measured
-        previous = max(before, key=lambda r: r.users)
-        unused = max(0.0, ceiling.rps - previous.rps)
-        return ceiling.rps + unused * min(self.idle_latency / 1000, 0.5 * ceiling.seconds) / ceiling.seconds
+    def _next_rate(self, bracket: Bracket, last: ProbeRecord, cap: float) -> float:
+        """The bracket's interpolation, unless the last probe failed with its queue growing (then the capacity its
+        growth implies) or passed near a ceiling whose estimate is still the top."""
+        rate = bracket.next_rate(self.cfg.check.sla_ms)
+        if (aim := self._capacity_from_queue(last)) is not None and bracket.lo < aim < bracket.hi:
+            return aim
+        if bracket.hi == cap and bracket.lo * (1 + self.cfg.precision) * CEILING_MARGIN >= cap:
+            # A pass near the ceiling, whose estimate is still the top: one step of the precision above the pass
+            # closes the bracket if it fails (bisecting towards the estimate would need one more probe).
+            return min(rate, bracket.lo * (1 + self.cfg.precision))
+        return rate
+
+    def _capacity_from_queue(self, failed: ProbeRecord) -> float | None:
+        """The capacity a failed probe's queue growth implies, if it grew clearly. Offered a share d over its
+        capacity, an endpoint's queue (so its latency) grows by d seconds per second: the latency the probe ended at,
+        less the one-user latency, over its length, estimates d (an over-estimate: the queue also grew during the
+        settle), and the capacity is then rate / (1 + d). Where latency broke the SLA without growing that fast
+        (a queue that is long but steady) it says nothing: None."""
+        latency = _latency_at(failed, self.cfg.check.percentile)
+        if failed.passed or not failed.valid or latency is None or failed.target_rps is None or failed.seconds <= 0:
+            return None
+        overload = (latency - (self.idle_latency or 0.0)) / 1000 / failed.seconds
+        if overload < QUEUE_GROWTH_SHARE * self.cfg.precision:
+            return None
+        return failed.target_rps / (1 + overload)
 
     def _pass_after(self, bracket: Bracket) -> float:
         """How long a probe runs before it may stop early as a pass: ``min_probe_seconds``, and long enough that an
