@@ -233,9 +233,10 @@ class _Run(ProbeSession):
                 return _Step(m, why, self._judged(m, passed, why or "ceiling probe (the warm-up's steady end)"))
             self._judged(m, False, "warm-up (discarded)", kind="warmup")
             previous = m
-            latency_s = m.latencies.p50 / 1000 if m.latencies else 0.0
-            seconds = max(WARMUP_CHUNK_SECONDS, WARMUP_CHUNK_LATENCIES * latency_s)
-            if seconds > budget:
+            # Nothing answered yet: twice as long. Never past the warm-up's budget, nor a sliver of a chunk.
+            wanted = WARMUP_CHUNK_LATENCIES * m.latencies.p50 / 1000 if m.latencies else 2 * seconds
+            seconds = min(budget, max(WARMUP_CHUNK_SECONDS, wanted))
+            if seconds < WARMUP_CHUNK_SECONDS:
                 return None
         return None
 
