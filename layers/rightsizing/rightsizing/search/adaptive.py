@@ -1,18 +1,26 @@
 """Adaptive search: the highest *arrival rate* the endpoint serves within the SLA, to a stated precision.
 
-1. Warm-up at one user (discarded): caches, JIT, connection pools.
-2. Ceiling, closed loop: users 1, 2, 4, … until throughput grows < 5 % or errors pass the limit. Fast, and it
-   bounds the search: open loop starts below X_max and looks past it only once a probe at X_max (+10 %) passes.
+Every phase lasts what its statistics need at the endpoint's own pace, not a fixed number of seconds, so a
+60 RPS endpoint is measured about as quickly as an 800 RPS one (docs/load-search.md).
+
+1. Warm-up at one user (discarded): caches, JIT, connection pools; in chunks of a few round trips until two agree
+   on the median latency (at most ``warmup_seconds``). The steady chunk is the ceiling's first step.
+2. Ceiling, closed loop: users 1, 4, 16, … (x2 once throughput per user falls) until throughput grows < 5 %,
+   errors pass the limit or throughput per user drops by a quarter (saturated); each step as long as ~50
+   completions and a few round trips take. Fast, and it bounds the search: open loop starts at X_max and looks
+   past X_max + 10 % only once a probe there passes.
 3. SLA search, open loop: fixed-rate probes (latency timed from each request's scheduled start) inside
    [0, 1.1 X_max], and above it once a probe at the top passes. A probe passes when its latency at the SLA
-   percentile and its error rate are within limits and it kept up with the offered rate; it is *invalid* (not
-   failed) when the generator sent > 1 % late or its CPU passed 90 %: then the probe adds a generator process if
-   it can (``ScalableProbe``) and measures again, else the search lowers the rate below what the generator could
-   not offer (``_GeneratorTop``); if the generator bounds the bracket, the answer is a lower bound, never 0 while
-   a lower rate passed. A probe ends as soon as its failure is certain (``FailFast``). The next rate interpolates
-   where latency crosses the SLA
-   between the bracket's ends (1/latency linear in the rate, as in a queue), falling back to bisection; the search
-   stops when (first failing - last passing) / last passing <= precision.
+   percentile and its error rate are within limits and it kept up with the offered rate (a pass whose median
+   latency rises window by window is a queue building: a failure); it is *invalid* (not failed) when the
+   generator sent > 1 % late (more than a couple of sends) or its CPU passed 90 %: then the probe adds a generator
+   process if it can (``ScalableProbe``) and measures again, else the search lowers the rate below what the
+   generator could not offer (``_GeneratorTop``); if the generator bounds the bracket, the answer is a lower bound,
+   never 0 while a lower rate passed. A probe is planned long enough for ``min_completions`` and for an overload of
+   the precision to break the SLA; it ends as soon as its failure is certain or its pass clear (``FailFast``). The
+   next rate interpolates where latency crosses the SLA between the bracket's ends (1/latency linear in the rate,
+   as in a queue), falling back to bisection, or aims at the capacity a failed probe's queue growth implies; the
+   search stops when (first failing - last passing) / last passing <= precision.
 4. Confirmation (``confirm_seconds``): one long probe at the answer, since short probes can pass a rate that a
    server whose speed varies over seconds does not hold for half a minute; after a failure, long probes step
    down until one holds (``_confirm``).
@@ -59,17 +67,17 @@ PLANNED_MIN_SECONDS = 3.0
 # the median latency within WARMUP_AGREEMENT (or warmup_seconds is used up); the steady chunk is the first
 # ceiling step.
 WARMUP_CHUNK_SECONDS = 0.25
-WARMUP_CHUNK_LATENCIES = 8
+WARMUP_CHUNK_LATENCIES = 12
 WARMUP_AGREEMENT = 0.25  # a cold start is typically twice as slow; a median of ~10-50 requests is noisy
 # Ceiling steps: long enough for ~STEP_COMPLETIONS completions and STEP_LATENCIES round trips of each user, at least
 # MIN_STEP_SECONDS, at most step_seconds.
 STEP_COMPLETIONS = 50
 STEP_LATENCIES = 3
 MIN_STEP_SECONDS = 0.5
-# A step whose throughput per user fell below this share of the previous step's had its users queueing for 30 % of
-# their time or more: the endpoint is saturated, more users only queue (the ceiling ends there). Not closer to 1:
-# a half-second step's throughput per user is noisy by ~15 % when service times vary.
-SATURATED_PER_USER = 0.75
+# A step whose throughput per user fell below this share of the previous step's had its users queueing for a fifth
+# of their time or more: the endpoint is saturated, more users only queue (the ceiling ends there). Not closer to 1:
+# a half-second step's throughput per user is noisy by ~10 % when service times vary.
+SATURATED_PER_USER = 0.8
 # While throughput per user holds (no queueing yet), users grow x4 per step instead of x2: fewer steps to the knee.
 LINEAR_PER_USER = 0.9
 START_SHARE_OF_CEILING = 1 / CEILING_MARGIN  # the ceiling itself (see _sla_search)
@@ -353,18 +361,19 @@ class _Run(ProbeSession):
                 return f"SLA bracketed: {bracket.lo:.1f} RPS passes, {bracket.hi:.1f} RPS fails ({within}).{held}"
             if bracket.hi <= self._lowest_useful_rate():
                 return f"No rate down to {bracket.hi:.1f} RPS met the SLA: {record.note}."
-            rate = self._next_rate(bracket, record, cap)
+            rate = self._next_rate(bracket, record)
 
-    def _next_rate(self, bracket: Bracket, last: ProbeRecord, cap: float) -> float:
+    def _next_rate(self, bracket: Bracket, last: ProbeRecord) -> float:
         """The bracket's interpolation, unless the last probe failed with its queue growing (then the capacity its
-        growth implies) or passed near a ceiling whose estimate is still the top."""
+        growth implies) or passed near a top that is still an estimate."""
         rate = bracket.next_rate(self.cfg.check.sla_ms)
         if (aim := self._capacity_from_queue(last)) is not None and bracket.lo < aim < bracket.hi:
             return aim
-        if bracket.hi == cap and bracket.lo * (1 + self.cfg.precision) * CEILING_MARGIN >= cap:
-            # A pass near the ceiling, whose estimate is still the top: one step of the precision above the pass
-            # closes the bracket if it fails (bisecting towards the estimate would need one more probe).
-            return min(rate, bracket.lo * (1 + self.cfg.precision))
+        step = bracket.lo * (1 + self.cfg.precision)
+        if not bracket.hi_measured and step * CEILING_MARGIN >= bracket.hi:
+            # A pass near a top that is only an estimate: one step of the precision above it closes the bracket if
+            # it fails, and climbs by as much if it passes (short closed-loop steps under-read the ceiling).
+            return min(bracket.hi, step)
         return rate
 
     def _capacity_from_queue(self, failed: ProbeRecord) -> float | None:
