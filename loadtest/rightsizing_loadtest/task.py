@@ -35,9 +35,11 @@ import gevent
 import psutil
 
 from rightsizing.adapters.s3 import UriStore
+from rightsizing.models.knee import knee_bounds
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome, strategy_for, summarize
+from rightsizing.search.knee import KneeProbing, KneeRules, MainAnswer
 from rightsizing.store import join_uri, put_json
 from rightsizing_loadtest.cpus import available_cpus
 from rightsizing_loadtest.distributed import DistributedProbe
@@ -150,6 +152,7 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
         "note": record.note,
         "generators": record.generators,
         "remeasured": record.remeasured,
+        "knee_bound_ms": record.knee_bound_ms,
     }
 
 
@@ -181,17 +184,25 @@ def run_search(
     started = time.monotonic()
     deadline = gevent.Timeout(timing.hard_deadline)
     deadline.start()
+    outcome: SearchOutcome | None = None
     try:
         outcome = strategy.run(probe, timing.search_budget, on_probe=on_probe)
+        knee = knee_probing(job, outcome)
+        if knee is not None:  # after the answer, in the time left: the answer itself is settled
+            left = timing.search_budget - (time.monotonic() - started)
+            outcome.probes += knee.run(probe, outcome.probes, left, on_probe=on_probe)
     except gevent.Timeout as timeout:
         if timeout is not deadline:
             raise
-        outcome = summarize(
-            records,
-            f"Hard deadline: a step overran the time budget, so the search was cut off after "
-            f"{time.monotonic() - started:.1f} s (the job allows {job.max_seconds} s in all); the step in progress "
-            "was discarded.",
-        )
+        if outcome is not None:  # cut off in a knee probe: the answer stands, the probe in progress is dropped
+            outcome.probes += [r for r in records if r.knee_bound_ms is not None]
+        else:
+            outcome = summarize(
+                records,
+                f"Hard deadline: a step overran the time budget, so the search was cut off after "
+                f"{time.monotonic() - started:.1f} s (the job allows {job.max_seconds} s in all); the step in "
+                "progress was discarded.",
+            )
     finally:
         deadline.close()
         try:
@@ -200,6 +211,24 @@ def run_search(
             if stop_handler is not None:
                 stop_handler.cancel()
     return outcome, probe.totals, artifacts, time.monotonic() - started
+
+
+def knee_probing(job: LoadTestJob, outcome: SearchOutcome) -> KneeProbing | None:
+    """The knee curve's extra open-loop probes (adaptive mode only: other modes' curves are their closed-loop
+    steps), or None when the job allows none."""
+    knee, load = job.knee, job.load
+    if knee is None or knee.extra_probes == 0 or load.mode != "adaptive":
+        return None
+    return KneeProbing(
+        KneeRules(job.sla, job.max_error_rate, load.precision),
+        knee_bounds(job.sla, knee, job.max_seconds),
+        knee.extra_probes,
+        answer=MainAnswer(outcome.sustainable_rps, outcome.lower_bound),
+        min_completions=load.min_completions,
+        min_probe_seconds=load.min_probe_seconds,
+        max_probe_seconds=load.max_probe_seconds,
+        fail_fast=load.fail_fast,
+    )
 
 
 def stopped(launcher: WorkerLauncher) -> None:

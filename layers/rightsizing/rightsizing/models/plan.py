@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.knee import KneeSettings
 from rightsizing.models.load import LoadSettings
 from rightsizing.models.targets import LatencySla
 
@@ -81,6 +82,7 @@ class LoadTestJob(BaseModel):
     load: LoadSettings
     max_seconds: int
     results_uri: str = Field(description="Store prefix where the load test writes its artefacts.")
+    knee: KneeSettings | None = Field(None, description="The request's knee: bounds and extra probes for the curve.")
 
 
 class CandidatePlan(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.models.common import CandidateStatus, LatencyPercentiles
+from rightsizing.models.knee import KneeCurve, KneeSummary
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.targets import LatencySla, TrafficTarget
@@ -15,8 +16,10 @@ from rightsizing.models.targets import LatencySla, TrafficTarget
 # (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
 # a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
 # 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why); `cost` is the run's measured
-# cost beside its estimate.
-RESULT_SCHEMA_VERSION = "2.2"
+# cost beside its estimate. 2.3: the knee curve: each candidate's `knee` (its probes as points, capacity at each
+# latency bound) and the run's `knee` (the cheapest choice at each bound); probes say when they stopped early and
+# which bound a probe added for the curve measured.
+RESULT_SCHEMA_VERSION = "2.3"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -47,6 +50,14 @@ class ProbeRecord(BaseModel):
     generators: int | None = Field(None, description="Load-generator processes that produced the probe.")
     remeasured: bool = Field(
         False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
+    )
+    stopped_early: bool = Field(
+        False, description="Ended before its planned length because its failure was certain (open loop, fail-fast)."
+    )
+    knee_bound_ms: float | None = Field(
+        None,
+        description="A probe added after the search for the knee curve: the latency bound it measured (judged and "
+        "stopped early against that bound; `passed` is still the SLA's verdict). Never part of the answer.",
     )
 
 
@@ -104,6 +115,9 @@ class CandidateResult(BaseModel):
     stop_reason: str | None = None
     server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
     artifacts: dict[str, str] = Field(default_factory=dict)
+    knee: KneeCurve | None = Field(
+        None, description="Latency vs throughput from the probes, and capacity at each knee bound (the SLA's too)."
+    )
 
     @property
     def lower_bound(self) -> bool:
@@ -209,6 +223,9 @@ class RunResult(BaseModel):
     sizing: SizingOptions | None = Field(None, description="The sizing assumptions the recommendation used.")
     prices: dict[str, PriceQuote] = Field(default_factory=dict, description="Candidate id -> on-demand price quote.")
     price_errors: dict[str, str] = Field(default_factory=dict, description="Candidate id -> why it has no price.")
+    knee: KneeSummary | None = Field(
+        None, description="The knee bounds and the cheapest fleet for the target at each: what a looser SLA saves."
+    )
 
 
 class SweepReport(BaseModel):

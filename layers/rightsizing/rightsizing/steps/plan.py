@@ -66,6 +66,7 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
             load=request.load,
             max_seconds=request.limits.max_seconds_per_candidate,
             results_uri=results_uri,
+            knee=request.knee,
         )
         jobs.append(job)
         job_uri = join_uri(results_uri, "job.json")

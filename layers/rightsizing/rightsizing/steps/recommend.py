@@ -20,12 +20,13 @@ from rightsizing.models.events import PutEventsEntry
 from rightsizing.models.history import RunRecord
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
+from rightsizing.models.result import CandidateOutcome, CandidateResult, ProbeRecord, RunResult, StepFailure
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
 from rightsizing.run_events import changed_entry, completed_entry
 from rightsizing.steps.failures import describe_failure
+from rightsizing.steps.knee import add_knee
 from rightsizing.steps.plan import load_plan_request
 from rightsizing.store import ArtifactStore, join_uri, put_json
 
@@ -89,7 +90,9 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
         prices={cid: quote for cid, quote in prices.items() if isinstance(quote, PriceQuote)},
         price_errors={cid: why for cid, why in prices.items() if isinstance(why, str)},
     )
-    artifacts = write_outputs(run, event.run_uri, prices, backend.store)
+    traces = load_traces(run, event.run_uri, backend.store, run.notes)
+    add_knee(run, request, traces, prices)
+    artifacts = write_outputs(run, event.run_uri, prices, backend.store, traces)
     record = run_record(run, request, datetime.now(UTC), estimated_cost(request, backend))
     previous = record_run(record, backend)
     threshold = request.history.change_threshold_percent or backend.change_threshold_percent
@@ -153,12 +156,17 @@ def price_candidates(results: list[CandidateResult], backend: Backend, region: s
 
 
 def write_outputs(
-    run: RunResult, run_uri: str, prices: dict[str, PriceQuote | str], store: ArtifactStore
+    run: RunResult,
+    run_uri: str,
+    prices: dict[str, PriceQuote | str],
+    store: ArtifactStore,
+    traces: dict[str, list[ProbeRecord]] | None = None,
 ) -> dict[str, str]:
     """result.json and results.csv, then the HTML report and the CloudFormation snippet beside them.
 
-    The traces are read first so that one that cannot be read is noted in result.json too."""
-    traces = load_traces(run, run_uri, store, run.notes)
+    The traces are read first (unless given) so that one that cannot be read is noted in result.json too."""
+    if traces is None:
+        traces = load_traces(run, run_uri, store, run.notes)
     run.artifacts = {
         "result": join_uri(run_uri, "result.json"),
         "csv": join_uri(run_uri, "results.csv"),
