@@ -37,17 +37,34 @@ def _open(index: int, rate: float, p95: float, passed: bool, **fields: object) -
 
 def _closed(index: int, users: int, rps: float, p95: float, passed: bool) -> ProbeRecord:
     return ProbeRecord(
-        index=index, users=users, seconds=2, requests=int(rps * 2), failures=0, rps=rps, error_rate=0,
-        latency_ms=_lat(p95), passed=passed,
-    )  # fmt: skip
+        index=index,
+        users=users,
+        seconds=2,
+        requests=int(rps * 2),
+        failures=0,
+        rps=rps,
+        error_rate=0,
+        latency_ms=_lat(p95),
+        passed=passed,
+    )
 
 
 def _trace() -> list[ProbeRecord]:
     """An adaptive search with SLA p95 50 ms: ceiling steps, then open loop 200 ✓ (20 ms), 300 ✓ (40 ms),
     330 ✗ (stopped early, 70 ms so far), 315 ✓ (48 ms)."""
     return [
-        ProbeRecord(index=0, users=1, seconds=1, requests=90, failures=0, rps=90, error_rate=0, latency_ms=_lat(11),
-                    passed=False, kind="warmup"),  # fmt: skip
+        ProbeRecord(
+            index=0,
+            users=1,
+            seconds=1,
+            requests=90,
+            failures=0,
+            rps=90,
+            error_rate=0,
+            latency_ms=_lat(11),
+            passed=False,
+            kind="warmup",
+        ),
         _closed(1, 1, 95, 11, True),
         _closed(2, 2, 190, 12, True),
         _closed(3, 4, 380, 14, True),

@@ -3,9 +3,12 @@ table and the chart."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.knee import BoundCapacity, KneeCurve, KneePoint, KneeSummary, knee_bounds
@@ -17,6 +20,7 @@ from rightsizing.recommender import knee_choices, recommend
 from rightsizing.report import render_html
 from rightsizing.report.charts import knee_curves
 from rightsizing.report.tables import knee_table
+from rightsizing_cli.output import print_result
 
 SLA = LatencySla(milliseconds=50)
 TRAFFIC = TrafficTarget(min_rps=300)
@@ -42,21 +46,34 @@ def test_a_default_bound_that_would_not_fit_the_time_limit_is_left_out() -> None
 
 def _point(index: int, rps: float, p95: float, passed: bool, bound: float | None = None) -> KneePoint:
     latency = LatencyPercentiles(p50=p95 / 2, p90=p95 * 0.9, p95=p95, p99=p95 * 1.2)
-    return KneePoint(index=index, kind="open", offered_rps=rps, rps=rps, latency_ms=latency, error_rate=0,
-                     passed=passed, bound_ms=bound)  # fmt: skip
+    return KneePoint(
+        index=index,
+        kind="open",
+        offered_rps=rps,
+        rps=rps,
+        latency_ms=latency,
+        error_rate=0,
+        passed=passed,
+        bound_ms=bound,
+    )
 
 
 def _bound(ms: float, status: str, rps: float | None, failed: float | None = None) -> BoundCapacity:
     return BoundCapacity(
-        milliseconds=ms, sla=ms == 50, status=status, capacity_rps=rps, failed_rps=failed,  # type: ignore[arg-type]
+        milliseconds=ms,
+        sla=ms == 50,
+        status=status,
+        capacity_rps=rps,
+        failed_rps=failed,  # type: ignore[arg-type]
         note=f"{ms:g} ms note",
-    )  # fmt: skip
+    )
 
 
 def _candidate(cid: str, itype: str, bounds: list[BoundCapacity]) -> CandidateResult:
     at_sla = next(b for b in bounds if b.sla)
-    points = [_point(i, b.capacity_rps or 10.0, b.milliseconds * 0.9, b.milliseconds <= 50) for i, b in
-              enumerate(bounds)] + [_point(9, 400, 300, False, bound=100)]  # fmt: skip
+    points = [
+        _point(i, b.capacity_rps or 10.0, b.milliseconds * 0.9, b.milliseconds <= 50) for i, b in enumerate(bounds)
+    ] + [_point(9, 400, 300, False, bound=100)]
     return CandidateResult(
         candidate_id=cid,
         instance_type=itype,
@@ -170,3 +187,13 @@ def test_report_has_the_knee_section_only_when_there_is_a_knee() -> None:
     assert page.count("Plotly.newPlot") == 3  # price, cost at target, knee: no traces given for latency vs load
     bare = _run().model_copy(update={"knee": None})
     assert 'id="knee"' not in render_html(bare, {})
+
+
+def test_console_says_what_each_other_bound_would_cost() -> None:
+    out = io.StringIO()
+    print_result(Console(file=out, width=200, color_system=None), _run(), Path("/tmp/knee"))
+    text = out.getvalue()
+    assert "At other latency bounds (p95" in text
+    assert "≤ 25 ms: 2 × ml.large at $0.6000/h (+0.3000 $/h vs the SLA)" in text
+    assert "≤ 100 ms: 2 × ml.small at $0.2000/h (-0.1000 $/h vs the SLA)" in text
+    assert "≤ 50 ms:" not in text  # the SLA's own fleet is the recommendation above
