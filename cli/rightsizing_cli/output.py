@@ -73,14 +73,14 @@ def _print_knee(console: Console, result: RunResult) -> None:
         if choice.instance_count is None or choice.usd_per_hour is None:
             console.print(f"  ≤ {choice.milliseconds:g} ms: {escape(choice.note or 'no candidate can be sized')}")
             continue
-        at_most = "at most " if choice.lower_bound else ""
+        at_most = "at most" if choice.lower_bound else "at"
         versus = ""
         if at_sla is not None and at_sla.usd_per_hour is not None:
             delta = choice.usd_per_hour - at_sla.usd_per_hour
             versus = " (same as at the SLA)" if abs(delta) < 1e-9 else f" ({delta:+.4f} $/h vs the SLA)"
         console.print(
-            f"  ≤ {choice.milliseconds:g} ms: {choice.instance_count} × {escape(choice.instance_type or '')} at "
-            f"{at_most}${choice.usd_per_hour:.4f}/h{versus}"
+            f"  ≤ {choice.milliseconds:g} ms: {choice.instance_count} × {escape(choice.instance_type or '')} "
+            f"{at_most} ${choice.usd_per_hour:.4f}/h{versus}"
         )
 
 

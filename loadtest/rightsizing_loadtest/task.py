@@ -219,6 +219,8 @@ def knee_probing(job: LoadTestJob, outcome: SearchOutcome) -> KneeProbing | None
     knee, load = job.knee, job.load
     if knee is None or knee.extra_probes == 0 or load.mode != "adaptive":
         return None
+    if outcome.lower_bound and not outcome.sustainable_rps:
+        return None  # nothing was certified (the generator's limit, or no time): no bound would be either
     return KneeProbing(
         KneeRules(job.sla, job.max_error_rate, load.precision),
         knee_bounds(job.sla, knee, job.max_seconds),

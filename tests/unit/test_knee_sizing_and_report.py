@@ -197,3 +197,16 @@ def test_console_says_what_each_other_bound_would_cost() -> None:
     assert "≤ 25 ms: 2 × ml.large at $0.6000/h (+0.3000 $/h vs the SLA)" in text
     assert "≤ 100 ms: 2 × ml.small at $0.2000/h (-0.1000 $/h vs the SLA)" in text
     assert "≤ 50 ms:" not in text  # the SLA's own fleet is the recommendation above
+
+
+def test_no_saving_is_claimed_only_when_the_looser_fleets_were_measured() -> None:
+    run = _run()
+    assert run.knee is not None
+    sla = next(c for c in run.knee.choices if c.sla)
+    same = [c.model_copy(update={"usd_per_hour": sla.usd_per_hour, "lower_bound": False}) for c in run.knee.choices]
+    measured = run.model_copy(update={"knee": run.knee.model_copy(update={"choices": same})})
+    assert "A looser SLA would not save anything here: up to p95 ≤ 100 ms" in knee_table(measured)
+    floors = [c.model_copy(update={"lower_bound": not c.sla}) for c in same]
+    floored = run.model_copy(update={"knee": run.knee.model_copy(update={"choices": floors})})
+    html = knee_table(floored)
+    assert "would not save anything" not in html and "sized on a lower bound" in html

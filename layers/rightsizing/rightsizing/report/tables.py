@@ -285,10 +285,16 @@ def _knee_sentence(run: RunResult) -> str:
         return ""
     best = min(looser, key=lambda c: (c.usd_per_hour or 0.0, c.milliseconds))
     if (best.usd_per_hour or 0.0) >= (at_sla.usd_per_hour or 0.0) - 1e-9:
+        loosest = f"{knee.percentile} ≤ {max(c.milliseconds for c in looser):g} ms"
+        if any(c.lower_bound for c in looser):  # sized on a floor: a smaller fleet may do, so no claim either way
+            return (
+                f'<p id="knee-answer">Up to {loosest} the cheapest fleet found still costs '
+                f"{_usd(at_sla.usd_per_hour)}/h, but it is sized on a lower bound: a looser SLA may save more than "
+                "these tests could show.</p>"
+            )
         return (
-            f'<p id="knee-answer">A looser SLA would not save anything here: up to {knee.percentile} ≤ '
-            f"{max(c.milliseconds for c in looser):g} ms the cheapest fleet still costs "
-            f"{_usd(at_sla.usd_per_hour)}/h.</p>"
+            f'<p id="knee-answer">A looser SLA would not save anything here: up to {loosest} the cheapest fleet '
+            f"still costs {_usd(at_sla.usd_per_hour)}/h.</p>"
         )
     at_most = "at most " if best.lower_bound else ""
     return (
