@@ -27,7 +27,8 @@ def without_inputs(error: Exception) -> Exception:
     under InvalidRequest carries the input it refused: a request's bodies, a container's environment), and a pydantic
     error of its own is rebuilt without its ``input_value``s. Its type, and so the error name, stays."""
     if isinstance(error, ValidationError):
-        error = ValidationError.from_exception_data(error.title, error.errors(include_url=False), hide_input=True)
+        details = error.errors(include_url=False)
+        error = ValidationError.from_exception_data(error.title, details, hide_input=True)  # type: ignore[arg-type]
     error.__cause__ = None
     error.__context__ = None
     error.__suppress_context__ = True
