@@ -116,9 +116,7 @@ def _task_usage(
     return max(0.0, end - start), vcpu, gb
 
 
-def _endpoint_usage(
-    plan: CandidatePlan, record: UsageRecord | None, notes: list[str]
-) -> tuple[float, int, bool]:
+def _endpoint_usage(plan: CandidatePlan, record: UsageRecord | None, notes: list[str]) -> tuple[float, int, bool]:
     """(seconds, instances, deleted) of the endpoint the run created."""
     if plan.existing_endpoint:
         notes.append("existing endpoint: not created by the run, its instances are not counted")
@@ -189,6 +187,7 @@ def fargate_billed_seconds(task_seconds: float) -> float:
 
 def _candidate_cost(result: CandidateResult, price: PriceQuote | str | None) -> CandidateCost:
     usage = result.usage
+    note: str | None
     if usage is None:
         note = "skipped: nothing was created" if result.status == "skipped" else "usage not recorded"
         usage = CandidateUsage()

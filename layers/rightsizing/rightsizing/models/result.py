@@ -106,7 +106,8 @@ class CandidateResult(BaseModel):
     server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
     artifacts: dict[str, str] = Field(default_factory=dict)
     usage: CandidateUsage | None = Field(
-        None, description="What the candidate used, from the state machine's timestamps (None: skipped, or not recorded)."
+        None,
+        description="What the candidate used, from the state machine's timestamps (None: skipped, or not recorded).",
     )
 
     @property
