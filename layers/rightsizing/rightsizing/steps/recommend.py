@@ -81,6 +81,10 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
         notes.append("Local mode: instance types are local profiles on this machine with notional prices, not AWS.")
     estimate = run_estimate(request, backend)
     cost_notes = []
+    if backend.mode == "local":
+        cost_notes.append(
+            "the estimate assumes AWS step times (endpoints take minutes to create); local ones start in seconds"
+        )
     if request.load.worker_placement == "tasks":
         cost_notes.append("the load generator's worker tasks (worker_placement 'tasks') are not in the measured cost")
     run = RunResult(
