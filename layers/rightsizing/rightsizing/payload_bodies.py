@@ -97,22 +97,27 @@ def check_body(body: Body, content_type: str) -> None:
     if expected is not None:
         found = sniff(body.data)
         if found not in expected:
-            what = found or "not a format its leading bytes identify"
+            what = found or ("text" if _is_utf8(body.data) else "not a format its leading bytes identify")
             raise InvalidRequest(
                 body.field,
                 f"{body.label} is {what}, but payloads.content_type {kind} needs {' or '.join(expected)}: "
-                "fix the content type or the file",
+                "fix the content type or the body",
             )
-    elif is_text_type(kind):
-        try:
-            body.data.decode("utf-8")
-        except UnicodeDecodeError:
-            found = sniff(body.data)
-            raise InvalidRequest(
-                body.field,
-                f"{body.label} is {found or 'binary'} (not UTF-8 text), but payloads.content_type {kind} is a text "
-                "type: declare its binary type (e.g. image/png, application/x-npy, application/octet-stream)",
-            ) from None
+    elif is_text_type(kind) and not _is_utf8(body.data):
+        found = sniff(body.data)
+        raise InvalidRequest(
+            body.field,
+            f"{body.label} is {found or 'binary'} (not UTF-8 text), but payloads.content_type {kind} is a text "
+            "type: declare its binary type (e.g. image/png, application/x-npy, application/octet-stream)",
+        )
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def decode_base64(text: str) -> bytes:
@@ -142,7 +147,9 @@ def archive_members(data: bytes, label: str) -> list[tuple[str, bytes]]:
                 name = member.name
                 where = f"{label}: member {name!r}"
                 if name.startswith("/") or ".." in name.split("/") or "\\" in name:
-                    raise InvalidRequest(field, f"{where} has an absolute path or '..': members must stay inside")
+                    raise InvalidRequest(
+                        field, f"{where} has an absolute path or '..': members must stay inside the archive"
+                    )
                 if member.isdir():
                     continue
                 if not member.isfile():

@@ -99,8 +99,10 @@ def _resample(values: np.ndarray, size: int, axis: int) -> np.ndarray:
         edges = np.linspace(0, length, size + 1).astype(int)
         sums = np.add.reduceat(values, edges[:-1], axis=axis)
         counts = np.diff(edges).reshape([-1 if a == axis else 1 for a in range(values.ndim)])
-        return sums / counts
-    return np.take(values, (np.arange(size) * length) // size, axis=axis)  # nearest pixel
+        averaged: np.ndarray = sums / counts
+        return averaged
+    nearest: np.ndarray = np.take(values, (np.arange(size) * length) // size, axis=axis)  # nearest pixel
+    return nearest
 
 
 def _chunks(data: bytes) -> tuple[bytes, bytes | None, bytes]:
