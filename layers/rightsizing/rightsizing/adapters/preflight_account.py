@@ -282,7 +282,7 @@ class AwsPreflight:
             if uri == archive:
                 if size > MAX_ARCHIVE_BYTES:
                     problems.append(
-                        f"{uri}: {size / 1e6:.1f} MB is above the archive's {MAX_ARCHIVE_BYTES // 10**6} MB"
+                        f"{uri}: {size / 1e6:.1f} MB is above the payload archive's {MAX_ARCHIVE_BYTES // 10**6} MB"
                     )
             elif size > MAX_PAYLOAD_BYTES:
                 problems.append(f"{uri}: {size / 1e6:.1f} MB is above InvokeEndpoint's 6 MB body limit")
