@@ -97,12 +97,15 @@ def test_a_lambda_that_raises_fails_only_its_candidate(tmp_path: Path, fast_requ
 
 def _kill_at_first_probe(candidate_suffix: str, what: str) -> tuple[dict[str, Any], Any, list[int]]:
     """A progress sink that SIGKILLs the candidate's model server (its whole process group: master and workers)
-    or its load generator (the task's first process only, as an out-of-memory kill would) at its first probe."""
+    or its load generator (the task's first process only, as an out-of-memory kill would) once it is measuring."""
     fakes: dict[str, Any] = {}
     killed: list[int] = []
 
+    # A master with workers reports "generator" once they are connected: the test is running from then on.
+    stages = ("probe",) if what == "server" else ("generator", "probe")
+
     def progress(key: str, stage: str, detail: str) -> None:
-        if not key.endswith(candidate_suffix) or stage != "probe" or killed:
+        if not key.endswith(candidate_suffix) or stage not in stages or killed:
             return
         if what == "server":
             pid = fakes["sagemaker"]._endpoints[key].server.process.pid
@@ -152,14 +155,15 @@ def test_a_model_server_killed_mid_test_fails_its_candidate_and_says_why(tmp_pat
 def test_a_load_generator_killed_mid_test_fails_its_candidate_and_says_why(tmp_path: Path, fast_request: dict) -> None:
     fast_request["candidates"] = [{"instance_type": "local.small"}, {"instance_type": "local.medium"}]
     fast_request["load"]["workers"] = 2  # a master with two worker processes: the kill leaves the workers orphaned
+    fast_request["limits"]["max_seconds_per_candidate"] = 30  # starting workers on a busy machine takes seconds
     _, (progress, keep), killed = _kill_at_first_probe("-c01", "generator")
 
     result = _run_with_progress(tmp_path, fast_request, progress, keep)
 
-    assert killed, "the load generator was never killed"
-    assert result.execution.status == "SUCCEEDED", result.execution.cause
     candidates = by_id(result)
     failed = candidates["c01-local-small"]
+    assert killed, f"the load generator was never killed: {failed.status} {failed.failure_reason}"
+    assert result.execution.status == "SUCCEEDED", result.execution.cause
     assert failed.status == "failed"
     assert "container locust exited 137 (killed by SIGKILL, e.g. out of memory)" in failed.failure_reason
     assert candidates["c02-local-medium"].status == "succeeded"
