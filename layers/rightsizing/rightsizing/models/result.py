@@ -63,6 +63,10 @@ class ProbeRecord(BaseModel):
     )
 
 
+# Beside result.json, written instead of it when the load test fails: {"message": why}, for the failure reason.
+LOAD_TEST_FAILURE_FILE = "error.json"
+
+
 class LoadTestResult(BaseModel):
     """What the load generator writes to ``<results_uri>/result.json``."""
 
