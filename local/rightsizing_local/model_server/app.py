@@ -17,6 +17,8 @@ import joblib
 import numpy as np
 from flask import Flask, Response, request
 
+from rightsizing_local.model_server.serverless import THROTTLED_STATUS, THROTTLED_TYPE, ServerlessGate, settings_from
+
 # Same limit as SageMaker real-time endpoints: bigger bodies get 413 before we read them.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 JSON = "application/json"
@@ -49,6 +51,8 @@ def create_app(model_path: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_PAYLOAD_BYTES
     app.config["RIGHTSIZING_MODEL"] = model  # kept on the app so /ping reflects whether a model is loaded
+    serverless = settings_from()
+    gate = ServerlessGate(serverless) if serverless else None  # made before gunicorn forks: shared by the workers
 
     @app.get("/ping")
     def ping() -> Response:
@@ -57,6 +61,18 @@ def create_app(model_path: str | None = None) -> Flask:
 
     @app.post("/invocations")
     def invocations() -> Response:
+        if gate is None:
+            return invoke()
+        if not gate.enter():
+            response = _error(THROTTLED_STATUS, f"Rate exceeded: at MaxConcurrency {gate.settings.max_concurrency}")
+            response.headers["x-amzn-ErrorType"] = f"{THROTTLED_TYPE}:"
+            return response
+        try:
+            return invoke()
+        finally:
+            gate.leave()
+
+    def invoke() -> Response:
         model = app.config.get("RIGHTSIZING_MODEL")
         if model is None:
             return _error(503, "model not loaded")

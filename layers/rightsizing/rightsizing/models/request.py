@@ -212,6 +212,10 @@ class RightsizingRequest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RightsizingRequest:
+        # Serverless candidates take the run's mode from its instance candidates, or else from the model source.
+        instances = [c for c in self.candidates if not c.is_serverless]
+        local = instances[0].is_local if instances else isinstance(self.model, LocalModelSource)
+        self.candidates = [c.labelled_for(local) for c in self.candidates]
         seen: set[tuple[str, tuple[tuple[str, str], ...], str, str | None]] = set()
         for index, candidate in enumerate(self.candidates):
             env = tuple(sorted(candidate.environment.items()))
