@@ -9,9 +9,9 @@ from rightsizing.models.messages import did_you_mean, shown
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import LocalModelSource, RightsizingRequest
+from rightsizing.models.serverless import parse_serverless_label, serverless_quote
 from rightsizing.ports import Backend, HistoryStore
 from rightsizing.store import LocalStore, local_uri
-from rightsizing.models.serverless import parse_serverless_label, serverless_quote
 from rightsizing_local.profiles import NOTIONAL_PRICE_LABEL, PROFILES, SERVERLESS_PROFILES
 
 if TYPE_CHECKING:

@@ -88,9 +88,8 @@ class LocalSageMaker:
     def create_endpoint_config(
         self, EndpointConfigName: str, ProductionVariants: list[dict[str, Any]], **rest: Any
     ) -> dict[str, Any]:
-        check_against_botocore(
-            "CreateEndpointConfig", {"EndpointConfigName": EndpointConfigName, "ProductionVariants": ProductionVariants, **rest}
-        )
+        params = {"EndpointConfigName": EndpointConfigName, "ProductionVariants": ProductionVariants, **rest}
+        check_against_botocore("CreateEndpointConfig", params)
         with self._lock:
             self.calls.append(("CreateEndpointConfig", EndpointConfigName))
             if EndpointConfigName in self._configs:
@@ -296,9 +295,8 @@ def _check_variant_kind(variant: dict[str, Any]) -> None:
             )
         return
     if "InstanceType" not in variant or "InitialInstanceCount" not in variant:
-        raise client_error(
-            "CreateEndpointConfig", "A production variant needs InstanceType and InitialInstanceCount, or ServerlessConfig."
-        )
+        needs = "A production variant needs InstanceType and InitialInstanceCount, or ServerlessConfig."
+        raise client_error("CreateEndpointConfig", needs)
     if variant["InstanceType"] not in PROFILES:
         raise client_error(
             "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."

@@ -68,7 +68,7 @@ class LocalServerlessProfile:
 SERVERLESS_PROFILES: dict[int, LocalServerlessProfile] = {
     p.memory_mb: p
     for p in (
-        LocalServerlessProfile(1024, workers=1, cpus=(0,), usd_per_gb_second=0.00002, description="1 worker on CPU 0"),
-        LocalServerlessProfile(2048, workers=2, cpus=(0, 1), usd_per_gb_second=0.00002, description="2 workers, CPUs 0-1"),
+        LocalServerlessProfile(1024, workers=1, cpus=(0,), usd_per_gb_second=2e-5, description="1 worker, CPU 0"),
+        LocalServerlessProfile(2048, workers=2, cpus=(0, 1), usd_per_gb_second=2e-5, description="2 workers, CPU 0-1"),
     )
 }

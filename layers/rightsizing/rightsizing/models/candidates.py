@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -143,9 +142,7 @@ class CandidateSpec(BaseModel):
                 )
             return self
         if self.instance_type not in (self.serverless.label(False), self.serverless.label(True)):
-            raise FieldProblem(
-                "instance_type", f"{shown(self.instance_type)} does not match its serverless settings"
-            )
+            raise FieldProblem("instance_type", f"{shown(self.instance_type)} does not match its serverless settings")
         if self.endpoint_name is not None:
             raise FieldProblem(
                 "endpoint_name", "benchmarking an existing serverless endpoint is not supported: leave it to the run"

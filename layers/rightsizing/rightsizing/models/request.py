@@ -225,8 +225,8 @@ class RightsizingRequest(BaseModel):
                     f"candidates.{index}", f"duplicates an earlier candidate ({candidate.instance_type})"
                 )
             seen.add(key)
-        local = {c.is_local for c in self.candidates}
-        if len(local) > 1:
+        kinds = {c.is_local for c in self.candidates}
+        if len(kinds) > 1:
             raise FieldProblem("candidates", "mixes local profiles and AWS instance types; use one kind per run")
         deploys = any(c.endpoint_name is None for c in self.candidates)
         if deploys and self.is_local != isinstance(self.model, LocalModelSource):

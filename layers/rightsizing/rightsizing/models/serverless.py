@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rightsizing.models.common import StrictModel
 from rightsizing.models.price import PriceQuote
@@ -125,3 +125,33 @@ def cost_at_rate(
     compute = rate_rps * seconds_per_request * memory_gb * usd_per_gb_second * 3600
     data = rate_rps * 3600 * bytes_per_request / 1024**3 * usd_per_gb_processed
     return ServerlessCostAtRate(compute, data, rate_rps * seconds_per_request)
+
+
+class ColdStart(BaseModel):
+    """The first request after a serverless endpoint was deployed, measured before the search and apart from it:
+    its latency includes provisioning (CloudWatch's ModelSetupTime on AWS), so it is reported here and never counts
+    toward the SLA verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+    first_ms: float = Field(ge=0, description="Latency of the first request after deployment (the cold start).")
+    warm_ms: float | None = Field(None, ge=0, description="Median latency of the requests right after it (warm).")
+    penalty_ms: float | None = Field(None, description="first_ms - warm_ms: what the cold start added.")
+    warm_samples: int = Field(0, ge=0)
+    first_status: int | None = Field(None, description="HTTP status of the first request (None: no answer).")
+    note: str = ""
+
+
+class ServerlessSizing(BaseModel):
+    """How a serverless candidate was priced at the target rate (recommendation and alternatives)."""
+
+    model_config = ConfigDict(extra="forbid")
+    memory_mb: int
+    max_concurrency: int
+    target_rps: float
+    seconds_per_request: float = Field(description="Billed duration assumed: the median latency at the SLA rate.")
+    concurrency_needed: float = Field(description="target_rps x seconds_per_request (Little's law).")
+    usd_per_gb_second: float
+    compute_usd_per_hour: float
+    data_usd_per_hour: float = Field(description="Request bodies in at usd_per_gb_processed; responses not counted.")
+    bytes_per_request: float
+    cold_start_ms: float | None = Field(None, description="The measured first request after deployment.")
