@@ -253,10 +253,15 @@ def _serverless_rationale(best: Sizing, cost: ServerlessSizing, feasible: int) -
         f"1 serverless endpoint ({cost.memory_mb} MB, MaxConcurrency {cost.max_concurrency}) sustains "
         f"{best.capacity_rps:.1f} RPS within the SLA; at {cost.target_rps:g} RPS it computes "
         f"{cost.target_rps:g} x {cost.seconds_per_request * 1000:.1f} ms x {cost.memory_mb / 1024:g} GB x "
-        f"${cost.usd_per_gb_second:g}/GB-s x 3600 = ${cost.compute_usd_per_hour:.4f}/h{data} "
+        f"${_rate(cost.usd_per_gb_second)}/GB-s x 3600 = ${cost.compute_usd_per_hour:.4f}/h{data} "
         f"(~{cost.concurrency_needed:.1f} requests in flight of {cost.max_concurrency}), the cheapest of "
         f"{feasible} candidate(s) that can meet {cost.target_rps:g} RPS{cold}" + _floor_note(best.candidate)
     )
+
+
+def _rate(usd: float) -> str:
+    """A small unit price in plain decimals: 0.00002, not 2e-05."""
+    return f"{usd:.10f}".rstrip("0").rstrip(".")
 
 
 def _floor_note(candidate: CandidateResult) -> str:
