@@ -12,6 +12,7 @@ endpoint would be.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -266,14 +267,19 @@ class LocalSageMaker:
         return lambda: endpoint.server.exit_code() is None and not self._stopped.is_set()
 
 
+@functools.cache
+def _input_shape(operation: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation).input_shape
+
+
 def check_against_botocore(operation: str, params: dict[str, Any]) -> None:
     """Refuse parameters botocore's SageMaker model refuses (types, ranges, required members), as the real API
     would: the state machine's Parameters are checked here against the service contract, not only by shape."""
-    import botocore.session
     from botocore.validate import ParamValidator
 
-    model = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
-    report = ParamValidator().validate(params, model.input_shape)
+    report = ParamValidator().validate(params, _input_shape(operation))
     if report.has_errors():
         raise client_error(operation, " ".join(report.generate_report().split()))
 
