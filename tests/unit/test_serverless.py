@@ -254,3 +254,17 @@ def test_results_csv_reports_the_cold_start_and_no_unit_price_for_serverless() -
     serverless = dict(zip(header, rows["s"].split(","), strict=False))
     assert serverless["cold_start_ms"] == "900.0" and serverless["usd_per_hour_per_instance"] == ""
     assert float(serverless["usd_per_hour_on_demand_for_target"]) == pytest.approx(choice.usd_per_hour)  # type: ignore[union-attr]
+
+
+def test_the_aws_guard_checks_instance_types_and_quotas_of_instance_candidates_only() -> None:
+    from rightsizing.adapters.guard import AwsGuard
+
+    class Quotas:
+        def endpoint_usage_quotas(self) -> dict[str, float]:
+            return {"ml.c5.large": 1.0}  # nothing for serverless: it uses no instances
+
+    request = _aws([{"serverless": {"memory_mb": 2048, "max_concurrency": 5}}, {"instance_type": "ml.c5.large"}])
+    AwsGuard(region="us-east-1", quotas=Quotas()).check(request)  # type: ignore[arg-type]
+    short = _aws([{"serverless": {"memory_mb": 2048, "max_concurrency": 5}}, {"instance_type": "ml.c5.xlarge"}])
+    with pytest.raises(InvalidRequest, match=r"ml\.c5\.xlarge"):
+        AwsGuard(region="us-east-1", quotas=Quotas()).check(short)  # type: ignore[arg-type]
