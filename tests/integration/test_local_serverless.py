@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pipeline_helpers import Proxy, assert_everything_deleted, by_id, run
 
 from rightsizing_local.profiles import SERVERLESS_PROFILES
@@ -73,7 +74,7 @@ def test_serverless_and_instance_candidates_are_measured_and_compared(tmp_path: 
     assert sizing is not None and sizing.target_rps == 15 and sizing.cold_start_ms == cold.first_ms
     # The per-use cost at the target, recomputed from the figures it reports.
     expected = 15 * sizing.seconds_per_request * 2 * sizing.usd_per_gb_second * 3600
-    assert abs(sizing.compute_usd_per_hour - expected) < 1e-6
+    assert sizing.compute_usd_per_hour == pytest.approx(expected, rel=1e-3)  # both figures are rounded
     report = (result.run_dir / "report.html").read_text()
     assert 'id="serverless"' in report
     assert_everything_deleted(result)
