@@ -268,3 +268,23 @@ def test_the_aws_guard_checks_instance_types_and_quotas_of_instance_candidates_o
     short = _aws([{"serverless": {"memory_mb": 2048, "max_concurrency": 5}}, {"instance_type": "ml.c5.xlarge"}])
     with pytest.raises(InvalidRequest, match=r"ml\.c5\.xlarge"):
         AwsGuard(region="us-east-1", quotas=Quotas()).check(short)  # type: ignore[arg-type]
+
+
+def test_the_snippet_for_a_serverless_answer_has_a_serverless_config_and_no_instances() -> None:
+    import yaml
+
+    from rightsizing.report.snippet import endpoint_snippet
+
+    results = [_measured("s", "serverless-2gb-c10", 200, 20)]
+    choice, _ = recommend(results, _prices(), TrafficTarget(min_rps=5))
+    run = RunResult(
+        run_id="r", mode="aws", region="us-east-1", traffic=TrafficTarget(min_rps=5),
+        sla={"milliseconds": 100}, max_error_rate=0.01, candidates=results, recommendation=choice,
+    )  # fmt: skip
+    text = endpoint_snippet(run)
+    variant = yaml.safe_load(text.replace("!Ref ", "").replace("!GetAtt ", ""))["Resources"][
+        "RightsizedEndpointConfig"
+    ]["Properties"]["ProductionVariants"][0]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 10}
+    assert "InstanceType" not in variant and "InitialInstanceCount" not in variant
+    assert "ScalableTarget" not in text  # no autoscaling advice for a serverless endpoint
