@@ -59,6 +59,10 @@ def test_serverless_and_instance_candidates_are_measured_and_compared(tmp_path: 
     assert cold is not None and cold.first_status == 200
     assert cold.first_ms >= setup_ms and cold.warm_ms is not None and cold.warm_ms < setup_ms
     assert candidates["c02-local-small"].cold_start is None
+    # Measured cost: a serverless endpoint bills per use, so none of its endpoint seconds count as instance time.
+    assert serverless.usage is not None and serverless.usage.endpoint_instances == 0
+    small_usage = candidates["c02-local-small"].usage
+    assert small_usage is not None and small_usage.endpoint_instances == 1
 
     # The search never offered more closed-loop users than the endpoint's MaxConcurrency.
     job_dir = result.run_dir / "candidates" / "c01-local-serverless-2gb-c2"
