@@ -298,7 +298,12 @@ def test_a_run_aborted_mid_test_is_swept_and_its_task_stopped(tmp_path: Path, fa
         tags = [{"Key": RUN_ID_TAG, "Value": other_run}]
         container = {"ModelDataUrl": local_uri(ensure_builtin_model()), "Environment": {}}
         sagemaker.create_model(ModelName=name, PrimaryContainer=container, Tags=tags)
-        variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "local.small"}
+        variant = {
+            "VariantName": "AllTraffic",
+            "ModelName": name,
+            "InstanceType": "local.small",
+            "InitialInstanceCount": 1,
+        }
         sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], Tags=tags)
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tags)
         return clients

@@ -11,6 +11,7 @@ from rightsizing.models.cost import CandidateUsage, RunCost
 from rightsizing.models.knee import KneeCurve, KneeSummary
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
+from rightsizing.models.serverless import ColdStart, ServerlessSizing
 from rightsizing.models.targets import LatencySla, TrafficTarget
 
 # Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
@@ -18,10 +19,12 @@ from rightsizing.models.targets import LatencySla, TrafficTarget
 # a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
 # 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why). 2.3: `cost`, the run's measured
 # cost beside its estimate, and each candidate's measured `usage` (endpoint and task seconds, transitions).
-# 2.4: the knee curve: each candidate's `knee` (its probes as points, capacity at each latency bound) and the
+# 2.4: serverless candidates: `cold_start` per candidate, `serverless` on the recommendation and its alternatives
+# (the cost at the target rate).
+# 2.5: the knee curve: each candidate's `knee` (its probes as points, capacity at each latency bound) and the
 # run's `knee` (the cheapest choice at each bound); probes say when they stopped early and which bound a probe
 # added for the curve measured.
-RESULT_SCHEMA_VERSION = "2.4"
+RESULT_SCHEMA_VERSION = "2.5"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -91,6 +94,7 @@ class LoadTestResult(BaseModel):
         "the SLA and may sustain more. A lower bound of 0 means not measured, not zero.",
     )
     late_share_at_sustainable: float | None = None
+    cold_start: ColdStart | None = Field(None, description="Serverless: the first request, measured apart.")
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
 
@@ -124,6 +128,9 @@ class CandidateResult(BaseModel):
     usage: CandidateUsage | None = Field(
         None,
         description="What the candidate used, from the state machine's timestamps (None: skipped, or not recorded).",
+    )
+    cold_start: ColdStart | None = Field(
+        None, description="Serverless: the first request after deployment, measured apart, not in the SLA verdict."
     )
     knee: KneeCurve | None = Field(
         None, description="Latency vs throughput from the probes, and capacity at each knee bound (the SLA's too)."
@@ -167,6 +174,7 @@ class Alternative(BaseModel):
     reason: str
     rank: int | None = Field(None, description="Place among the sized candidates (1 = recommended); None if unusable.")
     capacity_rps: float | None = Field(None, description="What instance_count instances sustain within the SLA.")
+    serverless: ServerlessSizing | None = Field(None, description="A serverless candidate's cost at the target rate.")
 
 
 class AutoscalingSuggestion(BaseModel):
@@ -211,6 +219,9 @@ class Recommendation(BaseModel):
         False,
         description="sustainable_rps_per_instance is a lower bound (status lower_bound): sized on it, the fleet "
         "serves the target and may be larger than needed.",
+    )
+    serverless: ServerlessSizing | None = Field(
+        None, description="Set when the answer is a serverless endpoint: one endpoint, priced per use at the target."
     )
 
 

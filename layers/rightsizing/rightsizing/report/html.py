@@ -10,6 +10,7 @@ from plotly.offline import get_plotlyjs
 from rightsizing.models.result import ProbeRecord, RunResult
 from rightsizing.report import charts, tables
 from rightsizing.report.cost import cost_section
+from rightsizing.report.serverless import serverless_section
 from rightsizing.report.snippet import endpoint_snippet
 
 CSS = """
@@ -101,6 +102,7 @@ def render_html(run: RunResult, traces: dict[str, list[ProbeRecord]], snippet: s
         *_knee(run),
         "<h2>Candidates</h2>",
         tables.candidates_table(run),
+        serverless_section(run),
         '<h2 id="cost">What this run cost</h2>',
         cost_section(run.cost),
         "<h2>Assumptions</h2>",

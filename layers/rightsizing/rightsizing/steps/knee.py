@@ -15,6 +15,7 @@ def add_knee(
     request: RightsizingRequest,
     traces: dict[str, list[ProbeRecord]],
     prices: dict[str, PriceQuote | str],
+    bytes_per_request: float = 0.0,
 ) -> None:
     """Set ``knee`` on every candidate with a trace, and the run's cheapest choice per bound. A candidate that was
     measured keeps its answer as the SLA bound's capacity; one that failed gets what its probes show, if anything."""
@@ -39,5 +40,6 @@ def add_knee(
         request.sla.milliseconds,
         request.sizing,
         request.sla.percentile,
+        bytes_per_request,
     )
     run.knee = KneeSummary(percentile=request.sla.percentile, bounds_ms=bounds, choices=choices)
