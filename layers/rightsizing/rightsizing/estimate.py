@@ -389,8 +389,8 @@ def allocate_budget(estimate: RunEstimate, budget_usd: float | None) -> list[Bud
             shares.append(BudgetShare(candidate.candidate_id, worst, committed, None))
             continue
         reason = (
-            f"skipped before deployment: its worst case ${worst:.2f} on top of ${committed:.2f} committed to the "
-            f"candidates before it would pass budget_usd ${budget_usd:.2f}"
+            f"its worst case ${worst:.2f} on top of the ${committed:.2f} committed to earlier candidates would pass "
+            f"budget_usd ${budget_usd:.2f} (not deployed)"
         )
         shares.append(BudgetShare(candidate.candidate_id, worst, committed, reason))
     return shares
