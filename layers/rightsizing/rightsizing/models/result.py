@@ -10,13 +10,15 @@ from rightsizing.models.common import CandidateStatus, LatencyPercentiles
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.targets import LatencySla, TrafficTarget
+from rightsizing.models.trials import TrialStats
 
 # Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
 # (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
 # a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
 # 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why); `cost` is the run's measured
-# cost beside its estimate.
-RESULT_SCHEMA_VERSION = "2.2"
+# cost beside its estimate. 2.3: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and
+# spread) on the load test and the candidate; probes say which trial they belong to; `size_on` on the answer.
+RESULT_SCHEMA_VERSION = "2.3"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -48,6 +50,7 @@ class ProbeRecord(BaseModel):
     remeasured: bool = Field(
         False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
     )
+    trial: int | None = Field(None, description="Which trial (1-based) the probe belongs to, with load.trials > 1.")
 
 
 class LoadTestResult(BaseModel):
@@ -74,6 +77,11 @@ class LoadTestResult(BaseModel):
         "the SLA and may sustain more. A lower bound of 0 means not measured, not zero.",
     )
     late_share_at_sustainable: float | None = None
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure and their mean, 95 % interval and spread; "
+        "sustainable_rps is then the mean.",
+    )
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
 
@@ -104,6 +112,11 @@ class CandidateResult(BaseModel):
     stop_reason: str | None = None
     server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
     artifacts: dict[str, str] = Field(default_factory=dict)
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure, their mean (= sustainable_rps), 95 % interval "
+        "(ci95_low_rps, ci95_high_rps) and spread (min_rps, max_rps).",
+    )
 
     @property
     def lower_bound(self) -> bool:
@@ -187,6 +200,11 @@ class Recommendation(BaseModel):
         False,
         description="sustainable_rps_per_instance is a lower bound (status lower_bound): sized on it, the fleet "
         "serves the target and may be larger than needed.",
+    )
+    size_on: Literal["mean", "lower_bound"] = Field(
+        "mean",
+        description="With repeated trials, what sustainable_rps_per_instance is: the trials' mean, or the lower end "
+        "of their 95 % interval (sizing.size_on). With one trial, the measured figure.",
     )
 
 

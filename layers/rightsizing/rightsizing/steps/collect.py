@@ -49,6 +49,7 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
         stop_reason=load.stop_reason,
         server_metrics=server,
         artifacts={**load.artifacts, "result": result_uri},
+        trials=load.trials,
     )
     put_json(join_uri(candidate.results_uri, "candidate.json"), result.model_dump(mode="json"), store)
     return result

@@ -24,6 +24,7 @@ from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResu
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
+from rightsizing.report.trials import TRIAL_CSV_COLUMNS, trial_csv_cells
 from rightsizing.run_events import changed_entry, completed_entry
 from rightsizing.steps.failures import describe_failure
 from rightsizing.steps.plan import load_plan_request
@@ -208,6 +209,7 @@ CSV_COLUMNS = [
     "rank",
     "verdict",
     "price_source",
+    *TRIAL_CSV_COLUMNS,
 ]
 
 
@@ -253,6 +255,7 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
                 "rank": 1 if chosen else lost.rank if lost else None,
                 "verdict": "recommended" if chosen else lost.reason if lost else "",
                 "price_source": price.source if isinstance(price, PriceQuote) else price,
+                **trial_csv_cells(c),
             }
         )
     return buffer.getvalue()
