@@ -124,8 +124,7 @@ def _trial(event: dict[str, Any]) -> str:
     head = f"[bold]trial {event.get('trial')} of {event.get('trials')}[/]"
     if event.get("skipped"):
         return f"{head} [yellow]not run[/]: {event.get('remaining_seconds')} s left of the time limit"
-    start = ", starting from trial 1's answer" if event.get("from_answer") else ""
-    return f"{head} [dim](up to {event.get('budget_seconds')} s{start})[/]"
+    return f"{head} [dim](up to {event.get('budget_seconds')} s)[/]"
 
 
 def _interval(event: dict[str, Any]) -> str:

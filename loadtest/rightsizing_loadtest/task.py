@@ -278,7 +278,9 @@ def trial_fields(result: LoadTestResult) -> dict[str, Any]:
     stats = result.trials
     if stats is None:
         return {}
-    return stats.model_dump(mode="json", exclude={"trials", "note"}) | {"trials_lower_bound": stats.lower_bound}
+    return stats.model_dump(mode="json", exclude={"trials", "note", "lower_bound"}) | {
+        "trials_lower_bound": stats.lower_bound
+    }
 
 
 def main() -> int:

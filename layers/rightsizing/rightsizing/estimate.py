@@ -80,9 +80,6 @@ TRANSITIONS_SKIPPED = 4
 # Expected test time of each load search when it does not hit the bound, from its structure and the local
 # benchmarks in docs/load-search.md (adaptive searches of known-capacity servers took ~30-70 s).
 ADAPTIVE_SECONDS = (30, 60)
-# An adaptive trial after the first (load.trials > 1) starts from the first one's answer: measured locally, it took
-# about this share of the first (docs/load-search.md, "Repeated trials").
-ADAPTIVE_LATER_TRIAL_SHARE = 0.6
 
 ASSUMPTIONS = (
     "endpoint creation 5-10 min on CPU, 8-15 min on GPU/Inferentia/Trainium (low = start of the range, typical = "
@@ -107,10 +104,7 @@ def expected_test_seconds(load: LoadSettings, bound: int) -> tuple[float, float]
     """(low, typical) seconds the load search runs when it ends by itself, all ``load.trials`` of it; never more than
     ``bound`` (the candidate's time limit bounds every trial together)."""
     low, typical = _one_search_seconds(load)
-    if load.trials > 1:
-        # Adaptive trials after the first start from its answer: no warm-up, no closed-loop ceiling steps.
-        share = ADAPTIVE_LATER_TRIAL_SHARE if load.mode == "adaptive" else 1.0
-        low, typical = low * (1 + share * (load.trials - 1)), typical * (1 + share * (load.trials - 1))
+    low, typical = low * load.trials, typical * load.trials  # every trial is a whole search
     if load.worker_placement == "tasks":  # worker tasks start within the test: 20-90 s
         low, typical = low + TASK_START_SECONDS[0], typical + TASK_START_SECONDS[1]
     return min(low, bound), min(typical, bound)
@@ -127,8 +121,7 @@ def _one_search_seconds(load: LoadSettings) -> tuple[float, float]:
     if load.mode == "ramp":
         ramp = load.max_users / 5  # users ramped at 5 per second until errors (docs/load-search.md)
         return ramp / 2, ramp
-    low, typical = ADAPTIVE_SECONDS
-    low, typical = low + load.warmup_seconds, typical + load.warmup_seconds
+    low, typical = ADAPTIVE_SECONDS[0] + load.warmup_seconds, ADAPTIVE_SECONDS[1] + load.warmup_seconds
     if load.confirm_seconds:
         low, typical = low * 2, typical * 2  # "roughly doubled the test time" (docs/load-search.md)
     return low, typical

@@ -140,6 +140,12 @@ def combine_trials(figures: Sequence[TrialFigure], requested: int) -> TrialStats
         note = "One measured trial: a figure, no interval (a 95 % interval needs 2 or more)."
     else:
         note = f"Mean of {stats.n} trials with Student's t 95 % interval."
+        if stats.minimum == stats.maximum:
+            # Open-loop figures are the rates a search offered: trials that took the same path agree to the digit.
+            note += (
+                " Every trial gave the same figure, so the interval has no width: it covers trial-to-trial variation "
+                "only, and each figure is still within the search's own precision of the capacity."
+            )
     if floors:
         note += (
             " At least one trial's figure is a lower bound, so the mean is a lower bound too and the interval's "

@@ -146,8 +146,8 @@ class LoadSettings(BaseModel):
         le=MAX_TRIALS,
         description="Run the capacity search this many times against the same endpoint, within "
         "limits.max_seconds_per_candidate (shared equally); the figure is then their mean with a Student's t 95 % "
-        "interval and the spread. 1 = one search, no interval. Adaptive: trials after the first start from the "
-        "first one's answer (no warm-up or ceiling steps), so they cost less (docs/load-search.md).",
+        "interval and the spread. 1 = one search, no interval. Every trial is a whole search, so N trials take "
+        "about N times as long (docs/load-search.md).",
     )
 
     @field_validator("phases")

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from rightsizing.models.load import LoadSettings
 from rightsizing.models.targets import LatencySla
-from rightsizing.search.adaptive import AdaptiveSearch, Prior
+from rightsizing.search.adaptive import AdaptiveSearch
 from rightsizing.search.base import (
     GENERATOR_CPU_LIMIT_PERCENT,
     LoadProbe,
@@ -27,11 +27,8 @@ class GeneratorProbe(RateProbe, RampProbe, Protocol):
     """What the load generator offers: closed loop, open loop and the classic ramp, so any strategy can drive it."""
 
 
-def strategy_for(
-    load: LoadSettings, sla: LatencySla, max_error_rate: float, prior: Prior | None = None
-) -> SearchStrategy[GeneratorProbe]:
-    """The one place that maps ``load.mode`` to a strategy. ``prior``: an earlier trial's answer, which only the
-    adaptive search uses (later trials start from it); the other modes run whole each trial."""
+def strategy_for(load: LoadSettings, sla: LatencySla, max_error_rate: float) -> SearchStrategy[GeneratorProbe]:
+    """The one place that maps ``load.mode`` to a strategy."""
     if load.mode == "adaptive":
         return AdaptiveSearch(
             sla,
@@ -45,7 +42,6 @@ def strategy_for(
             max_probe_seconds=load.max_probe_seconds,
             fail_fast=load.fail_fast,
             confirm_seconds=load.confirm_seconds,
-            prior=prior,
         )
     if load.mode == "ramp":
         return RampSearch(sla, max_error_rate, load.max_users)
@@ -74,7 +70,6 @@ __all__ = [
     "GeneratorProbe",
     "LoadProbe",
     "PhasesSearch",
-    "Prior",
     "ProbeMeasurement",
     "ProbeSession",
     "SearchOutcome",

@@ -114,7 +114,6 @@ class AdaptiveSearch(SearchStrategy[RateProbe]):
         max_probe_seconds: float = 30.0,
         fail_fast: bool = True,
         confirm_seconds: float = 0.0,
-        prior: Prior | None = None,
     ) -> None:
         self.check = SlaCheck.for_sla(sla, max_error_rate)
         self.step_seconds = step_seconds
@@ -126,7 +125,6 @@ class AdaptiveSearch(SearchStrategy[RateProbe]):
         self.max_probe_seconds = max_probe_seconds
         self.fail_fast = FailFast.for_check(self.check) if fail_fast else None
         self.confirm_seconds = confirm_seconds
-        self.prior = prior
         # A send delayed by a tenth of the SLA is late: that much generator lag already distorts the verdict.
         self.late_ms = max(1.0, 0.1 * sla.milliseconds)
 
@@ -141,20 +139,6 @@ class AdaptiveSearch(SearchStrategy[RateProbe]):
             lower_bound=run.floor,
             fallback=run.queue_free_step() if run.floor else None,
         )
-
-
-@dataclass(frozen=True)
-class Prior:
-    """An earlier trial's clean answer on the same endpoint (repeated trials): a later trial starts its open-loop
-    search just below it, with no warm-up and no closed-loop ceiling steps. The top it starts with is an estimate,
-    not a failure, so the search still looks past it when it passes: the trial's answer is its own."""
-
-    answer_rps: float
-    ceiling_rps: float
-
-    def start(self, precision: float) -> tuple[Bracket, float]:
-        """(bracket, first rate): the top 2 x precision above the answer, the first rate 1 x precision below it."""
-        return Bracket(hi=self.answer_rps * (1 + 2 * precision)), self.answer_rps * (1 - precision)
 
 
 @dataclass
@@ -192,9 +176,6 @@ class _Run(ProbeSession):
         self.floor = False
 
     def search(self) -> str:
-        if self.cfg.prior is not None:
-            bracket, rate = self.cfg.prior.start(self.cfg.precision)
-            return self._open_loop(bracket, rate, self.cfg.prior.ceiling_rps)
         if self.cfg.warmup_seconds > 0 and self.fits(self.cfg.warmup_seconds):
             self._judged(self.probe.measure(1, self.cfg.warmup_seconds), False, "warm-up (discarded)", kind="warmup")
         ceiling, verdict = self._ceiling()
@@ -247,15 +228,11 @@ class _Run(ProbeSession):
         closed_pass = [r.rps for r in self.records if r.kind == "closed" and r.passed]
         # (never at the ceiling itself: open loop at full capacity only grows a queue)
         rate = min(max(closed_pass), START_SHARE_OF_CEILING * cap) if closed_pass else cap / 2
-        return self._open_loop(bracket, rate, ceiling.rps)
-
-    def _open_loop(self, bracket: Bracket, rate: float, ceiling_rps: float) -> str:
-        """Open-loop probes from ``rate`` until a stopping rule fires; returns the stop reason."""
-        suspect_below = SUSPECT_FAILURE_SHARE * ceiling_rps
         while True:
             seconds = self._probe_seconds(rate)
             if not self.fits(seconds + 1):
                 return self._out_of_time(bracket)
+            suspect_below = SUSPECT_FAILURE_SHARE * ceiling.rps
             # Re-measure an invalid probe at the same rate only until the generator has shown a lasting limit:
             # after that, a lower rate is the better use of the time.
             record = self._valid_open_probe(rate, seconds, suspect_below, retry=not self.generator.found)

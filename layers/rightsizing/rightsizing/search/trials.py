@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from rightsizing.models.result import ProbeRecord
 from rightsizing.models.trials import TrialFigure, TrialStats
-from rightsizing.search.adaptive import Prior
 from rightsizing.search.base import SearchOutcome
 from rightsizing.stats import combine_trials
 
@@ -21,13 +20,6 @@ MIN_SECONDS_LEFT = 5.0
 def trial_budget(remaining_seconds: float, trials_left: int) -> float:
     """An equal share of what is left: a trial that ran short leaves more to the next, one that ran long less."""
     return max(0.0, remaining_seconds) / max(1, trials_left)
-
-
-def prior_from(outcome: SearchOutcome) -> Prior | None:
-    """The first trial's answer as the next trials' start, when it is a clean one (not a floor, not zero)."""
-    if outcome.lower_bound or outcome.sustainable_rps <= 0:
-        return None
-    return Prior(answer_rps=outcome.sustainable_rps, ceiling_rps=max(outcome.saturation_rps, outcome.sustainable_rps))
 
 
 def figure_of(trial: int, outcome: SearchOutcome, seconds: float) -> TrialFigure:
