@@ -45,7 +45,7 @@ def test_a_run_with_three_trials_reports_an_interval_everywhere(tmp_path: Path, 
 
     page = (result.run_dir / "report.html").read_text()
     assert '<h2 id="trials">Repeated trials</h2>' in page
-    assert f"[{stats.ci95_low_rps:,.1f}–{stats.ci95_high_rps:,.1f}]" in page
+    assert f"[{stats.ci95_low_rps:,.1f}, {stats.ci95_high_rps:,.1f}]" in page
 
     trace = json.loads((result.run_dir / "candidates" / "c01-local-small" / "trace.json").read_text())
     assert sorted({p["trial"] for p in trace}) == [1, 2, 3]

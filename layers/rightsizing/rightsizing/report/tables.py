@@ -118,7 +118,7 @@ def status_label(c: CandidateResult) -> str:
 
 def within_sla_rps(c: CandidateResult) -> str:
     """The within-SLA rate, as a floor ("≥ 470.0") when the test ended before it found the capacity; with repeated
-    trials the mean and its 95 % interval ("402.1 [380.2-412.9]", with an en dash)."""
+    trials the mean and its 95 % interval ("402.1 [380.2, 412.9]")."""
     interval = f" {interval_text(c.trials)}" if c.trials is not None and c.trials.has_interval else ""
     return ("≥ " if c.lower_bound else "") + _num(c.sustainable_rps) + interval
 

@@ -26,14 +26,14 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def interval_text(stats: TrialStats) -> str:
-    """``[380.2-412.9]`` (an en dash), or '' when there is no interval (fewer than 2 measured trials)."""
+    """``[380.2, 412.9]``, or '' when there is no interval (fewer than 2 measured trials)."""
     if not stats.has_interval:
         return ""
-    return f"[{_num(stats.ci95_low_rps)}–{_num(stats.ci95_high_rps)}]"
+    return f"[{_num(stats.ci95_low_rps)}, {_num(stats.ci95_high_rps)}]"  # a comma: the low end may be negative
 
 
 def summary_line(c: CandidateResult) -> str | None:
-    """``3 of 3 trials: mean 402.1 RPS, 95 % interval [380.2-412.9], spread 391.0-410.5 (std 9.8)``, or None."""
+    """``3 of 3 trials: mean 402.1 RPS, 95 % interval [380.2, 412.9], spread 391.0-410.5 (std 9.8)``, or None."""
     stats = c.trials
     if stats is None:
         return None
