@@ -26,6 +26,7 @@ from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.request import MIN_TRIAL_SECONDS, LoadSettings
 from rightsizing.models.result import LoadTestResult
 from rightsizing.models.targets import LatencySla
+from rightsizing.payload_bodies import Body, payloads_document
 from rightsizing.store import LocalStore, get_json, local_uri, put_json
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption
 from rightsizing_cli.exit_codes import ExitCode
@@ -69,7 +70,7 @@ def bench(
         out.fail(LOCAL_EXTRA, ExitCode.INVALID)
     latency_sla = parse_sla(sla)
     store = LocalStore()
-    bodies = [_read_body(p) for p in payload] or ["0"]
+    bodies = [_read_body(p) for p in payload] or [b"0"]
     run_dir = (directory / time.strftime("%Y%m%d-%H%M%S")).resolve()
     try:
         load = LoadSettings(
@@ -94,7 +95,11 @@ def bench(
         endpoint_name="bench",
         region="us-east-1",
         content_type=content_type,
-        payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies, store),
+        payloads_uri=put_json(
+            local_uri(run_dir / "payloads.json"),
+            payloads_document([Body("--payload", f"--payload {i + 1}", b) for i, b in enumerate(bodies)], content_type),
+            store,
+        ),
         sla=latency_sla,
         max_error_rate=max_error_rate,
         load=load,
@@ -128,13 +133,14 @@ def _one_line(error: ValueError) -> str:
     return str(error)
 
 
-def _read_body(value: str) -> str:
+def _read_body(value: str) -> bytes:
+    """An inline body, or ``@FILE``'s bytes (an image or array is sent unchanged)."""
     if not value.startswith("@"):
-        return value
+        return value.encode()
     path = Path(value[1:])
     if not path.is_file():
         raise typer.BadParameter(f"payload file '{path}' not found", param_hint="--payload")
-    return path.read_text()
+    return path.read_bytes()
 
 
 def _run_task(job_uri: str, url: str, progress: ProgressPrinter) -> int:

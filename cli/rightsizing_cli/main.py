@@ -19,6 +19,7 @@ from rightsizing.models.messages import did_you_mean
 from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
+from rightsizing.payload_bodies import collect_bodies
 from rightsizing_cli import aws_runs
 from rightsizing_cli.bench import bench
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption, make_console
@@ -65,6 +66,10 @@ def main(
     """Rightsize SageMaker real-time endpoints: exit codes are listed in docs/aws-stack.md."""
 
 
+def _read_local(name: str) -> bytes | None:
+    return None if name.startswith("s3://") else Path(name).read_bytes()
+
+
 def load_request_file(path: Path) -> RightsizingRequest:
     """Read and validate a request file; payload files are resolved relative to it."""
     try:
@@ -79,6 +84,9 @@ def load_request_file(path: Path) -> RightsizingRequest:
         request = parse_request(document, base_dir=path.parent)
     except InvalidRequest as e:
         raise _with_instance_type_hints(e, document) from None
+    # Every body this machine can read (files and archive beside the request; s3:// ones are checked by the plan
+    # step and the dry run), against the content type: what the plan step will refuse, refused now.
+    collect_bodies(request.payloads, _read_local)
     if request.is_local:
         check_local_request(request)  # the profiles and settings the local plan step refuses
     else:

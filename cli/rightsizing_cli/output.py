@@ -10,6 +10,7 @@ from rich.table import Table
 
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import CandidateResult, RunResult
+from rightsizing.report.cost import cost_summary
 from rightsizing.report.tables import MEASURED_HEADERS, measured_cells
 from rightsizing.report.trials import summary_line
 
@@ -58,6 +59,8 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
         console.print(f"[bold yellow]No recommendation:[/] {escape(str(result.no_recommendation_reason))}")
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/]")
+    if result.cost is not None:
+        console.print(f"[bold]Run cost:[/] {escape(cost_summary(result.cost))}")
     console.print(
         f"Artefacts: {escape(str(run_dir))} (report.html, result.json, results.csv, endpoint-snippet.yaml, "
         "candidates/*/)"

@@ -80,7 +80,7 @@ __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "TaskError", "Timing", "exe
 def make_probe(
     job: LoadTestJob,
     target: Target,
-    payloads: list[str],
+    payloads: list[bytes],
     timing: Timing,
     workdir: Path,
     launcher: WorkerLauncher | None = None,
@@ -156,7 +156,7 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
 
 
 def run_search(
-    job: LoadTestJob, target: Target, payloads: list[str], workdir: Path, task_started: float
+    job: LoadTestJob, target: Target, payloads: list[bytes], workdir: Path, task_started: float
 ) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
     """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
     launcher = worker_launcher(job, target) if job.load.distributed else None

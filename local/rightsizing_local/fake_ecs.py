@@ -31,7 +31,12 @@ class LocalTask:
     process: subprocess.Popen[bytes]
     log_path: Path
     started: float = field(default_factory=time.time)
+    stopped: float | None = None  # when the exit was first seen (the .sync integration polls every 0.5 s)
     stopped_reason: str | None = None
+
+
+# The task size the stack's task definition declares by default (template.yaml LoadTestCpu / LoadTestMemory).
+LOCAL_TASK_CPU, LOCAL_TASK_MEMORY = "2048", "4096"
 
 
 class LocalEcs:
@@ -98,13 +103,26 @@ class LocalEcs:
         code = task.process.poll()
         status = "RUNNING" if code is None else "STOPPED"
         container: dict[str, Any] = {"Name": "locust", "LastStatus": status}
+        # What Step Functions returns for a Fargate task (PascalCase, epoch milliseconds): the measured cost reads
+        # the pull-to-stop time and the size. No image is pulled here: the pull starts with the process.
+        started = _epoch_ms(task.started)
         description: dict[str, Any] = {
             "TaskArn": task.arn,
             "ClusterArn": task.cluster,
             "LastStatus": status,
+            "LaunchType": "FARGATE",
+            "Cpu": LOCAL_TASK_CPU,
+            "Memory": LOCAL_TASK_MEMORY,
+            "CreatedAt": started,
+            "PullStartedAt": started,
+            "PullStoppedAt": started,
+            "StartedAt": started,
+            "StartedBy": "AWS Step Functions",
             "Containers": [container],
         }
         if code is not None:
+            task.stopped = task.stopped or time.time()
+            description["StoppedAt"] = _epoch_ms(task.stopped)
             container["ExitCode"] = code
             description["StopCode"] = "EssentialContainerExited"
             description["StoppedReason"] = task.stopped_reason or "Essential container in task exited"
@@ -120,6 +138,10 @@ class LocalEcs:
                 continue
             if isinstance(event, dict):
                 self._progress(task.endpoint_name, str(event.get("event", "load_test")), json.dumps(event))
+
+
+def _epoch_ms(seconds: float) -> int:
+    return round(seconds * 1000)
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:

@@ -133,8 +133,14 @@ def _plan_of_40() -> RunPlan:
     return RunPlan(run_id=one["run_id"], run_uri="s3://b/runs/r", max_concurrency=40, candidates=candidates)
 
 
+# The context object (``$$``) as far as the definition reads it.
+CONTEXT = {"State": {"EnteredTime": "2026-05-04T10:30:00.123Z"}}
+
+
 def _path(document: Any, path: str) -> Any:
-    """A simple JSONPath (``$.a.b``), as the definition's Parameters use them."""
+    """A simple JSONPath (``$.a.b``, or ``$$.a.b`` into the context object), as the definition's Parameters use them."""
+    if path.startswith("$$."):
+        document, path = CONTEXT, path[1:]
     for part in re.findall(r"[A-Za-z_]+", path.removeprefix("$")):
         document = document[part]
     return document
@@ -153,9 +159,16 @@ def _parameters(template: Any, state: Any) -> Any:
 def _iteration_output(candidate: CandidatePlan, failure: StepFailure) -> Any:
     """One failed iteration as the definition builds it: the failure recorded by CollectMetrics (RecordFailure),
     a refused delete handed to the sweeper (EndpointNotDeleted), then CandidateDone."""
+    times = {"endpoint_created": {"at": "2026-05-04T10:00:00Z"}, "load_test": stopped_task(137, "x", 20_000)}
     record = _parameters(
         ITERATION["RecordFailure"]["Parameters"],
-        {"candidate": candidate.model_dump(mode="json"), "outcome": failure.model_dump()},
+        {
+            "candidate": candidate.model_dump(mode="json"),
+            "outcome": failure.model_dump(),
+            "times": times,
+            "polls": {"count": 120},
+            "deletes": {"count": 120},
+        },
     )
     outcome = collect_metrics(CollectInput.model_validate(record), backend=None)  # type: ignore[arg-type]
     last_error = {"Error": "SageMaker.SageMakerException", "Cause": "Cannot delete endpoint while Creating " * 30}

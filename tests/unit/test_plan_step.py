@@ -11,6 +11,7 @@ import pytest
 from rightsizing.exceptions import BudgetExceeded, InvalidRequest
 from rightsizing.models.plan import LoadTestJob, candidate_id_for, resource_name
 from rightsizing.models.targets import LatencySla
+from rightsizing.payload_bodies import bodies_from_document
 from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.store import get_json, local_uri
 from rightsizing_local.backend import local_backend
@@ -44,9 +45,12 @@ def test_plan_writes_request_payloads_and_jobs(tmp_path: Path, demo_request: dic
     job = LoadTestJob.model_validate(get_json(plan.candidates[0].job_uri))
     assert job.endpoint_name == plan.candidates[0].endpoint_name
     assert job.sla == LatencySla(percentile="p95", milliseconds=50)
-    bodies = get_json(job.payloads_uri)
+    document = get_json(job.payloads_uri)
+    bodies = bodies_from_document(document)
     assert len(bodies) == 4  # three inline samples + one file
-    assert bodies[-1].startswith("0.3121,")
+    assert bodies[0] == demo_request["payloads"]["samples"][0].encode()
+    assert bodies[-1].startswith(b"0.3121,")
+    assert document["names"][-1].endswith("payloads/fraud-row.csv")
 
 
 def test_invalid_request_creates_nothing(tmp_path: Path, demo_request: dict) -> None:

@@ -17,10 +17,14 @@ import joblib
 import numpy as np
 from flask import Flask, Response, request
 
+from rightsizing_local.model_server.images import ImageError, decode_npy, decode_png, features
+
 # Same limit as SageMaker real-time endpoints: bigger bodies get 413 before we read them.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 JSON = "application/json"
 CSV = "text/csv"
+PNG = "image/png"
+NPY = "application/x-npy"
 
 
 class PayloadError(ValueError):
@@ -45,6 +49,10 @@ def create_app(model_path: str | None = None) -> Flask:
         raise ValueError("no model: pass model_path or set MODEL_PATH")
     model = load_model(path)
     n_features = int(model.n_features_in_)
+    # Set by training.py on the image classifier: it also takes image bodies, and names its classes.
+    image_side: int | None = getattr(model, "rightsizing_image_side_", None)
+    labels: list[str] | None = getattr(model, "rightsizing_labels_", None)
+    accepted = (CSV, JSON, PNG, NPY, "application/x-image") if image_side else (CSV, JSON)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_PAYLOAD_BYTES
@@ -61,14 +69,22 @@ def create_app(model_path: str | None = None) -> Flask:
         if model is None:
             return _error(503, "model not loaded")
         content_type = request.mimetype
-        if content_type not in (CSV, JSON):
-            return _error(415, f"unsupported content type {content_type or '(none)'!r}; use {CSV} or {JSON}")
+        if content_type not in accepted:
+            why = " (JPEG needs an imaging library this demo does not use; send PNG or .npy)" if image_side else ""
+            return _error(415, f"unsupported content type {content_type or '(none)'!r}{why}; use {', '.join(accepted)}")
         try:
             body = request.get_data(cache=False)
-            x = _parse_csv(body) if content_type == CSV else _parse_json(body)
+            if content_type in (CSV, JSON):
+                x = _parse_csv(body) if content_type == CSV else _parse_json(body)
+            else:
+                x = _image_features(body, content_type, image_side or 0)
             _check_shape(x, n_features)
-        except PayloadError as exc:
+        except (PayloadError, ImageError) as exc:
             return _error(400, str(exc))
+        if labels is not None:
+            probabilities = model.predict_proba(x)
+            classes = [{"label": labels[int(row.argmax())], "score": float(row.max())} for row in probabilities]
+            return Response(json.dumps({"predictions": classes}), mimetype=JSON)
         scores = model.predict_proba(x)[:, 1].tolist()
         if request.accept_mimetypes.best_match((JSON, CSV), default=JSON) == CSV:
             return Response("".join(f"{s:.6g}\n" for s in scores), mimetype=CSV)
@@ -76,6 +92,12 @@ def create_app(model_path: str | None = None) -> Flask:
         return Response(json.dumps({"predictions": predictions}), mimetype=JSON)
 
     return app
+
+
+def _image_features(body: bytes, content_type: str, side: int) -> np.ndarray:
+    """A PNG (image/png; application/x-image, which is PNG here) or .npy body as the model's row of pixels."""
+    grey = decode_npy(body) if content_type == NPY else decode_png(body)
+    return features(grey, side)
 
 
 def _parse_csv(body: bytes) -> np.ndarray:

@@ -75,7 +75,7 @@ class LoadTestJob(BaseModel):
     endpoint_name: str
     region: str
     content_type: str
-    payloads_uri: str = Field(description="Store URI of a JSON list of request bodies.")
+    payloads_uri: str = Field(description="Store URI of the run's payloads.json: every body, base64-encoded.")
     sla: LatencySla
     max_error_rate: float
     load: LoadSettings

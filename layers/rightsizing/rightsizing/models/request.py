@@ -7,6 +7,8 @@ writes and the paths the state machine reads. The parts live in their own module
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 import unicodedata
@@ -30,6 +32,13 @@ from rightsizing.models.sources import (
 from rightsizing.models.targets import LatencySla, TrafficTarget
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's real-time body limit
+# A payload archive (tar.gz of sample bodies): its compressed size, and how many files it may hold. Every body of a
+# run, from any source, is kept in memory by the plan step (512 MB Lambda) and by each load-generator process.
+MAX_ARCHIVE_BYTES = 32 * 10**6
+MAX_ARCHIVE_MEMBERS = 1000
+MAX_TOTAL_PAYLOAD_BYTES = 32 * 10**6
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+S3_OBJECT = re.compile(r"^s3://[^/]+/.+$")
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 MAX_BENCHMARKS = 40  # an inline Map runs at most 40 iterations at once, and every one counts toward its history
 # The SLA must leave room, within one candidate's time limit, for this many requests as slow as the SLA in a row:
@@ -44,7 +53,10 @@ __all__ = [
     "AWS_INSTANCE_TYPE",
     "ENV_NAME",
     "LOCAL_INSTANCE_TYPE",
+    "MAX_ARCHIVE_BYTES",
+    "MAX_ARCHIVE_MEMBERS",
     "MAX_PAYLOAD_BYTES",
+    "MAX_TOTAL_PAYLOAD_BYTES",
     "MODEL_PACKAGE_ARN",
     "CandidateSpec",
     "ContainerModelSource",
@@ -67,12 +79,21 @@ __all__ = [
 
 
 class Payloads(BaseModel):
-    """Sample request bodies; the load generator rotates through them."""
+    """Sample request bodies; the load generator rotates through them. Files and archive members are read as bytes
+    (``rightsizing.payload_bodies``), so binary bodies (images, .npy arrays, protobuf) are sent unchanged."""
 
     model_config = StrictModel
     content_type: str = Field("text/csv", pattern=CONTENT_TYPE.pattern)
-    samples: list[str] = Field(default_factory=list, description="Inline request bodies.")
+    samples: list[str] = Field(default_factory=list, description="Inline request bodies (text).")
+    samples_base64: list[str] = Field(
+        default_factory=list, description="Inline binary request bodies, base64-encoded (standard alphabet, padded)."
+    )
     files: list[str] = Field(default_factory=list, description="Paths (relative to the request file) of bodies.")
+    archive: str | None = Field(
+        None,
+        description="A tar.gz of sample bodies, one per file (as SageMaker Inference Recommender takes): a path "
+        "relative to the request file, or an s3:// URI. At most 1000 files, each <= 6 MB, 32 MB in all.",
+    )
 
     @field_validator("samples")
     @classmethod
@@ -82,6 +103,22 @@ class Payloads(BaseModel):
                 raise ValueError(f"samples[{index}] is larger than InvokeEndpoint's 6 MB body limit")
         return value
 
+    @field_validator("samples_base64")
+    @classmethod
+    def _base64(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            try:
+                body = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(
+                    f"samples_base64[{index}] is not valid base64 (standard alphabet A-Z a-z 0-9 + /, '=' padding)"
+                ) from None
+            if not body:
+                raise ValueError(f"samples_base64[{index}] is empty: a request body needs at least one byte")
+            if len(body) > MAX_PAYLOAD_BYTES:
+                raise ValueError(f"samples_base64[{index}] is larger than InvokeEndpoint's 6 MB body limit")
+        return value
+
     @field_validator("files")
     @classmethod
     def _files(cls, value: list[str], info: ValidationInfo) -> list[str]:
@@ -89,34 +126,45 @@ class Payloads(BaseModel):
         inside it (a request must not read other files of this machine) and is made absolute; ``s3://`` URIs are
         read by the plan step. Without a folder (the plan step's own check) a relative path is refused: it would be
         read from whatever folder the process happens to run in."""
-        base_dir = (info.context or {}).get("base_dir")
-        resolved = []
-        for name in value:
-            if name.startswith("s3://"):
-                resolved.append(name)
-                continue
-            if "://" in name:
-                raise ValueError(f"{shown(name)}: give a path relative to the request file, or an s3:// URI")
-            if base_dir is None:
-                if not Path(name).is_absolute() or ".." in Path(name).parts:
-                    raise ValueError(
-                        f"{shown(name)}: the state machine reads a payload file by its s3:// URI, or by the absolute "
-                        "path rightsize gives a file beside the request; a relative path (or one with '..') has no "
-                        "folder to be read from"
-                    )
-                resolved.append(name)
-                continue
-            resolved.append(str(_payload_file(name, Path(base_dir))))
-        return resolved
+        return [_payload_location(name, info, MAX_PAYLOAD_BYTES) for name in value]
+
+    @field_validator("archive")
+    @classmethod
+    def _archive(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.lower().endswith(ARCHIVE_SUFFIXES):
+            raise ValueError(f"{shown(value)}: a payload archive is a .tar.gz (or .tgz, .tar) file")
+        return _payload_location(value, info, MAX_ARCHIVE_BYTES)
 
     @model_validator(mode="after")
     def _some(self) -> Payloads:
-        if not self.samples and not self.files:
-            raise ValueError("give at least one payload in 'samples' or 'files'")
+        if not (self.samples or self.samples_base64 or self.files or self.archive):
+            raise ValueError("give at least one payload in 'samples', 'samples_base64', 'files' or 'archive'")
         return self
 
 
-def _payload_file(name: str, folder: Path) -> Path:
+def _payload_location(name: str, info: ValidationInfo, max_bytes: int) -> str:
+    """An ``s3://`` URI as is; a local path resolved in the request file's folder (see ``Payloads._files``)."""
+    if name.startswith("s3://"):
+        if not S3_OBJECT.match(name):
+            raise ValueError(f"{shown(name)}: an s3:// URI names a bucket and an object key, s3://bucket/key")
+        return name
+    if "://" in name:
+        raise ValueError(f"{shown(name)}: give a path relative to the request file, or an s3:// URI")
+    base_dir = (info.context or {}).get("base_dir")
+    if base_dir is None:
+        if not Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(
+                f"{shown(name)}: the state machine reads a payload file by its s3:// URI, or by the absolute "
+                "path rightsize gives a file beside the request; a relative path (or one with '..') has no "
+                "folder to be read from"
+            )
+        return name
+    return str(_payload_file(name, Path(base_dir), max_bytes))
+
+
+def _payload_file(name: str, folder: Path, max_bytes: int = MAX_PAYLOAD_BYTES) -> Path:
     """``name`` resolved in ``folder`` (symbolic links followed), refused unless it is a readable file inside it."""
     folder = folder.resolve()
     path = (folder / name).resolve()
@@ -127,8 +175,9 @@ def _payload_file(name: str, folder: Path) -> Path:
         )
     if not path.is_file():
         raise ValueError(f"payload file {shown(name)} not found (looked for {path})")
-    if path.stat().st_size > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"payload file {shown(name)} is larger than InvokeEndpoint's 6 MB body limit")
+    if path.stat().st_size > max_bytes:
+        limit = "InvokeEndpoint's 6 MB body limit" if max_bytes == MAX_PAYLOAD_BYTES else f"{max_bytes // 10**6} MB"
+        raise ValueError(f"payload file {shown(name)} is larger than {limit}")
     return path
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.models.common import CandidateStatus, LatencyPercentiles
+from rightsizing.models.cost import CandidateUsage, RunCost
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.targets import LatencySla, TrafficTarget
@@ -15,10 +16,11 @@ from rightsizing.models.trials import TrialStats
 # Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
 # (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
 # a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
-# 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why); `cost` is the run's measured
-# cost beside its estimate. 2.3: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and
-# spread) on the load test and the candidate; probes say which trial they belong to; `size_on` on the answer.
-RESULT_SCHEMA_VERSION = "2.3"
+# 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why). 2.3: `cost`, the run's measured
+# cost beside its estimate, and each candidate's measured `usage` (endpoint and task seconds, transitions).
+# 2.4: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and spread) on the load test and
+# the candidate; probes say which trial they belong to; `size_on` on the answer.
+RESULT_SCHEMA_VERSION = "2.4"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -112,6 +114,10 @@ class CandidateResult(BaseModel):
     stop_reason: str | None = None
     server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
     artifacts: dict[str, str] = Field(default_factory=dict)
+    usage: CandidateUsage | None = Field(
+        None,
+        description="What the candidate used, from the state machine's timestamps (None: skipped, or not recorded).",
+    )
     trials: TrialStats | None = Field(
         None,
         description="With load.trials > 1: each trial's figure, their mean (= sustainable_rps), 95 % interval "
@@ -227,6 +233,7 @@ class RunResult(BaseModel):
     sizing: SizingOptions | None = Field(None, description="The sizing assumptions the recommendation used.")
     prices: dict[str, PriceQuote] = Field(default_factory=dict, description="Candidate id -> on-demand price quote.")
     price_errors: dict[str, str] = Field(default_factory=dict, description="Candidate id -> why it has no price.")
+    cost: RunCost | None = Field(None, description="What the run cost, measured, beside the dry run's estimate.")
 
 
 class SweepReport(BaseModel):

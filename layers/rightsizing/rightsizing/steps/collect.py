@@ -3,10 +3,12 @@ endpoint-side metrics, or the caught failure reduced to a short reason (``failur
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.exceptions import LoadTestFailed
+from rightsizing.measured_cost import candidate_usage
 from rightsizing.models.common import CandidateStatus
+from rightsizing.models.cost import CandidateUsage, UsageRecord
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.result import CandidateResult, LoadTestResult, StepFailure
 from rightsizing.ports import Backend
@@ -18,12 +20,14 @@ class CollectInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
     candidate: CandidatePlan
     failure: StepFailure | None = None
+    usage: UsageRecord | None = Field(None, description="The iteration's timestamps and counters (measured cost).")
 
 
 def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
     candidate = event.candidate
+    usage = candidate_usage(candidate, event.usage, event.failure) if event.usage is not None else None
     if event.failure is not None:
-        return failed_result(candidate, event.failure)
+        return failed_result(candidate, event.failure, usage)
     result_uri = join_uri(candidate.results_uri, "result.json")
     store = backend.store
     if not store.exists(result_uri):
@@ -49,6 +53,7 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
         stop_reason=load.stop_reason,
         server_metrics=server,
         artifacts={**load.artifacts, "result": result_uri},
+        usage=usage,
         trials=load.trials,
     )
     put_json(join_uri(candidate.results_uri, "candidate.json"), result.model_dump(mode="json"), store)
@@ -79,7 +84,9 @@ def load_window(load: LoadTestResult) -> tuple[float, float] | None:
     return load.started_epoch, load.started_epoch + load.test_seconds
 
 
-def failed_result(candidate: CandidatePlan, failure: StepFailure) -> CandidateResult:
+def failed_result(
+    candidate: CandidatePlan, failure: StepFailure, usage: CandidateUsage | None = None
+) -> CandidateResult:
     """A failed candidate with a short reason: what the Map collects stays small (256 KB state limit)."""
     return CandidateResult(
         candidate_id=candidate.candidate_id,
@@ -87,4 +94,5 @@ def failed_result(candidate: CandidatePlan, failure: StepFailure) -> CandidateRe
         environment=candidate.environment,
         status="failed",
         failure_reason=describe_failure(failure),
+        usage=usage,
     )

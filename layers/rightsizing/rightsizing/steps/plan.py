@@ -5,6 +5,9 @@ Nothing is created in SageMaker before this step succeeds, so a bad request cost
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from rightsizing.estimate import BudgetShare, allocate_budget, estimate_run
@@ -21,6 +24,7 @@ from rightsizing.models.plan import (
     resource_name,
 )
 from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest, parse_request
+from rightsizing.payload_bodies import collect_bodies, payloads_document
 from rightsizing.ports import Backend
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
@@ -102,9 +106,9 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
         candidates=plans,
     )
     _check_plan_size(plan)
-    bodies = _payload_bodies(request, store)
+    payloads = _payloads_document(request, store)
     put_json(join_uri(run_uri, "request.json"), request.model_dump(mode="json"), store)
-    put_json(payloads_uri, bodies, store)
+    put_json(payloads_uri, payloads, store)
     for job, candidate in zip(jobs, plans, strict=True):
         put_json(candidate.job_uri, job.model_dump(mode="json"), store)
     return plan
@@ -122,15 +126,15 @@ def _check_plan_size(plan: RunPlan) -> None:
         )
 
 
-def _payload_bodies(request: RightsizingRequest, store: ArtifactStore) -> list[str]:
-    bodies = list(request.payloads.samples)
-    for name in request.payloads.files:
-        if name.startswith("s3://"):
-            bodies.append(store.get_bytes(name).decode())
-        else:
-            with open(name, encoding="utf-8") as handle:
-                bodies.append(handle.read())
-    return bodies
+def _payloads_document(request: RightsizingRequest, store: ArtifactStore) -> dict[str, Any]:
+    """Every body as bytes (files in S3 through the store, local ones from this machine in local mode), checked
+    against the content type, base64 in ``payloads.json``: the jobs name it by URI, so no body is ever inside a
+    state or a container override."""
+
+    def read(name: str) -> bytes:
+        return store.get_bytes(name) if name.startswith("s3://") else Path(name).read_bytes()
+
+    return payloads_document(collect_bodies(request.payloads, read), request.payloads.content_type)
 
 
 def _check_budget(request: RightsizingRequest, backend: Backend) -> list[BudgetShare]:

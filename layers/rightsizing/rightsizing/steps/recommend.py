@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rightsizing.estimate import estimate_run
 from rightsizing.exceptions import RightsizingError
 from rightsizing.history import detect_change, model_key, run_record
+from rightsizing.measured_cost import price_run
+from rightsizing.models.estimate import RunEstimate
 from rightsizing.models.events import PutEventsEntry
 from rightsizing.models.history import RunRecord
 from rightsizing.models.price import PriceQuote
@@ -54,6 +56,9 @@ class RunSummary(BaseModel):
     usd_per_hour: float | None
     message: str
     report_uri: str | None = None
+    measured_cost_usd: float | None = Field(None, description="What the run cost (result.json `cost`).")
+    estimated_cost_usd: float | None = Field(None, description="The dry run's typical estimate of that cost.")
+    cost_notional: bool = Field(False, description="Local mode: notional prices, not an AWS bill.")
     event_error: StepFailure | None = Field(None, description="Why the run's events were not sent.")
     model_key: str | None = Field(None, description="The history the run joined.")
     previous_run_id: str | None = Field(None, description="The model's previous recorded run.")
@@ -75,6 +80,14 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
     notes = []
     if backend.mode == "local":
         notes.append("Local mode: instance types are local profiles on this machine with notional prices, not AWS.")
+    estimate = run_estimate(request, backend)
+    cost_notes = []
+    if backend.mode == "local":
+        cost_notes.append(
+            "the estimate assumes AWS step times (endpoints take minutes to create); local ones start in seconds"
+        )
+    if request.load.worker_placement == "tasks":
+        cost_notes.append("the load generator's worker tasks (worker_placement 'tasks') are not in the measured cost")
     run = RunResult(
         run_id=event.run_id,
         mode=backend.mode,
@@ -89,9 +102,17 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
         sizing=request.sizing,
         prices={cid: quote for cid, quote in prices.items() if isinstance(quote, PriceQuote)},
         price_errors={cid: why for cid, why in prices.items() if isinstance(why, str)},
+        cost=price_run(
+            results,
+            prices,
+            notional=backend.mode == "local",
+            estimated_usd=estimate.total_usd if estimate and estimate.complete else None,
+            notes=cost_notes,
+        ),
     )
     artifacts = write_outputs(run, event.run_uri, prices, backend.store)
-    record = run_record(run, request, datetime.now(UTC), estimated_cost(request, backend))
+    typical = round(estimate.total_usd.typical, 4) if estimate and estimate.complete else None
+    record = run_record(run, request, datetime.now(UTC), typical)
     previous = record_run(record, backend)
     threshold = request.history.change_threshold_percent or backend.change_threshold_percent
     change = detect_change(previous, record, threshold)
@@ -109,6 +130,9 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
         usd_per_hour=choice.usd_per_hour if choice else None,
         message=message,
         report_uri=artifacts["report"],
+        measured_cost_usd=run.cost.measured_usd if run.cost else None,
+        estimated_cost_usd=typical,
+        cost_notional=backend.mode == "local",
         model_key=model_key(request),
         previous_run_id=previous.run_id if previous else None,
     )
@@ -126,10 +150,10 @@ def record_run(record: RunRecord, backend: Backend) -> RunRecord | None:
     return previous
 
 
-def estimated_cost(request: RightsizingRequest, backend: Backend) -> float | None:
-    """The benchmark's own typical cost (the dry run's estimate with this deployment's settings)."""
+def run_estimate(request: RightsizingRequest, backend: Backend) -> RunEstimate | None:
+    """The dry run's estimate of this run's cost, with this deployment's settings (None: it cannot be made)."""
     try:
-        estimate = estimate_run(
+        return estimate_run(
             request,
             backend.prices,
             default_poll_seconds=backend.default_poll_seconds,
@@ -139,7 +163,6 @@ def estimated_cost(request: RightsizingRequest, backend: Backend) -> float | Non
         )
     except RightsizingError:
         return None
-    return round(estimate.total_usd.typical, 4) if estimate.complete else None
 
 
 def price_candidates(results: list[CandidateResult], backend: Backend, region: str) -> dict[str, PriceQuote | str]:
@@ -209,6 +232,9 @@ CSV_COLUMNS = [
     "rank",
     "verdict",
     "price_source",
+    "measured_endpoint_seconds",
+    "measured_task_seconds",
+    "measured_cost_usd",
     *TRIAL_CSV_COLUMNS,
 ]
 
@@ -220,6 +246,7 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
     """
     rec = run.recommendation
     ranked = {a.candidate_id: a for a in rec.alternatives} if rec else {}
+    spent = {c.candidate_id: c for c in run.cost.candidates} if run.cost else {}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
     writer.writeheader()
@@ -231,6 +258,7 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
         count = rec.instance_count if rec and chosen else lost.instance_count if lost else None
         fleet = rec.usd_per_hour if rec and chosen else lost.usd_per_hour if lost else None
         lat = c.latency_ms
+        cost = spent.get(c.candidate_id)
         writer.writerow(
             {
                 "candidate_id": c.candidate_id,
@@ -255,6 +283,9 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
                 "rank": 1 if chosen else lost.rank if lost else None,
                 "verdict": "recommended" if chosen else lost.reason if lost else "",
                 "price_source": price.source if isinstance(price, PriceQuote) else price,
+                "measured_endpoint_seconds": cost.endpoint_seconds if cost else None,
+                "measured_task_seconds": cost.task_seconds if cost else None,
+                "measured_cost_usd": cost.usd if cost else None,
                 **trial_csv_cells(c),
             }
         )
