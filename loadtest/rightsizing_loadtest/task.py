@@ -36,7 +36,7 @@ import psutil
 
 from rightsizing.adapters.s3 import UriStore
 from rightsizing.models.plan import LoadTestJob
-from rightsizing.models.result import LoadTestResult, ProbeRecord
+from rightsizing.models.result import LOAD_TEST_FAILURE_FILE, LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome
 from rightsizing.store import join_uri, put_json
 from rightsizing_loadtest.cpus import available_cpus
@@ -73,6 +73,9 @@ DONE_FIELDS = (
     "test_seconds",
     "stop_reason",
 )
+
+# Refused connections in a row, after the endpoint had answered, that mean it is gone: a few can be a restart.
+LOST_AFTER_REFUSALS = 20
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "TaskError", "Timing", "execute", "main"]
 
@@ -210,8 +213,39 @@ def check_reachable(totals: RequestTotals, endpoint_url: str) -> None:
         )
 
 
+def check_still_answering(totals: RequestTotals, endpoint_url: str) -> None:
+    """An endpoint that went away mid-test (its server died): the figures measured before are no capacity."""
+    refused = totals.refused_since_answer
+    if refused >= LOST_AFTER_REFUSALS:
+        raise TaskError(
+            EXIT_FAILED,
+            f"endpoint {endpoint_url} stopped answering mid-test: the last {refused} requests were refused "
+            f"(nothing listens there any more; last: {totals.last_transport_error}), so no capacity is reported",
+        )
+
+
 def execute(job_uri: str, started: float) -> LoadTestResult:
     job = load_job(job_uri)
+    try:
+        return measure(job, started)
+    except TaskError as e:
+        record_failure(job, e.message)
+        raise
+    except Exception as e:
+        record_failure(job, f"load test failed: {type(e).__name__}: {one_line(e)}")
+        raise
+
+
+def record_failure(job: LoadTestJob, message: str) -> None:
+    """Leave why the test failed beside its artefacts (``error.json``): the state machine only sees the exit code,
+    and the CollectMetrics step puts this message in the candidate's failure reason. Best effort."""
+    try:
+        put_json(join_uri(job.results_uri, LOAD_TEST_FAILURE_FILE), {"message": message}, UriStore())
+    except Exception as e:  # the exit code and stderr still say it
+        print(f"rightsizing-loadtest: could not record the failure: {one_line(e)}", file=sys.stderr, flush=True)
+
+
+def measure(job: LoadTestJob, started: float) -> LoadTestResult:
     try:
         target = resolve_target(job)  # unsigned to a loopback ENDPOINT_URL, else SigV4 to SageMaker runtime
     except EndpointConfigError as e:
@@ -244,6 +278,7 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
     if not outcome.probes:  # nothing measured is a failed test, not a capacity of zero
         raise TaskError(EXIT_FAILED, f"no load step was measured: {outcome.stop_reason}")
     check_reachable(totals, endpoint_url)
+    check_still_answering(totals, endpoint_url)
     result = LoadTestResult(
         candidate_id=job.candidate_id,
         mode=job.load.mode,

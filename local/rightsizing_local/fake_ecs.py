@@ -6,6 +6,7 @@ only addition is ENDPOINT_URL, the local endpoint's 127.0.0.1 address (on AWS th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from typing import Any
 
 from rightsizing_local.aws_errors import ACCOUNT, REGION, client_error
 from rightsizing_local.events import ProgressSink, no_progress
-from rightsizing_local.fake_sagemaker import LocalSageMaker
+from rightsizing_local.fake_sagemaker import LocalSageMaker, OnePage
 
 
 @dataclass
@@ -30,6 +31,8 @@ class LocalTask:
     endpoint_name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    group: str = ""
+    started_by: str = ""
     started: float = field(default_factory=time.time)
     stopped: float | None = None  # when the exit was first seen (the .sync integration polls every 0.5 s)
     stopped_reason: str | None = None
@@ -49,7 +52,9 @@ class LocalEcs:
         self._stopping = False
         self.process_groups: list[int] = []  # every load generator started (own session each)
 
-    def run_task(self, Cluster: str, Overrides: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def run_task(
+        self, Cluster: str, Overrides: dict[str, Any], Group: str = "", StartedBy: str = "", **_: Any
+    ) -> dict[str, Any]:
         environment = {
             item["Name"]: item["Value"] for item in Overrides["ContainerOverrides"][0].get("Environment", [])
         }
@@ -69,7 +74,7 @@ class LocalEcs:
                 stderr=stderr,
                 start_new_session=True,  # Ctrl-C goes to the CLI, which stops tasks in order
             )
-        task = LocalTask(arn, Cluster, endpoint_name, process, log_path)
+        task = LocalTask(arn, Cluster, endpoint_name, process, log_path, group=Group, started_by=StartedBy)
         self.process_groups.append(process.pid)
         with self._lock:
             self._tasks[arn] = task
@@ -86,6 +91,27 @@ class LocalEcs:
         camel = [{"taskArn": d["TaskArn"], "lastStatus": d["LastStatus"]} for d in described]
         return {"tasks": camel, "Tasks": described, "Failures": []}
 
+    def stop_task(self, cluster: str, task: str, reason: str = "", **_: Any) -> dict[str, Any]:
+        """StopTask: SIGTERM, as ECS sends, then SIGKILL after the grace period (here 5 s)."""
+        with self._lock:
+            found = self._tasks.get(task)
+        if found is None:
+            raise client_error("StopTask", "The referenced task was not found.", "InvalidParameterException")
+        if found.process.poll() is None:
+            found.stopped_reason = reason or "Task stopped by user"
+        _terminate(found.process)
+        return {"task": self._describe(found)}
+
+    def list_tasks(self, cluster: str, startedBy: str | None = None, **_: Any) -> dict[str, Any]:
+        """Running tasks (ListTasks' default desiredStatus), filtered by ``startedBy`` as ECS does."""
+        with self._lock:
+            tasks = list(self._tasks.values())
+        running = [t.arn for t in tasks if t.process.poll() is None and startedBy in (None, t.started_by)]
+        return {"taskArns": running}
+
+    def get_paginator(self, operation: str) -> OnePage:
+        return OnePage(getattr(self, operation))
+
     def stop_all(self) -> None:
         self._stopping = True
         with self._lock:
@@ -93,11 +119,13 @@ class LocalEcs:
         for task in tasks:
             if task.process.poll() is None:
                 task.stopped_reason = "Task stopped by local run shutdown"
-                _terminate(task.process)
+            _terminate(task.process)  # also when the task's first process is gone: its children may not be
 
-    def running(self) -> list[str]:
+    def running(self, group: str | None = None) -> list[str]:
+        """Tasks still running (of one task group, e.g. ``rightsizing:<run id>``)."""
         with self._lock:
-            return [t.arn for t in self._tasks.values() if t.process.poll() is None]
+            tasks = list(self._tasks.values())
+        return [t.arn for t in tasks if t.process.poll() is None and group in (None, t.group)]
 
     def _describe(self, task: LocalTask) -> dict[str, Any]:
         code = task.process.poll()
@@ -123,7 +151,7 @@ class LocalEcs:
         if code is not None:
             task.stopped = task.stopped or time.time()
             description["StoppedAt"] = _epoch_ms(task.stopped)
-            container["ExitCode"] = code
+            container["ExitCode"] = code if code >= 0 else 128 - code  # killed by a signal: 128 + its number, as ECS
             description["StopCode"] = "EssentialContainerExited"
             description["StoppedReason"] = task.stopped_reason or "Essential container in task exited"
         return description
@@ -145,11 +173,26 @@ def _epoch_ms(seconds: float) -> int:
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """SIGTERM to the task's process group, SIGKILL after ``timeout``; the group outlives its first process when
+    that one was killed (its load-generator workers are in the group too)."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout)
     except ProcessLookupError:
+        process.poll()
         return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_alive(process):
+        time.sleep(0.05)
+    if _group_alive(process):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _group_alive(process: subprocess.Popen[bytes]) -> bool:
+    process.poll()  # reap the first process, or its zombie keeps the group "alive"
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -41,6 +41,16 @@ class LocalEndpoint:
     cpu_samples: list[Sample] = field(default_factory=list)
 
 
+class OnePage:
+    """A botocore-like paginator over a call that answers in one page."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+        return [self._call(**kwargs)]
+
+
 class LocalSageMaker:
     """Thread-safe: Map iterations call it concurrently from the interpreter's threads."""
 
@@ -53,6 +63,7 @@ class LocalSageMaker:
         self._endpoints: dict[str, LocalEndpoint] = {}
         self._deleted_samples: dict[str, list[Sample]] = {}  # metrics are read after the endpoint is gone
         self._holds: dict[str, float] = {}  # endpoint name suffix -> seconds to stay Creating
+        self._tags: dict[str, list[dict[str, str]]] = {}  # resource ARN -> Tags given at creation (the sweeper reads)
         self._stopped = threading.Event()
         self.calls: list[tuple[str, str]] = []  # (operation, resource name): the audit trail tests assert on
         self.process_groups: list[int] = []  # every server started (each leads its own process group)
@@ -75,17 +86,24 @@ class LocalSageMaker:
             return endpoint.instance_type if endpoint else None
 
     # --- models and endpoint configs -------------------------------------------------------------------------
-    def create_model(self, ModelName: str, PrimaryContainer: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def create_model(
+        self, ModelName: str, PrimaryContainer: dict[str, Any], Tags: list[dict[str, str]] | None = None, **_: Any
+    ) -> dict[str, Any]:
+        arn = sagemaker_arn("model", ModelName)
         with self._lock:
             self.calls.append(("CreateModel", ModelName))
             if ModelName in self._models:
-                arn = sagemaker_arn("model", ModelName)
                 raise client_error("CreateModel", f"Cannot create already existing model {arn}.")
             self._models[ModelName] = dict(PrimaryContainer)
-        return {"ModelArn": sagemaker_arn("model", ModelName)}
+            self._tags[arn] = list(Tags or [])
+        return {"ModelArn": arn}
 
     def create_endpoint_config(
-        self, EndpointConfigName: str, ProductionVariants: list[dict[str, Any]], **_: Any
+        self,
+        EndpointConfigName: str,
+        ProductionVariants: list[dict[str, Any]],
+        Tags: list[dict[str, str]] | None = None,
+        **_: Any,
     ) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("CreateEndpointConfig", EndpointConfigName))
@@ -99,6 +117,7 @@ class LocalSageMaker:
                     "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
                 )
             self._configs[EndpointConfigName] = dict(variant)
+            self._tags[sagemaker_arn("endpoint-config", EndpointConfigName)] = list(Tags or [])
         return {"EndpointConfigArn": sagemaker_arn("endpoint-config", EndpointConfigName)}
 
     def delete_model(self, ModelName: str, **_: Any) -> dict[str, Any]:
@@ -115,7 +134,9 @@ class LocalSageMaker:
         return {}
 
     # --- endpoints ------------------------------------------------------------------------------------------
-    def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
+    def create_endpoint(
+        self, EndpointName: str, EndpointConfigName: str, Tags: list[dict[str, str]] | None = None, **_: Any
+    ) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("CreateEndpoint", EndpointName))
             if self._stopped.is_set():
@@ -125,6 +146,7 @@ class LocalSageMaker:
             if EndpointConfigName not in self._configs:
                 raise not_found("CreateEndpoint", "endpoint-config", EndpointConfigName)
             self._start_endpoint(EndpointName, EndpointConfigName)
+            self._tags[sagemaker_arn("endpoint", EndpointName)] = list(Tags or [])
         return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
     def describe_endpoint(self, EndpointName: str, **_: Any) -> dict[str, Any]:
@@ -157,6 +179,43 @@ class LocalSageMaker:
         endpoint.server.stop()
         self._progress(EndpointName, "deleted", "server stopped")
         return {}
+
+    # --- listing, as the sweeper finds a run's leftovers (rightsizing.adapters.sweep.RunSweeper) ----------------
+    def list_models(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        with self._lock:
+            names = [n for n in sorted(self._models) if NameContains in n]
+        return {"Models": [{"ModelName": n, "ModelArn": sagemaker_arn("model", n)} for n in names]}
+
+    def list_endpoint_configs(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        with self._lock:
+            names = [n for n in sorted(self._configs) if NameContains in n]
+        configs = [{"EndpointConfigName": n, "EndpointConfigArn": sagemaker_arn("endpoint-config", n)} for n in names]
+        return {"EndpointConfigs": configs}
+
+    def list_endpoints(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        with self._lock:
+            endpoints = [e for name, e in sorted(self._endpoints.items()) if NameContains in name]
+        listed = [
+            {
+                "EndpointName": e.name,
+                "EndpointArn": sagemaker_arn("endpoint", e.name),
+                "EndpointStatus": self._status(e)[0],
+            }
+            for e in endpoints
+        ]
+        return {"Endpoints": listed}
+
+    def list_tags(self, ResourceArn: str, **_: Any) -> dict[str, Any]:
+        with self._lock:
+            tags = self._tags.get(ResourceArn)
+        if tags is None:
+            kind, name = ResourceArn.rsplit(":", 1)[-1].split("/", 1)
+            raise not_found("ListTags", kind, name)
+        return {"Tags": list(tags)}
+
+    def get_paginator(self, operation: str) -> OnePage:
+        """The list calls above answer in one page; the sweeper iterates pages as with botocore."""
+        return OnePage(getattr(self, operation))
 
     # --- local-only helpers ---------------------------------------------------------------------------------
     def endpoint_url(self, name: str) -> str:

@@ -17,6 +17,7 @@ from rightsizing.run_events import ExecutionStatusChange, entry_payload, failed_
 from rightsizing.store import LocalStore, get_json, local_uri
 from rightsizing_local.asl_runner import ExecutionOutcome, execute, render_definition
 from rightsizing_local.backend import local_backend
+from rightsizing_local.cleanup import sweep_run_locally
 from rightsizing_local.events import LocalEventBus, ProgressSink, no_progress
 from rightsizing_local.fake_ecs import LocalEcs
 from rightsizing_local.fake_sagemaker import LocalSageMaker
@@ -74,6 +75,8 @@ class LocalRun:
     sagemaker_calls: list[tuple[str, str]] = field(default_factory=list)
     leftovers: dict[str, list[str]] = field(default_factory=dict)
     process_groups: list[int] = field(default_factory=list)
+    sweeps: list[ExecutionOutcome] = field(default_factory=list)  # the cleanup state machine's executions
+    tasks_left: list[str] = field(default_factory=list)  # load-test tasks still running when both machines ended
 
 
 def run_local(
@@ -112,16 +115,24 @@ def run_local(
     limits = request.limits
     per_candidate = limits.max_seconds_per_candidate + 120 + 2 * limits.max_endpoint_wait_seconds
     bound = sum(len(c.variants()) for c in request.candidates) * per_candidate + 300
+    substitutions = local_substitutions(local_uri(output_root))
     try:
         execution = execute(
-            render_definition(local_substitutions(local_uri(output_root))),
+            render_definition(substitutions),
             request.model_dump(mode="json"),
             name=run_id,
             clients=clients,
             timeout_seconds=bound,
             retry_time_scale=retry_time_scale,
         )
-        leftovers = sagemaker.live_resources()  # what the state machine itself failed to delete
+        sweeps = [
+            sweep_run_locally(
+                sweep_input, clients["sagemaker"], clients["ecs"], substitutions["LoadTestClusterArn"], retry_time_scale
+            )
+            for sweep_input in sweeps_due(run_id, execution, clients["stepfunctions"])
+        ]
+        leftovers = sagemaker.live_resources()  # what the state machines themselves failed to delete
+        tasks_left = ecs.running()
     finally:
         ecs.stop_all()
         sagemaker.shutdown()
@@ -139,4 +150,15 @@ def run_local(
         sagemaker_calls=sagemaker.calls,
         leftovers=leftovers,
         process_groups=sagemaker.process_groups + ecs.process_groups,
+        sweeps=sweeps,
+        tasks_left=tasks_left,
     )
+
+
+def sweeps_due(run_id: str, execution: ExecutionOutcome, stepfunctions: Any) -> list[dict[str, Any]]:
+    """The cleanup executions AWS would start: one per candidate the run handed over (StartSweep), and one for the
+    whole run when it failed, timed out or was aborted (RunStoppedRule: ``{"run_id": <execution name>}``)."""
+    due = [started["Input"] for started in stepfunctions.started]
+    if execution.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        due.append({"run_id": run_id})
+    return due

@@ -55,6 +55,10 @@ class ProbeRecord(BaseModel):
     trial: int | None = Field(None, description="Which trial (1-based) the probe belongs to, with load.trials > 1.")
 
 
+# Beside result.json, written instead of it when the load test fails: {"message": why}, for the failure reason.
+LOAD_TEST_FAILURE_FILE = "error.json"
+
+
 class LoadTestResult(BaseModel):
     """What the load generator writes to ``<results_uri>/result.json``."""
 
