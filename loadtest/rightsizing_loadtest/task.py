@@ -39,11 +39,12 @@ from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LOAD_TEST_FAILURE_FILE, LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome
 from rightsizing.store import join_uri, put_json
+from rightsizing_loadtest.cold_start import measure_cold_start
 from rightsizing_loadtest.cpus import available_cpus
 from rightsizing_loadtest.distributed import DistributedProbe
 from rightsizing_loadtest.driver import LocustProbe
 from rightsizing_loadtest.ecs_workers import WorkerTasksUnavailable, ecs_launcher
-from rightsizing_loadtest.endpoint import EndpointConfigError, Target, resolve_target
+from rightsizing_loadtest.endpoint import EndpointConfigError, Target, invocations_for, resolve_target
 from rightsizing_loadtest.generator import generator_for
 from rightsizing_loadtest.job_io import (
     EXIT_FAILED,
@@ -267,6 +268,11 @@ def measure(job: LoadTestJob, started: float) -> LoadTestResult:
         budget_seconds=round(timing.search_budget, 1),
         max_seconds=job.max_seconds,
     )
+    cold_start = None
+    if job.serverless_max_concurrency is not None:  # before any other request: the endpoint is fresh
+        invocations = invocations_for(target, payloads, job.content_type)
+        cold_start = measure_cold_start(invocations, timing.request_timeout)
+        emit("cold_start", **cold_start.model_dump(mode="json"))
     with tempfile.TemporaryDirectory(prefix="rightsizing-loadtest-") as workdir:
         started_epoch = time.time()  # wall clock: the metrics window endpoint-side (CloudWatch) figures cover
         outcome, totals, files, seconds = run_search(job, target, payloads, Path(workdir), started)
@@ -294,6 +300,7 @@ def measure(job: LoadTestJob, started: float) -> LoadTestResult:
         stop_reason=outcome.stop_reason,
         generator_limited=outcome.generator_limited,
         lower_bound=outcome.lower_bound,
+        cold_start=cold_start,
         trials=outcome.trials,
         probes=outcome.probes,
         artifacts=artifacts,

@@ -12,6 +12,7 @@ endpoint would be.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from rightsizing_local.aws_errors import ACCOUNT, REGION, client_error, not_foun
 from rightsizing_local.cpu_samples import Sample, start_sampling, utilisation
 from rightsizing_local.events import ProgressSink, no_progress
 from rightsizing_local.model_server import ServerProcess, start_server
-from rightsizing_local.profiles import PROFILES
+from rightsizing_local.model_server.serverless import ServerlessSettings
+from rightsizing_local.profiles import PROFILES, SERVERLESS_PROFILES
 
 __all__ = ["ACCOUNT", "REGION", "LocalSageMaker", "client_error"]
 
@@ -103,8 +105,12 @@ class LocalSageMaker:
         EndpointConfigName: str,
         ProductionVariants: list[dict[str, Any]],
         Tags: list[dict[str, str]] | None = None,
-        **_: Any,
+        **rest: Any,
     ) -> dict[str, Any]:
+        params = {"EndpointConfigName": EndpointConfigName, "ProductionVariants": ProductionVariants, **rest}
+        if Tags is not None:
+            params["Tags"] = Tags
+        check_against_botocore("CreateEndpointConfig", params)
         with self._lock:
             self.calls.append(("CreateEndpointConfig", EndpointConfigName))
             if EndpointConfigName in self._configs:
@@ -112,10 +118,7 @@ class LocalSageMaker:
             variant = ProductionVariants[0]
             if variant["ModelName"] not in self._models:
                 raise client_error("CreateEndpointConfig", f'Could not find model "{variant["ModelName"]}".')
-            if variant["InstanceType"] not in PROFILES:
-                raise client_error(
-                    "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
-                )
+            _check_variant_kind(variant)
             self._configs[EndpointConfigName] = dict(variant)
             self._tags[sagemaker_arn("endpoint-config", EndpointConfigName)] = list(Tags or [])
         return {"EndpointConfigArn": sagemaker_arn("endpoint-config", EndpointConfigName)}
@@ -249,25 +252,51 @@ class LocalSageMaker:
         with self._lock:
             variant = self._configs[config_name]
             container = self._models[variant["ModelName"]]
-            profile = PROFILES[variant["InstanceType"]]
-            server = start_server(
-                model_path=LocalStore.path_of(container["ModelDataUrl"]),
-                workers=profile.workers,
-                cpus=profile.usable_cpus(),
-                environment={**profile.environment, **container.get("Environment", {})},
-                log_path=self._workdir / "endpoints" / f"{name}.log",
-            )
+            serverless = variant.get("ServerlessConfig")
+            if serverless is not None:
+                label, description, server = self._start_serverless(name, container, serverless)
+            else:
+                profile = PROFILES[variant["InstanceType"]]
+                label, description = profile.name, profile.description
+                server = start_server(
+                    model_path=LocalStore.path_of(container["ModelDataUrl"]),
+                    workers=profile.workers,
+                    cpus=profile.usable_cpus(),
+                    environment={**profile.environment, **container.get("Environment", {})},
+                    log_path=self._workdir / "endpoints" / f"{name}.log",
+                )
             held = next((s for suffix, s in self._holds.items() if name.endswith(suffix)), None)
             self._endpoints[name] = LocalEndpoint(
                 name,
                 config_name,
-                profile.name,
+                label,
                 server,
                 external=external,
                 held_until=None if held is None else time.time() + held,
             )
             self.process_groups.append(server.process.pid)
-        self._progress(name, "creating", f"{profile.name}: {profile.description}")
+        self._progress(name, "creating", f"{label}: {description}")
+
+    def _start_serverless(
+        self, name: str, container: dict[str, Any], config: dict[str, int]
+    ) -> tuple[str, str, ServerProcess]:
+        """A serverless endpoint: the memory size's local profile, with the concurrency cap and cold start on."""
+        profile = SERVERLESS_PROFILES[config["MemorySizeInMB"]]
+        settings = ServerlessSettings(config["MaxConcurrency"], profile.cold_start_seconds, profile.idle_seconds)
+        server = start_server(
+            model_path=LocalStore.path_of(container["ModelDataUrl"]),
+            workers=profile.workers,
+            cpus=profile.usable_cpus(),
+            environment={**container.get("Environment", {}), **settings.environment()},
+            log_path=self._workdir / "endpoints" / f"{name}.log",
+            threads=profile.threads,
+        )
+        label = f"{profile.name}-c{config['MaxConcurrency']}"
+        description = (
+            f"{profile.description}, MaxConcurrency {config['MaxConcurrency']}, "
+            f"cold start {profile.cold_start_seconds:g} s"
+        )
+        return label, description, server
 
     def _endpoint(self, operation: str, name: str) -> LocalEndpoint:
         with self._lock:
@@ -297,3 +326,45 @@ class LocalSageMaker:
 
     def _sampling(self, endpoint: LocalEndpoint) -> Any:
         return lambda: endpoint.server.exit_code() is None and not self._stopped.is_set()
+
+
+@functools.cache
+def _input_shape(operation: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation).input_shape
+
+
+def check_against_botocore(operation: str, params: dict[str, Any]) -> None:
+    """Refuse parameters botocore's SageMaker model refuses (types, ranges, required members), as the real API
+    would: the state machine's Parameters are checked here against the service contract, not only by shape."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(params, _input_shape(operation))
+    if report.has_errors():
+        raise client_error(operation, " ".join(report.generate_report().split()))
+
+
+def _check_variant_kind(variant: dict[str, Any]) -> None:
+    """What SageMaker checks beyond botocore's model: a variant is either serverless or instance-based."""
+    serverless = variant.get("ServerlessConfig")
+    if serverless is not None:
+        if "InstanceType" in variant or "InitialInstanceCount" in variant:
+            raise client_error(
+                "CreateEndpointConfig",
+                "ServerlessConfig cannot be specified with InstanceType or InitialInstanceCount.",
+            )
+        if serverless["MemorySizeInMB"] not in SERVERLESS_PROFILES:
+            known = ", ".join(f"{m} ({p.name})" for m, p in SERVERLESS_PROFILES.items())
+            raise client_error(
+                "CreateEndpointConfig",
+                f"MemorySizeInMB {serverless['MemorySizeInMB']} has no local serverless profile (known: {known}).",
+            )
+        return
+    if "InstanceType" not in variant or "InitialInstanceCount" not in variant:
+        needs = "A production variant needs InstanceType and InitialInstanceCount, or ServerlessConfig."
+        raise client_error("CreateEndpointConfig", needs)
+    if variant["InstanceType"] not in PROFILES:
+        raise client_error(
+            "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
+        )

@@ -11,7 +11,7 @@ import pytest
 from rightsizing import exceptions
 from rightsizing.measured_cost import ENDPOINT_INSTANCE_COUNT
 from rightsizing.models.cost import StateTimes, UsageRecord
-from rightsizing.models.plan import CandidatePlan
+from rightsizing.models.plan import CandidatePlan, production_variants_for
 from rightsizing.models.result import CandidateResult
 from rightsizing_local.asl_runner import DEFINITION_PATH, render_definition
 from rightsizing_local.run import local_substitutions
@@ -219,8 +219,10 @@ def test_the_measured_cost_timestamps_reach_collect_metrics_and_record_failure_o
     for name in ("CollectMetrics", "RecordFailure"):
         assert ITERATION[name]["Parameters"]["usage"] == usage, name
     assert {key.removesuffix(".$") for key in usage} == set(UsageRecord.model_fields)
-    variant = ITERATION["CreateEndpointConfig"]["Parameters"]["ProductionVariants"][0]
-    assert variant["InitialInstanceCount"] == ENDPOINT_INSTANCE_COUNT  # what the endpoint seconds are multiplied by
+    # The variants come whole from the plan; an instance candidate's count is what endpoint seconds are multiplied by.
+    assert ITERATION["CreateEndpointConfig"]["Parameters"]["ProductionVariants.$"] == "$.candidate.production_variants"
+    [variant] = production_variants_for("ml.c5.large", "m", None)
+    assert variant["InitialInstanceCount"] == ENDPOINT_INSTANCE_COUNT
 
 
 def _reachable_within(states: dict[str, Any], start: str) -> set[str]:

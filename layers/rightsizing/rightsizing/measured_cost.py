@@ -41,7 +41,7 @@ from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.result import CandidateResult, StepFailure
 
-ENDPOINT_INSTANCE_COUNT = 1  # CreateEndpointConfig's InitialInstanceCount in statemachine/rightsizing.asl.json
+ENDPOINT_INSTANCE_COUNT = 1  # InitialInstanceCount of an instance candidate (models/plan.py production_variants_for)
 # PlanRun, BenchmarkCandidates, Recommend, PublishResult, RunFinished; Lambda: Plan and Recommend.
 RUN_TRANSITIONS = 5
 RUN_LAMBDA_INVOCATIONS = 2
@@ -120,6 +120,10 @@ def _endpoint_usage(plan: CandidatePlan, record: UsageRecord | None, notes: list
     """(seconds, instances, deleted) of the endpoint the run created."""
     if plan.existing_endpoint:
         notes.append("existing endpoint: not created by the run, its instances are not counted")
+        return 0.0, 0, True
+    if any("ServerlessConfig" in variant for variant in plan.production_variants):
+        # Billed per use (its requests' compute and data), not per endpoint second: no instance to count here.
+        notes.append("serverless endpoint: billed per request's compute, not per endpoint second; not counted")
         return 0.0, 0, True
     created = epoch_seconds(record.times.endpoint_created.at) if record and record.times.endpoint_created else None
     if record is None or created is None:

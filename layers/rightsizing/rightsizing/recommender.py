@@ -17,6 +17,7 @@ from rightsizing.models.common import UNMEASURED, Percentile
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import Alternative, AutoscalingSuggestion, CandidateResult, Recommendation
+from rightsizing.models.serverless import ServerlessSizing, cost_at_rate, parse_serverless_label
 from rightsizing.models.targets import TrafficTarget
 
 EPSILON = 1e-9  # 300 / 100 must be exactly 3 instances, not 4 after floating-point noise
@@ -31,7 +32,8 @@ class Sizing:
     usd_per_hour_on_demand: float
     usd_per_hour: float
     latency_at_sla: float
-    rate_rps: float  # the per-instance rate sized on: the figure, or with trials their mean or interval's lower end
+    serverless: ServerlessSizing | None = None  # priced per use at the target rate: one endpoint, count 1
+    rate_rps: float = 0.0  # the per-instance rate sized on: the figure, or with trials their mean or low end
 
 
 def sizing_rate(result: CandidateResult, size_on: str = "mean") -> float:
@@ -69,8 +71,10 @@ def size_candidates(
     target_rps: float,
     options: SizingOptions | None = None,
     percentile: Percentile = "p95",
+    bytes_per_request: float = 0.0,
 ) -> tuple[list[Sizing], list[Alternative]]:
-    """Size every usable candidate, ranked best first; explain every unusable one."""
+    """Size every usable candidate, ranked best first; explain every unusable one. A serverless candidate is one
+    endpoint priced per use at the target rate (``size_serverless``)."""
     options = options or SizingOptions()
     discount = 1 - options.savings_plan_discount_percent / 100
     sized: list[Sizing] = []
@@ -83,14 +87,68 @@ def size_candidates(
             continue
         assert isinstance(price, PriceQuote) and result.sustainable_rps
         rate = sizing_rate(result, options.size_on)
+        if price.usd_per_gb_second is not None:
+            outcome = size_serverless(result, price, target_rps, discount, bytes_per_request, percentile, rate)
+            if isinstance(outcome, str):
+                rejected.append(_alternative(result, None, None, outcome))
+            else:
+                sized.append(outcome)
+            continue
         count = instances_needed(target_rps, rate, options.scaling_efficiency, options.min_instances)
         on_demand = count * price.usd_per_hour
         latency = result.latency_ms.at(percentile) if result.latency_ms else math.inf
         capacity = fleet_capacity(count, rate, options.scaling_efficiency)
-        sized.append(Sizing(result, price, count, capacity, on_demand, on_demand * discount, latency, rate))
+        sized.append(Sizing(result, price, count, capacity, on_demand, on_demand * discount, latency, rate_rps=rate))
     # Cheapest first; ties go to fewer instances, then lower latency at the SLA's own percentile.
     sized.sort(key=lambda s: (round(s.usd_per_hour, 6), s.count, s.latency_at_sla))
     return sized, rejected
+
+
+def size_serverless(
+    result: CandidateResult,
+    price: PriceQuote,
+    target_rps: float,
+    discount: float,
+    bytes_per_request: float,
+    percentile: Percentile,
+    rate: float | None = None,
+) -> Sizing | str:
+    """One serverless endpoint at the target rate, or why it cannot carry it.
+
+    Its within-SLA rate was measured with at most MaxConcurrency requests in flight, so a target above it cannot be
+    met by this endpoint (more concurrency, up to 200, or a real-time instance can). Below it, the bill is the
+    compute the target uses: rate x seconds per request x memory GB x $/GB-s x 3600, plus request bytes processed.
+    """
+    label = parse_serverless_label(result.instance_type)
+    rate = (result.sustainable_rps or 0.0) if rate is None else rate  # with trials: their mean or interval's low end
+    latency = result.latency_ms
+    if label is None or latency is None or price.usd_per_gb_second is None:
+        return "serverless candidate without a measured latency or per-use price"
+    seconds = latency.p50 / 1000
+    if target_rps > rate * (1 + EPSILON):
+        return (
+            f"one serverless endpoint with MaxConcurrency {label.max_concurrency} sustains {rate:.1f} RPS within the "
+            f"SLA, short of {target_rps:g} RPS (which needs ~{target_rps * seconds:.1f} requests in flight at "
+            f"{latency.p50:.1f} ms each, if the SLA still holds); raise max_concurrency (at most 200) or use a "
+            "real-time instance"
+        )
+    per_gb = price.usd_per_gb_processed or 0.0
+    cost = cost_at_rate(target_rps, seconds, label.memory_gb, price.usd_per_gb_second, bytes_per_request, per_gb)
+    details = ServerlessSizing(
+        memory_mb=label.memory_mb,
+        max_concurrency=label.max_concurrency,
+        target_rps=target_rps,
+        seconds_per_request=round(seconds, 6),
+        concurrency_needed=round(cost.concurrency_needed, 3),
+        usd_per_gb_second=price.usd_per_gb_second,
+        compute_usd_per_hour=round(cost.compute_usd_per_hour, 6),
+        data_usd_per_hour=round(cost.data_usd_per_hour, 6),
+        bytes_per_request=bytes_per_request,
+        cold_start_ms=result.cold_start.first_ms if result.cold_start else None,
+    )
+    at_rate = price.model_copy(update={"usd_per_hour": cost.usd_per_hour})
+    on_demand = cost.usd_per_hour
+    return Sizing(result, at_rate, 1, rate, on_demand, on_demand * discount, latency.at(percentile), details, rate)
 
 
 def _unusable_reason(result: CandidateResult, price: PriceQuote | str | None) -> str | None:
@@ -125,6 +183,7 @@ def recommend(
     options: SizingOptions | None = None,
     *,
     percentile: Percentile = "p95",
+    bytes_per_request: float = 0.0,
 ) -> tuple[Recommendation | None, str | None]:
     """The recommendation for the traffic's sizing rate (the top of a range), or why there is none.
 
@@ -132,7 +191,7 @@ def recommend(
     """
     options = options or SizingOptions()
     target_rps = traffic.sizing_rps
-    sized, rejected = size_candidates(results, prices, target_rps, options, percentile)
+    sized, rejected = size_candidates(results, prices, target_rps, options, percentile, bytes_per_request)
     if not sized:
         return None, _no_answer(results, rejected)
     best = sized[0]
@@ -156,10 +215,15 @@ def recommend(
             alternatives=alternatives + rejected,
             usd_per_hour_on_demand=round(best.usd_per_hour_on_demand, 6),
             savings_plan_discount_percent=options.savings_plan_discount_percent,
-            usd_per_inference_at_capacity=best.usd_per_hour / (best.capacity_rps * 3600),
+            # per use, a serverless endpoint's cost per inference is the same at any rate it carries
+            usd_per_inference_at_capacity=best.usd_per_hour
+            / ((target_rps if best.serverless else best.capacity_rps) * 3600),
             latency_ms_at_sla_percentile=best.latency_at_sla if math.isfinite(best.latency_at_sla) else None,
-            autoscaling=autoscaling_advice(best, traffic.range_floor or target_rps, target_rps, options),
+            autoscaling=None
+            if best.serverless
+            else autoscaling_advice(best, traffic.range_floor or target_rps, target_rps, options),
             lower_bound=best.candidate.lower_bound,
+            serverless=best.serverless,
             size_on=options.size_on,
         ),
         None,
@@ -187,6 +251,8 @@ def autoscaling_advice(best: Sizing, min_rps: float, max_rps: float, options: Si
 
 
 def _rationale(best: Sizing, target_rps: float, feasible: int, options: SizingOptions) -> str:
+    if best.serverless is not None:
+        return _serverless_rationale(best, best.serverless, feasible)
     rate = best.rate_rps
     scaling = f" x {options.scaling_efficiency:g} scaling efficiency" if best.count > 1 else ""
     minimum = f", at least {options.min_instances}" if options.min_instances > 1 else ""
@@ -218,6 +284,24 @@ def _trials_note(candidate: CandidateResult, size_on: str) -> str:
     return f"; the rate is the mean of {stats.measured} trials ({interval})"
 
 
+def _serverless_rationale(best: Sizing, cost: ServerlessSizing, feasible: int) -> str:
+    cold = f"; its cold start ({cost.cold_start_ms:.0f} ms) is not in the SLA verdict" if cost.cold_start_ms else ""
+    data = f" + ${cost.data_usd_per_hour:.4f}/h data in" if cost.data_usd_per_hour else ""
+    return (
+        f"1 serverless endpoint ({cost.memory_mb} MB, MaxConcurrency {cost.max_concurrency}) sustains "
+        f"{best.capacity_rps:.1f} RPS within the SLA; at {cost.target_rps:g} RPS it computes "
+        f"{cost.target_rps:g} x {cost.seconds_per_request * 1000:.1f} ms x {cost.memory_mb / 1024:g} GB x "
+        f"${_rate(cost.usd_per_gb_second)}/GB-s x 3600 = ${cost.compute_usd_per_hour:.4f}/h{data} "
+        f"(~{cost.concurrency_needed:.1f} requests in flight of {cost.max_concurrency}), the cheapest of "
+        f"{feasible} candidate(s) that can meet {cost.target_rps:g} RPS{cold}" + _floor_note(best.candidate)
+    )
+
+
+def _rate(usd: float) -> str:
+    """A small unit price in plain decimals: 0.00002, not 2e-05."""
+    return f"{usd:.10f}".rstrip("0").rstrip(".")
+
+
 def _floor_note(candidate: CandidateResult) -> str:
     """Said wherever a generator-limited figure is used: it is a floor, so the count sized on it may be too high."""
     if not candidate.lower_bound:
@@ -242,8 +326,11 @@ def _lost_to(best: Sizing, other: Sizing, rank: int, percentile: Percentile) -> 
             f"same price and count; higher {percentile} latency "
             f"({other.latency_at_sla:.1f} ms vs {best.latency_at_sla:.1f} ms)"
         )
+    if other.serverless is not None and other.usd_per_hour > best.usd_per_hour + EPSILON:
+        reason = f"costs ${other.usd_per_hour - best.usd_per_hour:.4f}/h more (serverless, per use at the target)"
     alternative = _alternative(other.candidate, other.count, other.usd_per_hour, reason + _floor_note(other.candidate))
-    return alternative.model_copy(update={"rank": rank, "capacity_rps": round(other.capacity_rps, 3)})
+    update = {"rank": rank, "capacity_rps": round(other.capacity_rps, 3), "serverless": other.serverless}
+    return alternative.model_copy(update=update)
 
 
 def _no_answer(results: list[CandidateResult], rejected: list[Alternative]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from flask import Flask, Response, request
 
 from rightsizing_local.model_server.images import ImageError, decode_npy, decode_png, features
+from rightsizing_local.model_server.serverless import THROTTLED_STATUS, THROTTLED_TYPE, ServerlessGate, settings_from
 
 # Same limit as SageMaker real-time endpoints: bigger bodies get 413 before we read them.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -57,6 +59,8 @@ def create_app(model_path: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_PAYLOAD_BYTES
     app.config["RIGHTSIZING_MODEL"] = model  # kept on the app so /ping reflects whether a model is loaded
+    serverless = settings_from()
+    gate = ServerlessGate(serverless) if serverless else None  # made before gunicorn forks: shared by the workers
 
     @app.get("/ping")
     def ping() -> Response:
@@ -65,6 +69,9 @@ def create_app(model_path: str | None = None) -> Flask:
 
     @app.post("/invocations")
     def invocations() -> Response:
+        return invoke() if gate is None else _through_gate(gate, invoke)
+
+    def invoke() -> Response:
         model = app.config.get("RIGHTSIZING_MODEL")
         if model is None:
             return _error(503, "model not loaded")
@@ -138,6 +145,19 @@ def _check_shape(x: np.ndarray, n_features: int) -> None:
     if x.ndim != 2 or x.shape[1] != n_features:
         got = x.shape[1] if x.ndim == 2 else "a ragged or nested structure"
         raise PayloadError(f"expected {n_features} features per row, got {got}")
+
+
+def _through_gate(gate: ServerlessGate, invoke: Callable[[], Response]) -> Response:
+    """A serverless endpoint's invocation: refused (429 ThrottlingException) at MaxConcurrency, else admitted
+    through any cold start."""
+    if not gate.enter():
+        response = _error(THROTTLED_STATUS, f"Rate exceeded: at MaxConcurrency {gate.settings.max_concurrency}")
+        response.headers["x-amzn-ErrorType"] = f"{THROTTLED_TYPE}:"
+        return response
+    try:
+        return invoke()
+    finally:
+        gate.leave()
 
 
 def _error(status: int, message: str) -> Response:

@@ -63,7 +63,9 @@ def check_instance_types(request: RightsizingRequest, also_known: Collection[str
     problems = [
         (f"candidates.{index}.instance_type", problem)
         for index, spec in enumerate(request.candidates)
-        if not spec.is_local and (problem := unknown_instance_type(spec.instance_type, also_known))
+        if not spec.is_local
+        and not spec.is_serverless
+        and (problem := unknown_instance_type(spec.instance_type, also_known))
     ]
     if problems:
         raise InvalidRequest(*problems[0], *problems[1:])

@@ -82,7 +82,9 @@ def _instance_types(request: RightsizingRequest) -> Check:
         check_instance_types(request)
     except InvalidRequest as e:
         return failed("instance types", e.details)
-    types = sorted({spec.instance_type for spec in request.candidates})
+    types = sorted({spec.instance_type for spec in request.candidates if not spec.is_serverless})
+    if not types:
+        return not_checked("instance types", "serverless candidates only: no instance type to check")
     return ok("instance types", f"known to SageMaker real-time hosting: {', '.join(types)}")
 
 

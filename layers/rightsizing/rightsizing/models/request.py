@@ -268,6 +268,10 @@ class RightsizingRequest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RightsizingRequest:
+        # Serverless candidates take the run's mode from its instance candidates, or else from the model source.
+        instances = [c for c in self.candidates if not c.is_serverless]
+        local = instances[0].is_local if instances else isinstance(self.model, LocalModelSource)
+        self.candidates = [c.labelled_for(local) for c in self.candidates]
         seen: set[tuple[str, tuple[tuple[str, str], ...], str, str | None]] = set()
         for index, candidate in enumerate(self.candidates):
             env = tuple(sorted(candidate.environment.items()))
@@ -277,8 +281,8 @@ class RightsizingRequest(BaseModel):
                     f"candidates.{index}", f"duplicates an earlier candidate ({candidate.instance_type})"
                 )
             seen.add(key)
-        local = {c.is_local for c in self.candidates}
-        if len(local) > 1:
+        kinds = {c.is_local for c in self.candidates}
+        if len(kinds) > 1:
             raise FieldProblem("candidates", "mixes local profiles and AWS instance types; use one kind per run")
         deploys = any(c.endpoint_name is None for c in self.candidates)
         if deploys and self.is_local != isinstance(self.model, LocalModelSource):

@@ -10,6 +10,7 @@ from rightsizing.models.common import CandidateStatus, LatencyPercentiles
 from rightsizing.models.cost import CandidateUsage, RunCost
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
+from rightsizing.models.serverless import ColdStart, ServerlessSizing
 from rightsizing.models.targets import LatencySla, TrafficTarget
 from rightsizing.models.trials import TrialStats
 
@@ -18,9 +19,11 @@ from rightsizing.models.trials import TrialStats
 # a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
 # 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why). 2.3: `cost`, the run's measured
 # cost beside its estimate, and each candidate's measured `usage` (endpoint and task seconds, transitions).
-# 2.4: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and spread) on the load test and
-# the candidate; probes say which trial they belong to; `size_on` on the answer.
-RESULT_SCHEMA_VERSION = "2.4"
+# 2.4: serverless candidates: `cold_start` per candidate, `serverless` on the recommendation and its alternatives
+# (the cost at the target rate).
+# 2.5: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and spread) on the load
+# test and the candidate; probes say which trial they belong to; `size_on` on the answer.
+RESULT_SCHEMA_VERSION = "2.5"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -83,6 +86,7 @@ class LoadTestResult(BaseModel):
         "the SLA and may sustain more. A lower bound of 0 means not measured, not zero.",
     )
     late_share_at_sustainable: float | None = None
+    cold_start: ColdStart | None = Field(None, description="Serverless: the first request, measured apart.")
     trials: TrialStats | None = Field(
         None,
         description="With load.trials > 1: each trial's figure and their mean, 95 % interval and spread; "
@@ -121,6 +125,9 @@ class CandidateResult(BaseModel):
     usage: CandidateUsage | None = Field(
         None,
         description="What the candidate used, from the state machine's timestamps (None: skipped, or not recorded).",
+    )
+    cold_start: ColdStart | None = Field(
+        None, description="Serverless: the first request after deployment, measured apart, not in the SLA verdict."
     )
     trials: TrialStats | None = Field(
         None,
@@ -166,6 +173,7 @@ class Alternative(BaseModel):
     reason: str
     rank: int | None = Field(None, description="Place among the sized candidates (1 = recommended); None if unusable.")
     capacity_rps: float | None = Field(None, description="What instance_count instances sustain within the SLA.")
+    serverless: ServerlessSizing | None = Field(None, description="A serverless candidate's cost at the target rate.")
 
 
 class AutoscalingSuggestion(BaseModel):
@@ -210,6 +218,9 @@ class Recommendation(BaseModel):
         False,
         description="sustainable_rps_per_instance is a lower bound (status lower_bound): sized on it, the fleet "
         "serves the target and may be larger than needed.",
+    )
+    serverless: ServerlessSizing | None = Field(
+        None, description="Set when the answer is a serverless endpoint: one endpoint, priced per use at the target."
     )
     size_on: Literal["mean", "lower_bound"] = Field(
         "mean",

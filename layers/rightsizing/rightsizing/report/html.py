@@ -10,6 +10,7 @@ from plotly.offline import get_plotlyjs
 from rightsizing.models.result import ProbeRecord, RunResult
 from rightsizing.report import charts, tables
 from rightsizing.report.cost import cost_section
+from rightsizing.report.serverless import serverless_section
 from rightsizing.report.snippet import endpoint_snippet
 from rightsizing.report.trials import trials_section
 
@@ -91,6 +92,7 @@ def render_html(run: RunResult, traces: dict[str, list[ProbeRecord]], snippet: s
         "<h2>Candidates</h2>",
         tables.candidates_table(run),
         trials_section(run),
+        serverless_section(run),
         '<h2 id="cost">What this run cost</h2>',
         cost_section(run.cost),
         "<h2>Assumptions</h2>",

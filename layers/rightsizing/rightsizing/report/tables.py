@@ -156,7 +156,7 @@ def candidates_table(run: RunResult) -> str:
                 escape(c.instance_type),
                 escape(status_label(c)),
                 *measured_cells(c),
-                _usd(price.usd_per_hour if price else None),
+                _usd(price.usd_per_hour if price and price.usd_per_gb_second is None else None),  # serverless: per use
                 str(count or "—"),
                 _usd(fleet),
                 verdict,

@@ -53,6 +53,7 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
         stop_reason=load.stop_reason,
         server_metrics=server,
         artifacts={**load.artifacts, "result": result_uri},
+        cold_start=load.cold_start,
         usage=usage,
         trials=load.trials,
     )

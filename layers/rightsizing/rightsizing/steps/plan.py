@@ -21,9 +21,17 @@ from rightsizing.models.plan import (
     RunPlan,
     candidate_id_for,
     check_run_id,
+    production_variants_for,
     resource_name,
 )
-from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest, parse_request
+from rightsizing.models.request import (
+    CandidateSpec,
+    ContainerModelSource,
+    LoadSettings,
+    ModelPackageSource,
+    RightsizingRequest,
+    parse_request,
+)
 from rightsizing.payload_bodies import collect_bodies, payloads_document
 from rightsizing.ports import Backend
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
@@ -67,9 +75,10 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
             payloads_uri=payloads_uri,
             sla=request.sla,
             max_error_rate=request.max_error_rate,
-            load=request.load,
+            load=_load_for(spec, request),
             max_seconds=request.limits.max_seconds_per_candidate,
             results_uri=results_uri,
+            serverless_max_concurrency=spec.serverless.max_concurrency if spec.serverless else None,
         )
         jobs.append(job)
         job_uri = join_uri(results_uri, "job.json")
@@ -84,6 +93,9 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
                 endpoint_config_name=base_name,
                 endpoint_name=endpoint_name,
                 container={} if spec.endpoint_name else backend.containers.primary_container(request, environment),
+                production_variants=production_variants_for(
+                    spec.instance_type, base_name, spec.serverless.serverless_config() if spec.serverless else None
+                ),
                 network_isolation=isinstance(request.model, ContainerModelSource | ModelPackageSource)
                 and request.model.network_isolation,
                 tags=[{"Key": k, "Value": v} for k, v in tags.items()],
@@ -112,6 +124,14 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
     for job, candidate in zip(jobs, plans, strict=True):
         put_json(candidate.job_uri, job.model_dump(mode="json"), store)
     return plan
+
+
+def _load_for(spec: CandidateSpec, request: RightsizingRequest) -> LoadSettings:
+    """A serverless endpoint throttles beyond its MaxConcurrency: more closed-loop users than that would measure
+    throttling, not the endpoint, so they are capped there."""
+    if spec.serverless is None or request.load.max_users <= spec.serverless.max_concurrency:
+        return request.load
+    return request.load.model_copy(update={"max_users": spec.serverless.max_concurrency})
 
 
 def _check_plan_size(plan: RunPlan) -> None:

@@ -23,6 +23,7 @@ from rightsizing.models.history import RunRecord
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
+from rightsizing.payload_bodies import bodies_from_document
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
@@ -30,7 +31,7 @@ from rightsizing.report.trials import TRIAL_CSV_COLUMNS, trial_csv_cells
 from rightsizing.run_events import changed_entry, completed_entry
 from rightsizing.steps.failures import describe_failure
 from rightsizing.steps.plan import load_plan_request
-from rightsizing.store import ArtifactStore, join_uri, put_json
+from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
 
 class RecommendInput(BaseModel):
@@ -76,7 +77,14 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
     request = load_plan_request(event.run_uri, backend.store)
     results = [candidate_result(o) for o in event.outcomes]
     prices = price_candidates(results, backend, request.region)
-    choice, why_not = recommend(results, prices, request.traffic, request.sizing, percentile=request.sla.percentile)
+    choice, why_not = recommend(
+        results,
+        prices,
+        request.traffic,
+        request.sizing,
+        percentile=request.sla.percentile,
+        bytes_per_request=mean_payload_bytes(event.run_uri, backend.store),
+    )
     notes = []
     if backend.mode == "local":
         notes.append("Local mode: instance types are local profiles on this machine with notional prices, not AWS.")
@@ -137,6 +145,15 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
         previous_run_id=previous.run_id if previous else None,
     )
     return RecommendOutput(summary=summary, events=events)
+
+
+def mean_payload_bytes(run_uri: str, store: ArtifactStore) -> float:
+    """Mean size of the bodies the load test sent (serverless bills data processed per GB); 0 if unreadable."""
+    try:
+        bodies = bodies_from_document(get_json(join_uri(run_uri, "payloads.json"), store))
+    except (OSError, ValueError, RightsizingError):
+        return 0.0
+    return sum(len(body) for body in bodies) / len(bodies)
 
 
 def record_run(record: RunRecord, backend: Backend) -> RunRecord | None:
@@ -235,6 +252,7 @@ CSV_COLUMNS = [
     "measured_endpoint_seconds",
     "measured_task_seconds",
     "measured_cost_usd",
+    "cold_start_ms",
     *TRIAL_CSV_COLUMNS,
 ]
 
@@ -252,9 +270,11 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
     writer.writeheader()
     for c in run.candidates:
         price = prices.get(c.candidate_id)
-        unit = price.usd_per_hour if isinstance(price, PriceQuote) else None
+        per_use = isinstance(price, PriceQuote) and price.usd_per_gb_second is not None  # serverless: no unit price
+        unit = price.usd_per_hour if isinstance(price, PriceQuote) and not per_use else None
         chosen = bool(rec and rec.candidate_id == c.candidate_id)
         lost = ranked.get(c.candidate_id)
+        serverless = rec.serverless if rec and chosen else lost.serverless if lost else None
         count = rec.instance_count if rec and chosen else lost.instance_count if lost else None
         fleet = rec.usd_per_hour if rec and chosen else lost.usd_per_hour if lost else None
         lat = c.latency_ms
@@ -279,13 +299,18 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
                 "usd_per_hour_for_target": fleet,
                 "recommended": chosen,
                 "failure_reason": c.failure_reason,
-                "usd_per_hour_on_demand_for_target": round(count * unit, 6) if count and unit is not None else None,
+                "usd_per_hour_on_demand_for_target": round(count * unit, 6)
+                if count and unit is not None
+                else round(serverless.compute_usd_per_hour + serverless.data_usd_per_hour, 6)
+                if serverless
+                else None,
                 "rank": 1 if chosen else lost.rank if lost else None,
                 "verdict": "recommended" if chosen else lost.reason if lost else "",
                 "price_source": price.source if isinstance(price, PriceQuote) else price,
                 "measured_endpoint_seconds": cost.endpoint_seconds if cost else None,
                 "measured_task_seconds": cost.task_seconds if cost else None,
                 "measured_cost_usd": cost.usd if cost else None,
+                "cold_start_ms": c.cold_start.first_ms if c.cold_start else None,
                 **trial_csv_cells(c),
             }
         )
