@@ -28,20 +28,27 @@ def test_a_run_with_three_trials_reports_an_interval_everywhere(tmp_path: Path, 
     candidate = by_id(result)["c01-local-small"]
     stats = candidate.trials
     assert stats is not None and stats.requested == 3 and len(stats.trials) == 3
-    assert stats.measured == 3, stats.note
+    # On a busy host a 1-s stepped trial can be generator-limited before any step is certified: it is left out.
+    assert stats.measured >= 2, stats.note
     assert stats.mean_rps is not None and stats.ci95_low_rps is not None and stats.ci95_high_rps is not None
     assert stats.ci95_low_rps <= stats.mean_rps <= stats.ci95_high_rps
     assert candidate.sustainable_rps == stats.mean_rps
-    assert stats.min_rps == min(t.sustainable_rps for t in stats.trials) > 0
+    assert stats.min_rps == min(t.sustainable_rps for t in stats.trials if t.measured) > 0
     document = json.loads((result.run_dir / "result.json").read_text())
     assert document["candidates"][0]["trials"]["ci95_low_rps"] == stats.ci95_low_rps
-    recommendation = result.result.recommendation if result.result else None
-    assert recommendation is not None and recommendation.size_on == "lower_bound"
-    assert recommendation.sustainable_rps_per_instance == stats.ci95_low_rps
+    assert result.result is not None
+    recommendation = result.result.recommendation
+    if stats.ci95_low_rps > 0:
+        assert recommendation is not None and recommendation.size_on == "lower_bound"
+        assert recommendation.sustainable_rps_per_instance == stats.ci95_low_rps
+    else:  # trials that disagree this much (a busy host) leave no positive rate to size on, and it says so
+        assert recommendation is None
+        assert "disagree too much" in (result.result.no_recommendation_reason or "")
 
     (row,) = csv.DictReader(io.StringIO((result.run_dir / "results.csv").read_text()))
     assert row["trials"] == "3" and float(row["ci95_low_rps"]) == stats.ci95_low_rps
     assert float(row["ci95_high_rps"]) == stats.ci95_high_rps and len(row["trial_rps"].split(";")) == 3
+    assert row["trials_measured"] == str(stats.measured)
 
     page = (result.run_dir / "report.html").read_text()
     assert '<h2 id="trials">Repeated trials</h2>' in page
