@@ -37,7 +37,7 @@ import psutil
 from rightsizing.adapters.s3 import UriStore
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LOAD_TEST_FAILURE_FILE, LoadTestResult, ProbeRecord
-from rightsizing.search import SearchOutcome, strategy_for, summarize
+from rightsizing.search import SearchOutcome
 from rightsizing.store import join_uri, put_json
 from rightsizing_loadtest.cold_start import measure_cold_start
 from rightsizing_loadtest.cpus import available_cpus
@@ -61,6 +61,7 @@ from rightsizing_loadtest.job_io import (
 from rightsizing_loadtest.launchers import ProcessLauncher, WorkerLauncher
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.timing import Timing
+from rightsizing_loadtest.trials import run_trials
 
 # The result's headline figures, repeated in the ``done`` event (the full result is at ``result_uri``).
 DONE_FIELDS = (
@@ -154,6 +155,7 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
         "note": record.note,
         "generators": record.generators,
         "remeasured": record.remeasured,
+        "trial": record.trial,
     }
 
 
@@ -175,29 +177,14 @@ def run_search(
         raise
     # Starting workers takes seconds (processes) to minutes (Fargate tasks): the search gets what is left.
     timing = Timing.for_job(job, time.monotonic() - task_started)
-    strategy = strategy_for(job.load, job.sla, job.max_error_rate)
-    records: list[ProbeRecord] = []
 
     def on_probe(record: ProbeRecord) -> None:
-        records.append(record)
         emit("probe", **probe_event(record))
 
     started = time.monotonic()
-    deadline = gevent.Timeout(timing.hard_deadline)
-    deadline.start()
     try:
-        outcome = strategy.run(probe, timing.search_budget, on_probe=on_probe)
-    except gevent.Timeout as timeout:
-        if timeout is not deadline:
-            raise
-        outcome = summarize(
-            records,
-            f"Hard deadline: a step overran the time budget, so the search was cut off after "
-            f"{time.monotonic() - started:.1f} s (the job allows {job.max_seconds} s in all); the step in progress "
-            "was discarded.",
-        )
+        outcome = run_trials(job, probe, timing, on_probe)
     finally:
-        deadline.close()
         try:
             artifacts = probe.close()
         finally:
@@ -314,12 +301,28 @@ def measure(job: LoadTestJob, started: float) -> LoadTestResult:
         generator_limited=outcome.generator_limited,
         lower_bound=outcome.lower_bound,
         cold_start=cold_start,
+        trials=outcome.trials,
         probes=outcome.probes,
         artifacts=artifacts,
     )
     result_uri = put_json(join_uri(job.results_uri, "result.json"), result.model_dump(mode="json"), store)
-    emit("done", **result.model_dump(mode="json", include=set(DONE_FIELDS)), result_uri=result_uri)
+    emit(
+        "done",
+        **result.model_dump(mode="json", include=set(DONE_FIELDS)),
+        **trial_fields(result),
+        result_uri=result_uri,
+    )
     return result
+
+
+def trial_fields(result: LoadTestResult) -> dict[str, Any]:
+    """The trials' interval and spread for the ``done`` event, when there were trials."""
+    stats = result.trials
+    if stats is None:
+        return {}
+    return stats.model_dump(mode="json", exclude={"trials", "note", "lower_bound"}) | {
+        "trials_lower_bound": stats.lower_bound
+    }
 
 
 def main() -> int:

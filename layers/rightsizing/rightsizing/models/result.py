@@ -12,6 +12,7 @@ from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.serverless import ColdStart, ServerlessSizing
 from rightsizing.models.targets import LatencySla, TrafficTarget
+from rightsizing.models.trials import TrialStats
 
 # Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
 # (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
@@ -20,7 +21,9 @@ from rightsizing.models.targets import LatencySla, TrafficTarget
 # cost beside its estimate, and each candidate's measured `usage` (endpoint and task seconds, transitions).
 # 2.4: serverless candidates: `cold_start` per candidate, `serverless` on the recommendation and its alternatives
 # (the cost at the target rate).
-RESULT_SCHEMA_VERSION = "2.4"
+# 2.5: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and spread) on the load
+# test and the candidate; probes say which trial they belong to; `size_on` on the answer.
+RESULT_SCHEMA_VERSION = "2.5"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -52,6 +55,7 @@ class ProbeRecord(BaseModel):
     remeasured: bool = Field(
         False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
     )
+    trial: int | None = Field(None, description="Which trial (1-based) the probe belongs to, with load.trials > 1.")
 
 
 # Beside result.json, written instead of it when the load test fails: {"message": why}, for the failure reason.
@@ -83,6 +87,11 @@ class LoadTestResult(BaseModel):
     )
     late_share_at_sustainable: float | None = None
     cold_start: ColdStart | None = Field(None, description="Serverless: the first request, measured apart.")
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure and their mean, 95 % interval and spread; "
+        "sustainable_rps is then the mean.",
+    )
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
 
@@ -119,6 +128,11 @@ class CandidateResult(BaseModel):
     )
     cold_start: ColdStart | None = Field(
         None, description="Serverless: the first request after deployment, measured apart, not in the SLA verdict."
+    )
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure, their mean (= sustainable_rps), 95 % interval "
+        "(ci95_low_rps, ci95_high_rps) and spread (min_rps, max_rps).",
     )
 
     @property
@@ -207,6 +221,11 @@ class Recommendation(BaseModel):
     )
     serverless: ServerlessSizing | None = Field(
         None, description="Set when the answer is a serverless endpoint: one endpoint, priced per use at the target."
+    )
+    size_on: Literal["mean", "lower_bound"] = Field(
+        "mean",
+        description="With repeated trials, what sustainable_rps_per_instance is: the trials' mean, or the lower end "
+        "of their 95 % interval (sizing.size_on). With one trial, the measured figure.",
     )
 
 
