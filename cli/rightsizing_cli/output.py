@@ -12,6 +12,7 @@ from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import CandidateResult, RunResult
 from rightsizing.report.cost import cost_summary
 from rightsizing.report.tables import MEASURED_HEADERS, measured_cells
+from rightsizing.report.trials import summary_line
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -32,6 +33,10 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
             _num(c.test_seconds, 0),
         )
     console.print(table)
+    for c in result.candidates:
+        line = summary_line(c)
+        if line is not None:
+            console.print(f"  {escape(c.candidate_id)}: {escape(line)}")
     rec = result.recommendation
     if rec:
         at_least = "at least " if rec.lower_bound else ""

@@ -72,8 +72,10 @@ class ProgressPrinter:
         if stage == "generator":
             workers, limit = event.get("workers"), event.get("max_workers")
             return f"load generator saturated: now {workers} worker processes (max {limit})"
+        if stage == "trial":
+            return _trial(event)
         if stage == "done":
-            return self._done(key, event)
+            return self._done(key, event) + _interval(event)
         return None
 
     def _probe(self, key: str, event: dict[str, Any]) -> str:
@@ -117,6 +119,22 @@ class ProgressPrinter:
             else ""
         )
         return f"measured: {rps:.1f} RPS within SLA{why_lower} — {reason}"
+
+
+def _trial(event: dict[str, Any]) -> str:
+    """The start of one of several trials (or why it was not run)."""
+    head = f"[bold]trial {event.get('trial')} of {event.get('trials')}[/]"
+    if event.get("skipped"):
+        return f"{head} [yellow]not run[/]: {event.get('remaining_seconds')} s left of the time limit"
+    return f"{head} [dim](up to {event.get('budget_seconds')} s)[/]"
+
+
+def _interval(event: dict[str, Any]) -> str:
+    """The trials' 95 % interval after the figure (their mean), when there were several."""
+    low, high = event.get("ci95_low_rps"), event.get("ci95_high_rps")
+    if low is None or high is None:
+        return ""
+    return f" [bold]95 % interval [{float(low):.1f}, {float(high):.1f}] RPS over {event.get('measured')} trials[/]"
 
 
 def _probe_name(kind: object, mode: str | None) -> str:

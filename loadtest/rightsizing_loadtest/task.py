@@ -28,6 +28,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from rightsizing.adapters.s3 import UriStore
 from rightsizing.models.knee import knee_bounds
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LOAD_TEST_FAILURE_FILE, LoadTestResult, ProbeRecord
-from rightsizing.search import SearchOutcome, strategy_for, summarize
+from rightsizing.search import SearchOutcome
 from rightsizing.search.knee import KneeProbing, KneeRules, MainAnswer
 from rightsizing.store import join_uri, put_json
 from rightsizing_loadtest.cold_start import measure_cold_start
@@ -63,6 +64,7 @@ from rightsizing_loadtest.job_io import (
 from rightsizing_loadtest.launchers import ProcessLauncher, WorkerLauncher
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.timing import Timing
+from rightsizing_loadtest.trials import run_trials
 
 # The result's headline figures, repeated in the ``done`` event (the full result is at ``result_uri``).
 DONE_FIELDS = (
@@ -156,6 +158,7 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
         "note": record.note,
         "generators": record.generators,
         "remeasured": record.remeasured,
+        "trial": record.trial,
         "knee_bound_ms": record.knee_bound_ms,
     }
 
@@ -178,37 +181,15 @@ def run_search(
         raise
     # Starting workers takes seconds (processes) to minutes (Fargate tasks): the search gets what is left.
     timing = Timing.for_job(job, time.monotonic() - task_started)
-    strategy = strategy_for(job.load, job.sla, job.max_error_rate)
-    records: list[ProbeRecord] = []
 
     def on_probe(record: ProbeRecord) -> None:
-        records.append(record)
         emit("probe", **probe_event(record))
 
     started = time.monotonic()
-    deadline = gevent.Timeout(timing.hard_deadline)
-    deadline.start()
-    outcome: SearchOutcome | None = None
     try:
-        outcome = strategy.run(probe, timing.search_budget, on_probe=on_probe)
-        knee = knee_probing(job, outcome)
-        if knee is not None:  # after the answer, in the time left: the answer itself is settled
-            left = timing.search_budget - (time.monotonic() - started)
-            outcome.probes += knee.run(probe, outcome.probes, left, on_probe=on_probe)
-    except gevent.Timeout as timeout:
-        if timeout is not deadline:
-            raise
-        if outcome is not None:  # cut off in a knee probe: the answer stands, the probe in progress is dropped
-            outcome.probes += [r for r in records if r.knee_bound_ms is not None]
-        else:
-            outcome = summarize(
-                records,
-                f"Hard deadline: a step overran the time budget, so the search was cut off after "
-                f"{time.monotonic() - started:.1f} s (the job allows {job.max_seconds} s in all); the step in "
-                "progress was discarded.",
-            )
+        outcome = run_trials(job, probe, timing, on_probe)
+        add_knee_probes(job, probe, outcome, timing, timing.search_budget - (time.monotonic() - started), on_probe)
     finally:
-        deadline.close()
         try:
             artifacts = probe.close()
         finally:
@@ -217,14 +198,46 @@ def run_search(
     return outcome, probe.totals, artifacts, time.monotonic() - started
 
 
+def add_knee_probes(
+    job: LoadTestJob,
+    probe: LocustProbe | DistributedProbe,
+    outcome: SearchOutcome,
+    timing: Timing,
+    left: float,
+    on_probe: Callable[[ProbeRecord], None],
+) -> None:
+    """After the answer, in the time left, the knee curve's extra probes (``knee_probing``) join the outcome's
+    probes; a probe the hard deadline cuts off is dropped, the answer is settled either way."""
+    knee = knee_probing(job, outcome)
+    if knee is None or left <= 0:
+        return
+    added: list[ProbeRecord] = []
+
+    def seen(record: ProbeRecord) -> None:
+        added.append(record)
+        on_probe(record)
+
+    deadline = gevent.Timeout(left + timing.hard_deadline - timing.search_budget)
+    deadline.start()
+    try:
+        knee.run(probe, outcome.probes, left, on_probe=seen)
+    except gevent.Timeout as timeout:
+        if timeout is not deadline:
+            raise
+    finally:
+        deadline.close()
+        outcome.probes += added
+
+
 def knee_probing(job: LoadTestJob, outcome: SearchOutcome) -> KneeProbing | None:
-    """The knee curve's extra open-loop probes (adaptive mode only: other modes' curves are their closed-loop
-    steps), or None when the job allows none."""
+    """The knee curve's extra open-loop probes, or None when the job allows none: adaptive mode only (other modes'
+    curves are their closed-loop steps), one trial only (an added probe would belong to no trial), and only when
+    the search certified a rate (a bound can hardly be certified where the SLA could not)."""
     knee, load = job.knee, job.load
-    if knee is None or knee.extra_probes == 0 or load.mode != "adaptive":
+    if knee is None or knee.extra_probes == 0 or load.mode != "adaptive" or load.trials > 1:
         return None
     if outcome.lower_bound and not outcome.sustainable_rps:
-        return None  # nothing was certified (the generator's limit, or no time): no bound would be either
+        return None
     return KneeProbing(
         KneeRules(job.sla, job.max_error_rate, load.precision),
         knee_bounds(job.sla, knee, job.max_seconds),
@@ -345,12 +358,28 @@ def measure(job: LoadTestJob, started: float) -> LoadTestResult:
         generator_limited=outcome.generator_limited,
         lower_bound=outcome.lower_bound,
         cold_start=cold_start,
+        trials=outcome.trials,
         probes=outcome.probes,
         artifacts=artifacts,
     )
     result_uri = put_json(join_uri(job.results_uri, "result.json"), result.model_dump(mode="json"), store)
-    emit("done", **result.model_dump(mode="json", include=set(DONE_FIELDS)), result_uri=result_uri)
+    emit(
+        "done",
+        **result.model_dump(mode="json", include=set(DONE_FIELDS)),
+        **trial_fields(result),
+        result_uri=result_uri,
+    )
     return result
+
+
+def trial_fields(result: LoadTestResult) -> dict[str, Any]:
+    """The trials' interval and spread for the ``done`` event, when there were trials."""
+    stats = result.trials
+    if stats is None:
+        return {}
+    return stats.model_dump(mode="json", exclude={"trials", "note", "lower_bound"}) | {
+        "trials_lower_bound": stats.lower_bound
+    }
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ def test_a_local_run_reports_capacity_per_bound_and_a_curve_per_candidate(tmp_pa
 
     assert result.execution.status == "SUCCEEDED", result.execution.cause
     written = RunResult.model_validate_json((result.run_dir / "result.json").read_text())
-    assert written.schema_version == "2.5"
+    assert written.schema_version == "2.6"
     for candidate_id, candidate in by_id(result).items():
         assert candidate.status == "succeeded", candidate.failure_reason
         knee = written.candidates[[c.candidate_id for c in written.candidates].index(candidate_id)].knee

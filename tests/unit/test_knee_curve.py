@@ -216,3 +216,25 @@ def test_an_added_probe_keeps_the_sla_verdict_in_passed(passed_sla: bool) -> Non
     p95 = record.latency_ms.p95 if record.latency_ms else None
     assert record.note.startswith(f"knee probe for p95 ≤ {bounds[0] if not passed_sla else bounds[1]:g} ms")
     assert record.passed == (p95 is not None and p95 <= 50 and not record.stopped_early)
+
+
+def _trials(second_first_p95: float = 22) -> list[ProbeRecord]:
+    one = [_open(0, 200, 20, True), _open(1, 300, 40, True), _open(2, 330, 70, False)]
+    two = [_open(3, 200, second_first_p95, True), _open(4, 280, 45, True), _open(5, 310, 80, False)]
+    return [r.model_copy(update={"trial": 1}) for r in one] + [r.model_copy(update={"trial": 2}) for r in two]
+
+
+def test_with_trials_each_bound_is_the_mean_of_the_trials_as_the_answer_is() -> None:
+    curve = knee_curve(_trials(), RULES, [25, 50, 100], MainAnswer(290))
+    tight, sla, loose = curve.bounds
+    assert (tight.status, tight.capacity_rps) == ("measured", 200)
+    assert (sla.status, sla.capacity_rps) == ("measured", 290)  # the trials' mean, not the best trial's 300
+    assert (loose.status, loose.capacity_rps) == ("lower_bound", 320)  # 330 and 310 ran to their end within 100 ms
+    assert loose.note == "mean of 2 trials (330.0, 310.0 RPS)"
+    assert len(curve.points) == 6
+
+
+def test_a_bound_met_in_only_some_trials_has_no_mean() -> None:
+    tight = knee_curve(_trials(second_first_p95=30), RULES, [25, 50], MainAnswer(290)).bounds[0]
+    assert (tight.status, tight.capacity_rps) == ("not_measured", None)
+    assert tight.note.startswith("met in 1 of 2 trials")

@@ -90,7 +90,7 @@ def test_a_budget_for_two_of_three_candidates_skips_the_third_with_its_reason(
     assert [c.skip_reason is None for c in plan.candidates] == [True, True, False]
     assert [c.worst_usd for c in plan.candidates] == pytest.approx([0.0531, 0.1062, 0.2123], abs=1e-4)
     reason = plan.candidates[2].skip_reason or ""
-    assert "worst case $0.21 on top of $0.16 committed" in reason and "budget_usd $0.16" in reason
+    assert "worst case $0.21 on top of the $0.16 committed" in reason and "budget_usd $0.16" in reason
     # A skipped candidate's job is still written (its folder says what it would have run); nothing is created.
     assert LoadTestJob.model_validate(get_json(plan.candidates[2].job_uri)).candidate_id == "c03-local-large"
 

@@ -119,7 +119,7 @@ def test_recommend_step_writes_json_csv_report_and_snippet(aws_run: tuple[Path, 
     for name in ("result.json", "results.csv", "report.html", "endpoint-snippet.yaml"):
         assert (run_dir / name).is_file(), name
     run = RunResult.model_validate_json((run_dir / "result.json").read_text())
-    assert run.schema_version == "2.5"
+    assert run.schema_version == "2.6"
     assert summary["report_uri"] == run.artifacts["report"] and summary["report_uri"].endswith("/report.html")
     assert run.sizing is not None and run.sizing.scaling_efficiency == 0.9
     assert (run.traffic.range_floor, run.traffic.sizing_rps) == (100, 300)

@@ -34,6 +34,17 @@ class Sizing:
     usd_per_hour: float
     latency_at_sla: float
     serverless: ServerlessSizing | None = None  # priced per use at the target rate: one endpoint, count 1
+    rate_rps: float = 0.0  # the per-instance rate sized on: the figure, or with trials their mean or low end
+
+
+def sizing_rate(result: CandidateResult, size_on: str = "mean") -> float:
+    """The per-instance rate a fleet is sized on. ``sustainable_rps`` is already the trials' mean; with
+    ``size_on: lower_bound`` it is the lower end of their 95 % interval (when there is one: a single measured trial
+    has none, and its figure is used, as the rationale says)."""
+    stats = result.trials
+    if size_on == "lower_bound" and stats is not None and stats.ci95_low_rps is not None:
+        return stats.ci95_low_rps
+    return result.sustainable_rps or 0.0
 
 
 def instances_needed(target_rps: float, per_instance_rps: float, efficiency: float = 1.0, minimum: int = 1) -> int:
@@ -71,23 +82,24 @@ def size_candidates(
     rejected: list[Alternative] = []
     for result in results:
         price = prices.get(result.candidate_id)
-        reason = _unusable_reason(result, price)
+        reason = _unusable_reason(result, price) or _interval_reason(result, options.size_on)
         if reason is not None:
             rejected.append(_alternative(result, None, None, reason))
             continue
         assert isinstance(price, PriceQuote) and result.sustainable_rps
+        rate = sizing_rate(result, options.size_on)
         if price.usd_per_gb_second is not None:
-            outcome = size_serverless(result, price, target_rps, discount, bytes_per_request, percentile)
+            outcome = size_serverless(result, price, target_rps, discount, bytes_per_request, percentile, rate)
             if isinstance(outcome, str):
                 rejected.append(_alternative(result, None, None, outcome))
             else:
                 sized.append(outcome)
             continue
-        count = instances_needed(target_rps, result.sustainable_rps, options.scaling_efficiency, options.min_instances)
+        count = instances_needed(target_rps, rate, options.scaling_efficiency, options.min_instances)
         on_demand = count * price.usd_per_hour
         latency = result.latency_ms.at(percentile) if result.latency_ms else math.inf
-        capacity = fleet_capacity(count, result.sustainable_rps, options.scaling_efficiency)
-        sized.append(Sizing(result, price, count, capacity, on_demand, on_demand * discount, latency))
+        capacity = fleet_capacity(count, rate, options.scaling_efficiency)
+        sized.append(Sizing(result, price, count, capacity, on_demand, on_demand * discount, latency, rate_rps=rate))
     # Cheapest first; ties go to fewer instances, then lower latency at the SLA's own percentile.
     sized.sort(key=lambda s: (round(s.usd_per_hour, 6), s.count, s.latency_at_sla))
     return sized, rejected
@@ -100,6 +112,7 @@ def size_serverless(
     discount: float,
     bytes_per_request: float,
     percentile: Percentile,
+    rate: float | None = None,
 ) -> Sizing | str:
     """One serverless endpoint at the target rate, or why it cannot carry it.
 
@@ -108,7 +121,7 @@ def size_serverless(
     compute the target uses: rate x seconds per request x memory GB x $/GB-s x 3600, plus request bytes processed.
     """
     label = parse_serverless_label(result.instance_type)
-    rate = result.sustainable_rps or 0.0
+    rate = (result.sustainable_rps or 0.0) if rate is None else rate  # with trials: their mean or interval's low end
     latency = result.latency_ms
     if label is None or latency is None or price.usd_per_gb_second is None:
         return "serverless candidate without a measured latency or per-use price"
@@ -136,7 +149,7 @@ def size_serverless(
     )
     at_rate = price.model_copy(update={"usd_per_hour": cost.usd_per_hour})
     on_demand = cost.usd_per_hour
-    return Sizing(result, at_rate, 1, rate, on_demand, on_demand * discount, latency.at(percentile), details)
+    return Sizing(result, at_rate, 1, rate, on_demand, on_demand * discount, latency.at(percentile), details, rate)
 
 
 def _unusable_reason(result: CandidateResult, price: PriceQuote | str | None) -> str | None:
@@ -151,6 +164,17 @@ def _unusable_reason(result: CandidateResult, price: PriceQuote | str | None) ->
     if isinstance(price, str):
         return f"not priced: {price}"
     return None
+
+
+def _interval_reason(result: CandidateResult, size_on: str) -> str | None:
+    """Sized on the interval's lower end, a candidate whose interval reaches 0 has no rate to size on."""
+    stats = result.trials
+    if size_on != "lower_bound" or stats is None or stats.ci95_low_rps is None or stats.ci95_low_rps > 0:
+        return None
+    return (
+        f"its trials disagree too much to size on the 95 % interval's lower end ({stats.ci95_low_rps:.1f} RPS; "
+        f"mean {stats.mean_rps or 0:.1f}, trials {stats.min_rps or 0:.1f}-{stats.max_rps or 0:.1f} RPS)"
+    )
 
 
 def recommend(
@@ -173,7 +197,7 @@ def recommend(
         return None, _no_answer(results, rejected)
     best = sized[0]
     alternatives = [_lost_to(best, s, rank, percentile) for rank, s in enumerate(sized[1:], start=2)]
-    per_instance = best.candidate.sustainable_rps or 0.0
+    per_instance = best.rate_rps
     hours_of_load = target_rps * 3600
     return (
         Recommendation(
@@ -201,6 +225,7 @@ def recommend(
             else autoscaling_advice(best, traffic.range_floor or target_rps, target_rps, options),
             lower_bound=best.candidate.lower_bound,
             serverless=best.serverless,
+            size_on=options.size_on,
         ),
         None,
     )
@@ -211,7 +236,7 @@ def autoscaling_advice(best: Sizing, min_rps: float, max_rps: float, options: Si
 
     The target is AWS's load-test guidance: the within-SLA rate x a safety factor x 60 (the metric is per minute).
     """
-    rate = best.candidate.sustainable_rps or 0.0
+    rate = best.rate_rps
     low = min(best.count, instances_needed(min_rps, rate, options.scaling_efficiency, options.min_instances))
     discount = 1 - options.savings_plan_discount_percent / 100
     return AutoscalingSuggestion(
@@ -229,7 +254,7 @@ def autoscaling_advice(best: Sizing, min_rps: float, max_rps: float, options: Si
 def _rationale(best: Sizing, target_rps: float, feasible: int, options: SizingOptions) -> str:
     if best.serverless is not None:
         return _serverless_rationale(best, best.serverless, feasible)
-    rate = best.candidate.sustainable_rps or 0.0
+    rate = best.rate_rps
     scaling = f" x {options.scaling_efficiency:g} scaling efficiency" if best.count > 1 else ""
     minimum = f", at least {options.min_instances}" if options.min_instances > 1 else ""
     discount = (
@@ -243,8 +268,21 @@ def _rationale(best: Sizing, target_rps: float, feasible: int, options: SizingOp
         f"{best.count} x {best.candidate.instance_type} sustains {at_least}{best.capacity_rps:.1f} RPS within the "
         f"SLA ({at_least}{rate:.1f} RPS each{scaling}, count rounded up{minimum}) for "
         f"${best.usd_per_hour:.4f}/h{discount}, the cheapest of {feasible} candidate(s) that can meet "
-        f"{target_rps:g} RPS" + _floor_note(best.candidate)
+        f"{target_rps:g} RPS" + _trials_note(best.candidate, options.size_on) + _floor_note(best.candidate)
     )
+
+
+def _trials_note(candidate: CandidateResult, size_on: str) -> str:
+    """What the per-instance rate is when it comes from repeated trials."""
+    stats = candidate.trials
+    if stats is None or stats.mean_rps is None:
+        return ""
+    if not stats.has_interval:
+        return f"; one of {stats.requested} trials measured, so no interval: its figure is used"
+    interval = f"95 % interval {stats.ci95_low_rps:.1f}-{stats.ci95_high_rps:.1f} RPS over {stats.measured} trials"
+    if size_on == "lower_bound":
+        return f"; sized on the lower end of the {interval} (mean {stats.mean_rps:.1f})"
+    return f"; the rate is the mean of {stats.measured} trials ({interval})"
 
 
 def _serverless_rationale(best: Sizing, cost: ServerlessSizing, feasible: int) -> str:

@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -44,6 +45,7 @@ MAX_BENCHMARKS = 40  # an inline Map runs at most 40 iterations at once, and eve
 # The SLA must leave room, within one candidate's time limit, for this many requests as slow as the SLA in a row:
 # every search starts at one user, and 20 samples are the fewest with a single request above a p95.
 MIN_REQUESTS_AT_SLA = 20
+MIN_TRIAL_SECONDS = 10  # a trial shorter than this cannot warm up, bracket and measure
 # SageMaker tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@]* (botocore's TagKey/TagValue), i.e. Unicode letters,
 # separators and numbers, and these.
 TAG_PUNCTUATION = frozenset("_.:/=+-@")
@@ -207,6 +209,11 @@ class SizingOptions(BaseModel):
     savings_plan_discount_percent: float = Field(
         0, ge=0, lt=100, description="SageMaker Savings Plan discount applied to on-demand prices (both are reported)."
     )
+    size_on: Literal["mean", "lower_bound"] = Field(
+        "mean",
+        description="With load.trials of 2 or more, the per-instance rate a fleet is sized on: 'mean' of the trials, "
+        "or 'lower_bound' = the lower end of their 95 % interval (more instances, less risk of missing the target).",
+    )
 
 
 class RightsizingRequest(BaseModel):
@@ -306,8 +313,29 @@ class RightsizingRequest(BaseModel):
                 f"after another cannot measure a {self.sla.percentile}; raise max_seconds_per_candidate to at least "
                 f"{math.ceil(self.sla.milliseconds * MIN_REQUESTS_AT_SLA / 1000)} s",
             )
+        self._check_trials()
         self._knee_fits()
         return self
+
+    def _check_trials(self) -> None:
+        """Each trial gets an equal share of one candidate's time limit, and only trials make an interval."""
+        trials = self.load.trials
+        if self.sizing.size_on == "lower_bound" and trials < 2:
+            raise FieldProblem(
+                "sizing.size_on",
+                "'lower_bound' sizes on the lower end of the trials' 95 % interval, which needs load.trials of 2 or "
+                "more (it is 1)",
+            )
+        share = self.limits.max_seconds_per_candidate / trials
+        if trials > 1 and (share < MIN_TRIAL_SECONDS or self.sla.milliseconds * MIN_REQUESTS_AT_SLA > share * 1000):
+            need = max(MIN_TRIAL_SECONDS, math.ceil(self.sla.milliseconds * MIN_REQUESTS_AT_SLA / 1000)) * trials
+            raise FieldProblem(
+                "load.trials",
+                f"{trials} trials share limits.max_seconds_per_candidate ({self.limits.max_seconds_per_candidate} s): "
+                f"{share:.0f} s each is too short for a search (each needs at least {MIN_TRIAL_SECONDS} s and "
+                f"{MIN_REQUESTS_AT_SLA} requests as slow as the SLA); use fewer trials or raise "
+                f"max_seconds_per_candidate to at least {need} s",
+            )
 
     def _knee_fits(self) -> None:
         """Each explicit knee bound obeys the SLA's time rule; with the SLA, at most MAX_KNEE_BOUNDS in all."""

@@ -13,6 +13,7 @@ from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.serverless import ColdStart, ServerlessSizing
 from rightsizing.models.targets import LatencySla, TrafficTarget
+from rightsizing.models.trials import TrialStats
 
 # Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
 # (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
@@ -21,10 +22,12 @@ from rightsizing.models.targets import LatencySla, TrafficTarget
 # cost beside its estimate, and each candidate's measured `usage` (endpoint and task seconds, transitions).
 # 2.4: serverless candidates: `cold_start` per candidate, `serverless` on the recommendation and its alternatives
 # (the cost at the target rate).
-# 2.5: the knee curve: each candidate's `knee` (its probes as points, capacity at each latency bound) and the
+# 2.5: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and spread) on the load
+# test and the candidate; probes say which trial they belong to; `size_on` on the answer.
+# 2.6: the knee curve: each candidate's `knee` (its probes as points, capacity at each latency bound) and the
 # run's `knee` (the cheapest choice at each bound); probes say when they stopped early and which bound a probe
 # added for the curve measured.
-RESULT_SCHEMA_VERSION = "2.5"
+RESULT_SCHEMA_VERSION = "2.6"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -56,6 +59,7 @@ class ProbeRecord(BaseModel):
     remeasured: bool = Field(
         False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
     )
+    trial: int | None = Field(None, description="Which trial (1-based) the probe belongs to, with load.trials > 1.")
     stopped_early: bool = Field(
         False, description="Ended before its planned length because its failure was certain (open loop, fail-fast)."
     )
@@ -95,6 +99,11 @@ class LoadTestResult(BaseModel):
     )
     late_share_at_sustainable: float | None = None
     cold_start: ColdStart | None = Field(None, description="Serverless: the first request, measured apart.")
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure and their mean, 95 % interval and spread; "
+        "sustainable_rps is then the mean.",
+    )
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
 
@@ -131,6 +140,11 @@ class CandidateResult(BaseModel):
     )
     cold_start: ColdStart | None = Field(
         None, description="Serverless: the first request after deployment, measured apart, not in the SLA verdict."
+    )
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure, their mean (= sustainable_rps), 95 % interval "
+        "(ci95_low_rps, ci95_high_rps) and spread (min_rps, max_rps).",
     )
     knee: KneeCurve | None = Field(
         None, description="Latency vs throughput from the probes, and capacity at each knee bound (the SLA's too)."
@@ -222,6 +236,11 @@ class Recommendation(BaseModel):
     )
     serverless: ServerlessSizing | None = Field(
         None, description="Set when the answer is a serverless endpoint: one endpoint, priced per use at the target."
+    )
+    size_on: Literal["mean", "lower_bound"] = Field(
+        "mean",
+        description="With repeated trials, what sustainable_rps_per_instance is: the trials' mean, or the lower end "
+        "of their 95 % interval (sizing.size_on). With one trial, the measured figure.",
     )
 
 

@@ -8,6 +8,7 @@ from rightsizing.models.knee import KneeChoice
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import Alternative, CandidateResult, RunResult
 from rightsizing.report.charts import capacity_text
+from rightsizing.report.trials import interval_text
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -118,8 +119,10 @@ def status_label(c: CandidateResult) -> str:
 
 
 def within_sla_rps(c: CandidateResult) -> str:
-    """The within-SLA rate, as a floor ("≥ 470.0") when the test ended before it found the capacity."""
-    return ("≥ " if c.lower_bound else "") + _num(c.sustainable_rps)
+    """The within-SLA rate, as a floor ("≥ 470.0") when the test ended before it found the capacity; with repeated
+    trials the mean and its 95 % interval ("402.1 [380.2, 412.9]")."""
+    interval = f" {interval_text(c.trials)}" if c.trials is not None and c.trials.has_interval else ""
+    return ("≥ " if c.lower_bound else "") + _num(c.sustainable_rps) + interval
 
 
 def measured_cells(c: CandidateResult) -> list[str]:

@@ -173,13 +173,35 @@ def knee_curve(
     extra_probes: int | None = None,
 ) -> KneeCurve:
     """The candidate's curve: its points and its capacity at each bound (ascending; a looser bound never shows less
-    than a tighter one). ``extra_probes``: probes added for the curve (default: counted from the records)."""
-    capacities: list[BoundCapacity] = []
-    for bound in sorted(bounds_ms):
-        capacity = bound_capacity(records, bound, rules, answer)
-        tighter = capacities[-1] if capacities else None
+    than a tighter one). With repeated trials (probes labelled by trial) each bound's capacity is the mean of the
+    trials', as the answer is. ``extra_probes``: probes added for the curve (default: counted from the records)."""
+    trials = sorted({r.trial for r in records if r.trial is not None})
+    if len(trials) > 1:
+        per_trial = [_capacities([r for r in records if r.trial == t], rules, bounds_ms, None) for t in trials]
+        capacities = _monotone(
+            [_trial_mean([caps[i] for caps in per_trial], rules, answer) for i in range(len(bounds_ms))]
+        )
+    else:
+        capacities = _capacities(records, rules, bounds_ms, answer)
+    added = sum(1 for r in records if r.knee_bound_ms is not None) if extra_probes is None else extra_probes
+    return KneeCurve(
+        percentile=rules.sla.percentile, points=knee_points(records), bounds=capacities, extra_probes=added
+    )
+
+
+def _capacities(
+    records: list[ProbeRecord], rules: KneeRules, bounds_ms: list[float], answer: MainAnswer | None
+) -> list[BoundCapacity]:
+    return _monotone([bound_capacity(records, bound, rules, answer) for bound in sorted(bounds_ms)])
+
+
+def _monotone(capacities: list[BoundCapacity]) -> list[BoundCapacity]:
+    """Only the SLA's answer (a closed-loop floor, or the trials' mean) can outrun a looser bound's probes: what
+    meets the SLA meets a looser bound too, so that bound shows at least as much."""
+    out: list[BoundCapacity] = []
+    for capacity in capacities:
+        tighter = out[-1] if out else None
         if tighter and tighter.capacity_rps and (capacity.capacity_rps or 0.0) < tighter.capacity_rps:
-            # Only the SLA's answer (a closed-loop floor) can outrun the probes: what meets it meets a looser bound.
             capacity = capacity.model_copy(
                 update={
                     "capacity_rps": tighter.capacity_rps,
@@ -189,11 +211,44 @@ def knee_curve(
                     "note": f"at least the {tighter.milliseconds:g} ms bound's {tighter.capacity_rps:.1f} RPS",
                 }
             )
-        capacities.append(capacity)
-    added = sum(1 for r in records if r.knee_bound_ms is not None) if extra_probes is None else extra_probes
-    return KneeCurve(
-        percentile=rules.sla.percentile, points=knee_points(records), bounds=capacities, extra_probes=added
+        out.append(capacity)
+    return out
+
+
+STRENGTH: dict[str, int] = {"not_measured": 0, "upper_bound": 1, "lower_bound": 2, "measured": 3}
+
+
+def _trial_mean(trials: list[BoundCapacity], rules: KneeRules, answer: MainAnswer | None) -> BoundCapacity:
+    """One bound over the trials: the mean of their capacities when every trial has one, with the weakest status;
+    the SLA's bound is the answer (the trials' mean) itself."""
+    bound = trials[0].milliseconds
+    is_sla = math.isclose(bound, rules.sla.milliseconds)
+    met = [t.capacity_rps for t in trials if t.capacity_rps]
+    figures = ", ".join(f"{t.capacity_rps:.1f}" if t.capacity_rps else "—" for t in trials)
+    failed = [t.failed_rps for t in trials if t.failed_rps]
+    weakest = min(trials, key=lambda t: STRENGTH[t.status]).status
+    combined = BoundCapacity(
+        milliseconds=bound,
+        sla=is_sla,
+        status=weakest if len(met) == len(trials) or not met else "not_measured",
+        capacity_rps=sum(met) / len(met) if met and len(met) == len(trials) else None,
+        failed_rps=sum(failed) / len(failed) if len(failed) == len(trials) else None,
+        precise=all(t.precise for t in trials),
+        generator_limited=any(t.generator_limited for t in trials),
+        note=f"mean of {len(trials)} trials ({figures} RPS)"
+        if len(met) == len(trials)
+        else (f"met in {len(met)} of {len(trials)} trials ({figures} RPS): no mean" if met else trials[0].note),
     )
+    if is_sla and answer is not None and answer.rps > 0:
+        combined = combined.model_copy(
+            update={
+                "capacity_rps": answer.rps,
+                "status": "lower_bound" if answer.lower_bound else "measured",
+                "precise": True,
+                "note": f"the search's answer, the mean of {len(trials)} trials ({figures} RPS)",
+            }
+        )
+    return combined
 
 
 class KneeProbing:

@@ -55,6 +55,7 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
         artifacts={**load.artifacts, "result": result_uri},
         cold_start=load.cold_start,
         usage=usage,
+        trials=load.trials,
     )
     put_json(join_uri(candidate.results_uri, "candidate.json"), result.model_dump(mode="json"), store)
     return result

@@ -27,6 +27,7 @@ from rightsizing.payload_bodies import bodies_from_document
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
+from rightsizing.report.trials import TRIAL_CSV_COLUMNS, trial_csv_cells
 from rightsizing.run_events import changed_entry, completed_entry
 from rightsizing.steps.failures import describe_failure
 from rightsizing.steps.knee import add_knee
@@ -261,6 +262,7 @@ CSV_COLUMNS = [
     "measured_task_seconds",
     "measured_cost_usd",
     "cold_start_ms",
+    *TRIAL_CSV_COLUMNS,
 ]
 
 
@@ -318,6 +320,7 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
                 "measured_task_seconds": cost.task_seconds if cost else None,
                 "measured_cost_usd": cost.usd if cost else None,
                 "cold_start_ms": c.cold_start.first_ms if c.cold_start else None,
+                **trial_csv_cells(c),
             }
         )
     return buffer.getvalue()
