@@ -86,6 +86,8 @@ class ProgressPrinter:
             self._ceilings[key] = max(self._ceilings.get(key, 0.0), float(event.get("rps") or 0.0))
         if kind == "warmup":
             mark, what = "[dim](warm-up)[/]", "warm-up"
+        elif event.get("knee_bound_ms") is not None:  # judged against its own bound, not the SLA
+            mark, what = _knee_mark(event), "knee probe"
         else:
             mark, what = _mark(event), _probe_name(kind, self._modes.get(key))
         load = (
@@ -152,6 +154,14 @@ def _mark(event: dict[str, Any]) -> str:
     return "[green]✓[/]" if event.get("passed") else "[red]✗[/]"
 
 
+def _knee_mark(event: dict[str, Any]) -> str:
+    """A knee probe's verdict at the bound it measured (its note says which and why)."""
+    if not event.get("valid", True):
+        return "[yellow]invalid: generator limit[/]"
+    bound = f"{event.get('knee_bound_ms'):g} ms"
+    return f"[green]✓ {bound}[/]" if str(event.get("note", "")).endswith(": met it") else f"[red]✗ {bound}[/]"
+
+
 NOTE_CHARS = 100
 
 
@@ -160,6 +170,8 @@ def _why(event: dict[str, Any]) -> str:
     or what an open-loop pass was (a confirmation); closed-loop passes are ceiling steps and need no words."""
     note = str(event.get("note") or "")
     if not note or event.get("kind") == "warmup" or (event.get("passed") and event.get("kind") != "open"):
+        return ""
+    if event.get("knee_bound_ms") is not None and note.endswith(": met it"):
         return ""
     short = note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…"
     return f" [dim]{escape(short)}[/]"

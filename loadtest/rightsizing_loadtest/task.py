@@ -28,6 +28,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,11 @@ import gevent
 import psutil
 
 from rightsizing.adapters.s3 import UriStore
+from rightsizing.models.knee import knee_bounds
 from rightsizing.models.plan import LoadTestJob
 from rightsizing.models.result import LOAD_TEST_FAILURE_FILE, LoadTestResult, ProbeRecord
 from rightsizing.search import SearchOutcome
+from rightsizing.search.knee import KneeProbing, KneeRules, MainAnswer
 from rightsizing.store import join_uri, put_json
 from rightsizing_loadtest.cold_start import measure_cold_start
 from rightsizing_loadtest.cpus import available_cpus
@@ -156,6 +159,7 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
         "generators": record.generators,
         "remeasured": record.remeasured,
         "trial": record.trial,
+        "knee_bound_ms": record.knee_bound_ms,
     }
 
 
@@ -184,6 +188,7 @@ def run_search(
     started = time.monotonic()
     try:
         outcome = run_trials(job, probe, timing, on_probe)
+        add_knee_probes(job, probe, outcome, timing, timing.search_budget - (time.monotonic() - started), on_probe)
     finally:
         try:
             artifacts = probe.close()
@@ -191,6 +196,58 @@ def run_search(
             if stop_handler is not None:
                 stop_handler.cancel()
     return outcome, probe.totals, artifacts, time.monotonic() - started
+
+
+def add_knee_probes(
+    job: LoadTestJob,
+    probe: LocustProbe | DistributedProbe,
+    outcome: SearchOutcome,
+    timing: Timing,
+    left: float,
+    on_probe: Callable[[ProbeRecord], None],
+) -> None:
+    """After the answer, in the time left, the knee curve's extra probes (``knee_probing``) join the outcome's
+    probes; a probe the hard deadline cuts off is dropped, the answer is settled either way."""
+    knee = knee_probing(job, outcome)
+    if knee is None or left <= 0:
+        return
+    added: list[ProbeRecord] = []
+
+    def seen(record: ProbeRecord) -> None:
+        added.append(record)
+        on_probe(record)
+
+    deadline = gevent.Timeout(left + timing.hard_deadline - timing.search_budget)
+    deadline.start()
+    try:
+        knee.run(probe, outcome.probes, left, on_probe=seen)
+    except gevent.Timeout as timeout:
+        if timeout is not deadline:
+            raise
+    finally:
+        deadline.close()
+        outcome.probes += added
+
+
+def knee_probing(job: LoadTestJob, outcome: SearchOutcome) -> KneeProbing | None:
+    """The knee curve's extra open-loop probes, or None when the job allows none: adaptive mode only (other modes'
+    curves are their closed-loop steps), one trial only (an added probe would belong to no trial), and only when
+    the search certified a rate (a bound can hardly be certified where the SLA could not)."""
+    knee, load = job.knee, job.load
+    if knee is None or knee.extra_probes == 0 or load.mode != "adaptive" or load.trials > 1:
+        return None
+    if outcome.lower_bound and not outcome.sustainable_rps:
+        return None
+    return KneeProbing(
+        KneeRules(job.sla, job.max_error_rate, load.precision),
+        knee_bounds(job.sla, knee, job.max_seconds),
+        knee.extra_probes,
+        answer=MainAnswer(outcome.sustainable_rps, outcome.lower_bound),
+        min_completions=load.min_completions,
+        min_probe_seconds=load.min_probe_seconds,
+        max_probe_seconds=load.max_probe_seconds,
+        fail_fast=load.fail_fast,
+    )
 
 
 def stopped(launcher: WorkerLauncher) -> None:

@@ -146,7 +146,7 @@ def test_the_interval_is_in_result_json_results_csv_the_report_and_the_console(
 ) -> None:
     run_dir = _recommend_step(tmp_path, demo_request)
     document = json.loads((run_dir / "result.json").read_text())
-    assert document["schema_version"] == "2.5"
+    assert document["schema_version"] == "2.6"
     trials = document["candidates"][0]["trials"]
     assert (trials["mean_rps"], trials["ci95_low_rps"], trials["ci95_high_rps"]) == (100.0, 75.159, 124.841)
     assert (trials["min_rps"], trials["max_rps"], trials["measured"], trials["lower_bound"]) == (90, 110, 3, True)

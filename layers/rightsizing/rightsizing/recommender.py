@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from rightsizing.models.common import UNMEASURED, Percentile
+from rightsizing.models.knee import KneeChoice
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import Alternative, AutoscalingSuggestion, CandidateResult, Recommendation
@@ -357,3 +358,62 @@ def _alternative(result: CandidateResult, count: int | None, usd: float | None, 
         usd_per_hour=round(usd, 6) if usd is not None else None,
         reason=reason,
     )
+
+
+def knee_choices(
+    results: list[CandidateResult],
+    prices: dict[str, PriceQuote | str],
+    traffic: TrafficTarget,
+    bounds_ms: list[float],
+    sla_ms: float,
+    options: SizingOptions | None = None,
+    percentile: Percentile = "p95",
+    bytes_per_request: float = 0.0,
+) -> list[KneeChoice]:
+    """The cheapest fleet for the target at each knee bound, by the same sizing as the answer: each candidate sized
+    on its capacity within that bound (``CandidateResult.knee``). At the SLA's bound that is the answer itself."""
+    choices = []
+    for bound in bounds_ms:
+        is_sla = math.isclose(bound, sla_ms)
+        usable: list[CandidateResult] = []
+        left_out: list[str] = []
+        for result in results:
+            at_bound = result if is_sla else _at_bound(result, bound)
+            if isinstance(at_bound, str):
+                left_out.append(f"{result.candidate_id} ({at_bound})")
+            else:
+                usable.append(at_bound)
+        sized, _ = size_candidates(usable, prices, traffic.sizing_rps, options, percentile, bytes_per_request)
+        unsized = "; not sized at this bound: " + ", ".join(left_out) if left_out else ""
+        if not sized:
+            choices.append(KneeChoice(milliseconds=bound, sla=is_sla, note="no candidate can be sized" + unsized))
+            continue
+        best = sized[0]
+        floor = "sized on a lower bound: fewer instances may do" if best.candidate.lower_bound else ""
+        choices.append(
+            KneeChoice(
+                milliseconds=bound,
+                sla=is_sla,
+                candidate_id=best.candidate.candidate_id,
+                instance_type=best.candidate.instance_type,
+                instance_count=best.count,
+                usd_per_hour=round(best.usd_per_hour, 6),
+                capacity_rps=round(best.capacity_rps, 3),
+                lower_bound=best.candidate.lower_bound,
+                note=(floor + unsized).removeprefix("; "),
+            )
+        )
+    return choices
+
+
+def _at_bound(result: CandidateResult, bound: float) -> CandidateResult | str:
+    """The candidate as if the SLA were ``bound``: its within-bound rate, a floor when that is one; or why not."""
+    if result.status in UNMEASURED:
+        return result.status
+    capacity = result.knee.at(bound) if result.knee else None
+    if capacity is None:
+        return "no curve"
+    if not capacity.capacity_rps:
+        return capacity.note or "no rate met it"
+    status = "lower_bound" if capacity.status == "lower_bound" else "succeeded"
+    return result.model_copy(update={"sustainable_rps": capacity.capacity_rps, "status": status})

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.knee import KneeSettings
 from rightsizing.models.load import LoadSettings
 from rightsizing.models.targets import LatencySla
 
@@ -99,6 +100,7 @@ class LoadTestJob(BaseModel):
         description="A serverless endpoint's MaxConcurrency: the closed-loop users are capped at it (more are "
         "throttled), and the first request after deployment is measured apart as the cold start.",
     )
+    knee: KneeSettings | None = Field(None, description="The request's knee: bounds and extra probes for the curve.")
 
 
 class CandidatePlan(BaseModel):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 from rightsizing.models.candidates import AWS_INSTANCE_TYPE, ENV_NAME, LOCAL_INSTANCE_TYPE, CandidateSpec
 from rightsizing.models.common import StrictModel
 from rightsizing.models.history import HistorySettings
+from rightsizing.models.knee import MAX_KNEE_BOUNDS, KneeSettings, fits_time, knee_bounds
 from rightsizing.models.load import LoadMode, LoadSettings, Phase, PhaseStop
 from rightsizing.models.messages import CONTENT_TYPE, RUN_NAME, FieldProblem, invalid_request, shown
 from rightsizing.models.sources import (
@@ -61,6 +62,7 @@ __all__ = [
     "CandidateSpec",
     "ContainerModelSource",
     "HistorySettings",
+    "KneeSettings",
     "LatencySla",
     "Limits",
     "LoadMode",
@@ -239,6 +241,11 @@ class RightsizingRequest(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
     sizing: SizingOptions = Field(default_factory=SizingOptions)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    knee: KneeSettings = Field(
+        default_factory=KneeSettings.reuse_only,
+        description="Capacity at other latency bounds too (the knee curve). Default: half and twice the SLA, from "
+        "the search's own probes only (extra_probes 0).",
+    )
 
     @field_validator("region")
     @classmethod
@@ -307,6 +314,7 @@ class RightsizingRequest(BaseModel):
                 f"{math.ceil(self.sla.milliseconds * MIN_REQUESTS_AT_SLA / 1000)} s",
             )
         self._check_trials()
+        self._knee_fits()
         return self
 
     def _check_trials(self) -> None:
@@ -328,6 +336,30 @@ class RightsizingRequest(BaseModel):
                 f"{MIN_REQUESTS_AT_SLA} requests as slow as the SLA); use fewer trials or raise "
                 f"max_seconds_per_candidate to at least {need} s",
             )
+
+    def _knee_fits(self) -> None:
+        """Each explicit knee bound obeys the SLA's time rule; with the SLA, at most MAX_KNEE_BOUNDS in all."""
+        limit = self.limits.max_seconds_per_candidate
+        for index, bound in enumerate(self.knee.bounds_ms or []):
+            if not fits_time(bound, limit):
+                raise FieldProblem(
+                    f"knee.bounds_ms.{index}",
+                    f"{bound:g} ms is more than 1/{MIN_REQUESTS_AT_SLA} of limits.max_seconds_per_candidate "
+                    f"({limit} s), the same rule as the SLA's: raise max_seconds_per_candidate to at least "
+                    f"{math.ceil(bound * MIN_REQUESTS_AT_SLA / 1000)} s or drop the bound",
+                )
+        bounds = knee_bounds(self.sla, self.knee, limit)
+        if len(bounds) > MAX_KNEE_BOUNDS:
+            raise FieldProblem(
+                "knee.bounds_ms",
+                f"{len(bounds)} distinct bounds with the SLA's {self.sla.milliseconds:g} ms; at most "
+                f"{MAX_KNEE_BOUNDS} in all",
+            )
+
+    @property
+    def knee_bounds_ms(self) -> list[float]:
+        """The knee's bounds, ascending, the SLA's among them."""
+        return knee_bounds(self.sla, self.knee, self.limits.max_seconds_per_candidate)
 
     @property
     def is_local(self) -> bool:

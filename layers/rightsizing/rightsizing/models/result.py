@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.models.common import CandidateStatus, LatencyPercentiles
 from rightsizing.models.cost import CandidateUsage, RunCost
+from rightsizing.models.knee import KneeCurve, KneeSummary
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.serverless import ColdStart, ServerlessSizing
@@ -23,7 +24,10 @@ from rightsizing.models.trials import TrialStats
 # (the cost at the target rate).
 # 2.5: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and spread) on the load
 # test and the candidate; probes say which trial they belong to; `size_on` on the answer.
-RESULT_SCHEMA_VERSION = "2.5"
+# 2.6: the knee curve: each candidate's `knee` (its probes as points, capacity at each latency bound) and the
+# run's `knee` (the cheapest choice at each bound); probes say when they stopped early and which bound a probe
+# added for the curve measured.
+RESULT_SCHEMA_VERSION = "2.6"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -56,6 +60,14 @@ class ProbeRecord(BaseModel):
         False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
     )
     trial: int | None = Field(None, description="Which trial (1-based) the probe belongs to, with load.trials > 1.")
+    stopped_early: bool = Field(
+        False, description="Ended before its planned length because its failure was certain (open loop, fail-fast)."
+    )
+    knee_bound_ms: float | None = Field(
+        None,
+        description="A probe added after the search for the knee curve: the latency bound it measured (judged and "
+        "stopped early against that bound; `passed` is still the SLA's verdict). Never part of the answer.",
+    )
 
 
 # Beside result.json, written instead of it when the load test fails: {"message": why}, for the failure reason.
@@ -133,6 +145,9 @@ class CandidateResult(BaseModel):
         None,
         description="With load.trials > 1: each trial's figure, their mean (= sustainable_rps), 95 % interval "
         "(ci95_low_rps, ci95_high_rps) and spread (min_rps, max_rps).",
+    )
+    knee: KneeCurve | None = Field(
+        None, description="Latency vs throughput from the probes, and capacity at each knee bound (the SLA's too)."
     )
 
     @property
@@ -249,6 +264,9 @@ class RunResult(BaseModel):
     prices: dict[str, PriceQuote] = Field(default_factory=dict, description="Candidate id -> on-demand price quote.")
     price_errors: dict[str, str] = Field(default_factory=dict, description="Candidate id -> why it has no price.")
     cost: RunCost | None = Field(None, description="What the run cost, measured, beside the dry run's estimate.")
+    knee: KneeSummary | None = Field(
+        None, description="The knee bounds and the cheapest fleet for the target at each: what a looser SLA saves."
+    )
 
 
 class SweepReport(BaseModel):

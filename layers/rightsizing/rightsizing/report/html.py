@@ -52,6 +52,18 @@ def _charts(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> str:
     )
 
 
+def _knee(run: RunResult) -> list[str]:
+    """The knee section: capacity within each latency bound, per candidate, and what a looser SLA would cost."""
+    table = tables.knee_table(run)
+    if not table:
+        return []
+    return [
+        "<h2>Knee curve: capacity at other latency bounds</h2>",
+        table,
+        _figure("chart-knee", charts.knee_curves(run), "No probe measured a latency."),
+    ]
+
+
 def _artefacts(run: RunResult) -> str:
     """Relative links: they work in the run folder, locally or synced from S3."""
     links = [
@@ -89,6 +101,7 @@ def render_html(run: RunResult, traces: dict[str, list[ProbeRecord]], snippet: s
         tables.key_figures(run),
         "<h2>Charts</h2>",
         _charts(run, traces),
+        *_knee(run),
         "<h2>Candidates</h2>",
         tables.candidates_table(run),
         trials_section(run),

@@ -60,6 +60,7 @@ GENERATOR_STEP_DOWN = 0.7  # below a rate the generator could not offer, before 
 # A closed-loop step whose next step (at least twice the users) still drew this share of twice its rate per user had
 # idle concurrency to spare: at its rate open loop meets no queue either, so it may stand for an open-loop pass.
 QUEUE_FREE_SHARE = 0.9
+WITHDRAWN = "withdrawn:"  # how the note of a pass a failed confirmation withdrew starts
 
 
 @dataclass
@@ -402,7 +403,7 @@ class _Run(ProbeSession):
             passed, why = self.cfg.check.verdict(m)
             if m.stopped_early and not passed:
                 why += f" (stopped after {m.seconds:.1f} of {seconds:.1f} s: the failure was certain)"
-            valid, invalid_why = _generator_ok(m)
+            valid, invalid_why = generator_ok(m)
             if passed and m.rps < KEEP_UP_RATIO * rate:
                 passed, why = False, f"completed {m.rps:.1f} of {rate:.1f} RPS offered: falling behind"
             stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
@@ -469,7 +470,7 @@ class _Run(ProbeSession):
                 self.records[i] = r.model_copy(
                     update={
                         "passed": False,
-                        "note": f"withdrawn: a {seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
+                        "note": f"{WITHDRAWN} a {seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
                         f"({failed.note})",
                     }
                 )
@@ -506,7 +507,7 @@ class _Run(ProbeSession):
 
     def _judged(self, m: ProbeMeasurement, passed: bool, note: str, *, kind: ProbeKind = "closed") -> ProbeRecord:
         """Record a closed-loop probe, invalid (with the reason as its note) when the generator was the limit."""
-        valid, why = _generator_ok(m)
+        valid, why = generator_ok(m)
         return self.record(m, passed and valid, why or note, kind=kind, valid=valid)
 
 
@@ -518,7 +519,7 @@ def _latency_at(record: ProbeRecord, percentile: Percentile) -> float | None:
     return record.latency_ms.at(percentile) if record.latency_ms else None
 
 
-def _generator_ok(m: ProbeMeasurement) -> tuple[bool, str]:
+def generator_ok(m: ProbeMeasurement) -> tuple[bool, str]:
     if m.generator_cpu_percent is not None and m.generator_cpu_percent > GENERATOR_CPU_LIMIT_PERCENT:
         return False, f"generator CPU {m.generator_cpu_percent:.0f}% > {GENERATOR_CPU_LIMIT_PERCENT:.0f}%"
     if m.late_share is not None and m.late_share > MAX_LATE_SHARE:

@@ -166,6 +166,7 @@ class ProbeLabels(TypedDict, total=False):
     stable: bool | None
     valid: bool
     remeasured: bool
+    knee_bound_ms: float | None
 
 
 def to_record(
@@ -188,6 +189,7 @@ def to_record(
         target_rps=None if measurement.offered_rps is None else round(measurement.offered_rps, 3),
         late_share=None if measurement.late_share is None else round(measurement.late_share, 6),
         generators=measurement.generators,
+        stopped_early=measurement.stopped_early,
         **labels,
     )
 

@@ -79,6 +79,7 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
             max_seconds=request.limits.max_seconds_per_candidate,
             results_uri=results_uri,
             serverless_max_concurrency=spec.serverless.max_concurrency if spec.serverless else None,
+            knee=request.knee,
         )
         jobs.append(job)
         job_uri = join_uri(results_uri, "job.json")

@@ -22,7 +22,7 @@ from rightsizing.models.events import PutEventsEntry
 from rightsizing.models.history import RunRecord
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
+from rightsizing.models.result import CandidateOutcome, CandidateResult, ProbeRecord, RunResult, StepFailure
 from rightsizing.payload_bodies import bodies_from_document
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
@@ -30,6 +30,7 @@ from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, p
 from rightsizing.report.trials import TRIAL_CSV_COLUMNS, trial_csv_cells
 from rightsizing.run_events import changed_entry, completed_entry
 from rightsizing.steps.failures import describe_failure
+from rightsizing.steps.knee import add_knee
 from rightsizing.steps.plan import load_plan_request
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
@@ -77,13 +78,14 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
     request = load_plan_request(event.run_uri, backend.store)
     results = [candidate_result(o) for o in event.outcomes]
     prices = price_candidates(results, backend, request.region)
+    bytes_per_request = mean_payload_bytes(event.run_uri, backend.store)
     choice, why_not = recommend(
         results,
         prices,
         request.traffic,
         request.sizing,
         percentile=request.sla.percentile,
-        bytes_per_request=mean_payload_bytes(event.run_uri, backend.store),
+        bytes_per_request=bytes_per_request,
     )
     notes = []
     if backend.mode == "local":
@@ -118,7 +120,9 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
             notes=cost_notes,
         ),
     )
-    artifacts = write_outputs(run, event.run_uri, prices, backend.store)
+    traces = load_traces(run, event.run_uri, backend.store, run.notes)
+    add_knee(run, request, traces, prices, bytes_per_request)
+    artifacts = write_outputs(run, event.run_uri, prices, backend.store, traces)
     typical = round(estimate.total_usd.typical, 4) if estimate and estimate.complete else None
     record = run_record(run, request, datetime.now(UTC), typical)
     previous = record_run(record, backend)
@@ -194,12 +198,17 @@ def price_candidates(results: list[CandidateResult], backend: Backend, region: s
 
 
 def write_outputs(
-    run: RunResult, run_uri: str, prices: dict[str, PriceQuote | str], store: ArtifactStore
+    run: RunResult,
+    run_uri: str,
+    prices: dict[str, PriceQuote | str],
+    store: ArtifactStore,
+    traces: dict[str, list[ProbeRecord]] | None = None,
 ) -> dict[str, str]:
     """result.json and results.csv, then the HTML report and the CloudFormation snippet beside them.
 
-    The traces are read first so that one that cannot be read is noted in result.json too."""
-    traces = load_traces(run, run_uri, store, run.notes)
+    The traces are read first (unless given) so that one that cannot be read is noted in result.json too."""
+    if traces is None:
+        traces = load_traces(run, run_uri, store, run.notes)
     run.artifacts = {
         "result": join_uri(run_uri, "result.json"),
         "csv": join_uri(run_uri, "results.csv"),
