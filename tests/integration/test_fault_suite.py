@@ -21,6 +21,7 @@ from pipeline_helpers import PlanOverride, Proxy, assert_everything_deleted, by_
 
 from rightsizing.run_events import ExecutionStatusChange
 from rightsizing_local.aws_errors import client_error
+from rightsizing_local.cleanup import SweepSchedule
 from rightsizing_local.run import LOCAL_EXECUTION_ARN
 
 
@@ -334,3 +335,35 @@ def test_a_run_aborted_mid_test_is_swept_and_its_task_stopped(tmp_path: Path, fa
     from pipeline_helpers import assert_no_process_left
 
     assert_no_process_left(result.process_groups)
+
+
+def test_an_endpoint_that_never_becomes_deletable_is_given_up_and_named(tmp_path: Path, fast_request: dict) -> None:
+    """Creating for good: the cleanup state machine sweeps until its limit (``${MaxSweeps}``, 36 on AWS, 3 here,
+    1 s apart instead of 300) and fails with CleanupIncomplete, naming the endpoint, its config and its model and
+    why each is left, so a person can delete them by hand."""
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+
+    def stuck_for_good(clients: dict[str, Any]) -> dict[str, Any]:
+        clients["sagemaker"].hold_in_creating("-c01", seconds=3600)
+        return {**clients, "lambda": PlanOverride(clients["lambda"], max_polls=2, max_delete_attempts=2)}
+
+    schedule = SweepSchedule(max_sweeps=3, interval_seconds=1)
+    result = run(tmp_path, fast_request, stuck_for_good, sweep_schedule=schedule)
+
+    assert result.execution.status == "SUCCEEDED", result.execution.cause
+    assert by_id(result)["c01-local-small"].failure_reason.startswith("EndpointTimeout")
+    [sweep] = result.sweeps
+    assert sweep.status == "FAILED" and sweep.error == "CleanupIncomplete"
+    states = sweep.entered_states()
+    assert states.count("Sweep") == 3 and states.count("WaitBeforeSweeping") == 2 and states[-1] == "GiveUp"
+    endpoint = next(n for op, n in result.sagemaker_calls if op == "CreateEndpoint")
+    kept = "(kept until the endpoints of the run are deleted)"
+    left = [f"endpoint/{endpoint} (Creating)", f"endpoint-config/{endpoint} {kept}", f"model/{endpoint} {kept}"]
+    assert sweep.cause == (
+        f"Resources of run {result.run_id} are still not deletable after 3 sweeps 1 seconds apart; delete them by "
+        f"hand (endpoint first, then its config and model): {json.dumps(left, separators=(',', ':'))}"
+    )
+    assert result.cleanup_incomplete == [f"CleanupIncomplete: {sweep.cause}"]
+    # What the machines left is exactly what the cause names (the local run's own shutdown then stops it).
+    assert result.leftovers == {"models": [endpoint], "endpoint_configs": [endpoint], "endpoints": [endpoint]}
+    assert result.tasks_left == []
