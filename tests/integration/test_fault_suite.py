@@ -20,6 +20,7 @@ from moto.events.models import EventPattern
 from pipeline_helpers import PlanOverride, Proxy, assert_everything_deleted, by_id, run
 
 from rightsizing.run_events import ExecutionStatusChange
+from rightsizing_cli.exit_codes import execution_failure
 from rightsizing_local.aws_errors import client_error
 from rightsizing_local.cleanup import SweepSchedule
 from rightsizing_local.run import LOCAL_EXECUTION_ARN
@@ -367,3 +368,63 @@ def test_an_endpoint_that_never_becomes_deletable_is_given_up_and_named(tmp_path
     # What the machines left is exactly what the cause names (the local run's own shutdown then stops it).
     assert result.leftovers == {"models": [endpoint], "endpoint_configs": [endpoint], "endpoints": [endpoint]}
     assert result.tasks_left == []
+
+
+def test_a_run_that_times_out_is_swept_and_says_so(tmp_path: Path, fast_request: dict) -> None:
+    """The execution's TimeoutSeconds passes while c01's endpoint is still Creating: the run ends TIMED_OUT, and
+    the status change (RunStoppedRule) starts the cleanup machine for the run id, which waits for the endpoint to
+    become deletable and deletes it, its config and model. Nothing is left; the failure says it timed out."""
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+
+    def slow_to_create(clients: dict[str, Any]) -> dict[str, Any]:
+        clients["sagemaker"].hold_in_creating("-c01", seconds=8)  # then Failed: deletable
+        return {**clients, "lambda": PlanOverride(clients["lambda"], max_polls=100)}
+
+    schedule = SweepSchedule(max_sweeps=30, interval_seconds=1)
+    result = run(tmp_path, fast_request, slow_to_create, execution_timeout_seconds=3, sweep_schedule=schedule)
+
+    assert result.execution.status == "TIMED_OUT", (result.execution.error, result.execution.cause)
+    message = execution_failure("TIMED_OUT", result.execution.error, result.execution.cause)[1]
+    assert message.startswith("run TIMED_OUT: the execution ran longer than its TimeoutSeconds"), message
+    assert "RunLoadTest" not in result.execution.entered_states() and result.result is None
+    [sweep] = result.sweeps
+    assert rule_input(status_change_event(result.run_id, "TIMED_OUT", MACHINE), MACHINE) == {"run_id": result.run_id}
+    assert sweep.status == "SUCCEEDED", sweep.cause
+    assert sweep.output["sweep"]["run_id"] == result.run_id and sweep.output["sweep"]["candidate_id"] is None
+    assert sweep.entered_states().count("Sweep") >= 2  # found it Creating first
+    assert result.cleanup_incomplete == []
+    [announced] = [e for e in result.events if e["DetailType"] == "Rightsizing Failed"]
+    assert announced["Detail"]["status"] == "TIMED_OUT"
+    assert_everything_deleted(result)
+
+
+def test_a_run_that_fails_mid_run_is_swept_and_says_why(tmp_path: Path, fast_request: dict) -> None:
+    """An error no Catch can take (States.Runtime: a plan whose poll interval the definition cannot read, as a plan
+    function and a definition of different versions would give) fails the Map, so the whole execution FAILED while
+    c01's endpoint exists and c02's is coming up. The cleanup machine, started for the run id, deletes both
+    candidates' endpoints, configs and models; no task is left; the error names the state and the field."""
+    fast_request["candidates"] = [{"instance_type": "local.small"}, {"instance_type": "local.medium"}]
+
+    def unreadable_plan(clients: dict[str, Any]) -> dict[str, Any]:
+        clients["sagemaker"].hold_in_creating("-c01", seconds=2)  # Creating at its first poll: the Wait reads it
+        plan = PlanOverride(clients["lambda"], only="-small", max_polls=100, poll_seconds="soon")
+        return {**clients, "lambda": plan}
+
+    schedule = SweepSchedule(max_sweeps=30, interval_seconds=1)
+    result = run(tmp_path, fast_request, unreadable_plan, sweep_schedule=schedule)
+
+    assert result.execution.status == "FAILED", result.execution.cause
+    assert result.execution.error == "States.Runtime", result.execution.cause
+    cause = result.execution.cause or ""
+    assert "'WaitForEndpoint'" in cause and "$.candidate.poll_seconds == soon" in cause, cause
+    assert execution_failure("FAILED", result.execution.error, cause)[1] == f"run FAILED: States.Runtime: {cause}"
+    [sweep] = result.sweeps
+    assert sweep.status == "SUCCEEDED", sweep.cause
+    assert rule_input(status_change_event(result.run_id, "FAILED", MACHINE), MACHINE) == {"run_id": result.run_id}
+    created = {n for op, n in result.sagemaker_calls if op == "CreateEndpoint"}
+    assert any(n.endswith("-c01") for n in created)
+    swept = {d.split("/", 1)[1] for d in sweep.output["sweep"]["deleted"] if not d.startswith("task/")}
+    assert swept <= created
+    [announced] = [e for e in result.events if e["DetailType"] == "Rightsizing Failed"]
+    assert announced["Detail"]["error"] == "States.Runtime"
+    assert_everything_deleted(result)
