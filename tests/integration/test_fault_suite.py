@@ -270,6 +270,33 @@ def test_the_rule_hands_a_stopped_run_to_the_sweeper(status: str) -> None:
     assert rule_input(status_change_event("run-1", status, MACHINE), MACHINE) == {"run_id": "run-1"}
 
 
+SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "events" / "functions" / "run-stopped-event.json"
+# The event's shape (Step Functions developer guide, "EventBridge (CloudWatch Events) for Step Functions execution
+# status changes"; inputDetails/outputDetails are CloudWatchEventsExecutionDataDetails).
+ENVELOPE = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+DETAIL = {"executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "input", "inputDetails"}
+
+
+@pytest.mark.parametrize("status", ["ABORTED", "FAILED", "TIMED_OUT"])
+def test_the_sample_stopped_event_is_handed_to_the_sweeper(status: str) -> None:
+    """events/functions/run-stopped-event.json, as Step Functions sends it, through RunStoppedRule: matched for the
+    stack's state machine (its ``!Ref``), the cleanup input is the execution name; the RunFailed function reads the
+    same detail."""
+    event = json.loads(SAMPLE_EVENT.read_text())
+    assert set(event) == ENVELOPE and DETAIL <= set(event["detail"])
+    assert event["source"] == "aws.states" and event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [event["detail"]["executionArn"]]
+    assert event["detail"]["executionArn"].endswith(":" + event["detail"]["name"])
+    event["detail"]["status"] = status
+    machine = event["detail"]["stateMachineArn"]
+
+    assert rule_input(event, machine) == {"run_id": "fraud-xgboost-20250101-120000"}
+    assert ExecutionStatusChange.model_validate(event["detail"]).name == "fraud-xgboost-20250101-120000"
+    assert rule_input(event, machine + "-other") is None  # another state machine's execution
+    event["detail"]["status"] = "SUCCEEDED"
+    assert rule_input(event, machine) is None
+
+
 @pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED"])
 def test_the_rule_leaves_running_and_finished_runs_alone(status: str) -> None:
     assert rule_input(status_change_event("run-1", status, MACHINE), MACHINE) is None
