@@ -67,4 +67,8 @@ def sweep_run_locally(
 
 def incomplete_cleanups(sweeps: list[ExecutionOutcome]) -> list[str]:
     """Why each cleanup execution that did not succeed left something behind (its Fail cause names what is left)."""
-    return [f"{sweep.error or sweep.status}: {sweep.cause or 'no cause given'}" for sweep in sweeps if sweep.status != "SUCCEEDED"]
+    return [
+        f"{sweep.error or sweep.status}: {sweep.cause or 'no cause given'}"
+        for sweep in sweeps
+        if sweep.status != "SUCCEEDED"
+    ]
