@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from rightsizing.exceptions import InvalidRequest, RightsizingError
 from rightsizing.models.events import EVENT_MODELS
@@ -168,6 +169,8 @@ def run(
         out.fail("interrupted: every local model server and load generator was stopped", ExitCode.INTERRUPTED)
     except RightsizingError as e:
         out.fail(str(e), ExitCode.INVALID)
+    for left in outcome.cleanup_incomplete:  # on AWS these would still be billing: say so, whatever the result
+        out.console.print(f"[yellow]cleanup incomplete:[/] {escape(left)}", soft_wrap=True)
     if outcome.execution.status != "SUCCEEDED" or outcome.result is None:
         execution = outcome.execution
         code, message = execution_failure(execution.status, execution.error, execution.cause)

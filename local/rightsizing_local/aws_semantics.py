@@ -19,6 +19,9 @@ raises the same names. Four behaviours are aligned (moto-internal API, pinned wi
   Functions does; moto stops waiting and leaves the task running.
 - An execution stopped during an inline Map stays ABORTED: moto trips over its own aborted iteration
   (``AttributeError`` building the Map's error output) and would record that as a States.Runtime failure.
+- An iteration that fails with a ``States.*`` error no Catch takes (``States.Runtime``: a path the definition
+  cannot read) fails the Map, and so the execution, with that error and its cause, as on AWS; moto refuses to name
+  it (``Custom Error Names MUST NOT begin with the prefix 'States.'``) and loses the cause.
 """
 
 from __future__ import annotations
@@ -116,10 +119,25 @@ def stopping_like_aws(ecs_service: Any) -> Iterator[None]:
         yield
 
 
+def iteration_error_name(error_name: str) -> Any:
+    """The error name an iteration's failure carries to its Map: ``States.*`` ones as themselves."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    states_names = {t.to_name(): t for t in StatesErrorNameType}
+    if error_name in states_names:
+        return StatesErrorName(typ=states_names[error_name])
+    return CustomErrorName(error_name=error_name)
+
+
 @contextmanager
 def aws_error_semantics() -> Iterator[None]:
     """Apply the behaviours above for the duration of the block (callers hold the runner's patch lock)."""
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk as aws_sdk,
     )
@@ -175,6 +193,7 @@ def aws_error_semantics() -> Iterator[None]:
             patched(StateTaskServiceEcs, "_from_error", ecs_from_error),
             patched(StateTaskServiceEcs, "_build_sync_resolver", build_sync_resolver),
             stopping_like_aws(StateTaskServiceEcs),
+            patched(iteration_worker, "CustomErrorName", iteration_error_name),
         ):
             yield
     finally:

@@ -54,9 +54,12 @@ class PlanOverride(Proxy):
         return {**response, "Payload": io.BytesIO(json.dumps(plan).encode())}
 
 
-def run(tmp_path: Path, document: dict[str, Any], wrap: Callable[[dict], dict] | None = None) -> LocalRun:
+def run(
+    tmp_path: Path, document: dict[str, Any], wrap: Callable[[dict], dict] | None = None, **options: Any
+) -> LocalRun:
+    """``options``: more of ``run_local``'s (``sweep_schedule``, ``execution_timeout_seconds``)."""
     request = RightsizingRequest.model_validate(document)
-    return run_local(request, tmp_path, wrap_clients=wrap, retry_time_scale=RETRY_TIME_SCALE)
+    return run_local(request, tmp_path, wrap_clients=wrap, retry_time_scale=RETRY_TIME_SCALE, **options)
 
 
 def by_id(result: LocalRun) -> dict[str, Any]:

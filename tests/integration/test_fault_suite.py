@@ -20,7 +20,9 @@ from moto.events.models import EventPattern
 from pipeline_helpers import PlanOverride, Proxy, assert_everything_deleted, by_id, run
 
 from rightsizing.run_events import ExecutionStatusChange
+from rightsizing_cli.exit_codes import execution_failure
 from rightsizing_local.aws_errors import client_error
+from rightsizing_local.cleanup import SweepSchedule
 from rightsizing_local.run import LOCAL_EXECUTION_ARN
 
 
@@ -268,6 +270,33 @@ def test_the_rule_hands_a_stopped_run_to_the_sweeper(status: str) -> None:
     assert rule_input(status_change_event("run-1", status, MACHINE), MACHINE) == {"run_id": "run-1"}
 
 
+SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "events" / "functions" / "run-stopped-event.json"
+# The event's shape (Step Functions developer guide, "EventBridge (CloudWatch Events) for Step Functions execution
+# status changes"; inputDetails/outputDetails are CloudWatchEventsExecutionDataDetails).
+ENVELOPE = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+DETAIL = {"executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "input", "inputDetails"}
+
+
+@pytest.mark.parametrize("status", ["ABORTED", "FAILED", "TIMED_OUT"])
+def test_the_sample_stopped_event_is_handed_to_the_sweeper(status: str) -> None:
+    """events/functions/run-stopped-event.json, as Step Functions sends it, through RunStoppedRule: matched for the
+    stack's state machine (its ``!Ref``), the cleanup input is the execution name; the RunFailed function reads the
+    same detail."""
+    event = json.loads(SAMPLE_EVENT.read_text())
+    assert set(event) == ENVELOPE and set(event["detail"]) >= DETAIL
+    assert event["source"] == "aws.states" and event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [event["detail"]["executionArn"]]
+    assert event["detail"]["executionArn"].endswith(":" + event["detail"]["name"])
+    event["detail"]["status"] = status
+    machine = event["detail"]["stateMachineArn"]
+
+    assert rule_input(event, machine) == {"run_id": "fraud-xgboost-20250101-120000"}
+    assert ExecutionStatusChange.model_validate(event["detail"]).name == "fraud-xgboost-20250101-120000"
+    assert rule_input(event, machine + "-other") is None  # another state machine's execution
+    event["detail"]["status"] = "SUCCEEDED"
+    assert rule_input(event, machine) is None
+
+
 @pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED"])
 def test_the_rule_leaves_running_and_finished_runs_alone(status: str) -> None:
     assert rule_input(status_change_event("run-1", status, MACHINE), MACHINE) is None
@@ -334,3 +363,95 @@ def test_a_run_aborted_mid_test_is_swept_and_its_task_stopped(tmp_path: Path, fa
     from pipeline_helpers import assert_no_process_left
 
     assert_no_process_left(result.process_groups)
+
+
+def test_an_endpoint_that_never_becomes_deletable_is_given_up_and_named(tmp_path: Path, fast_request: dict) -> None:
+    """Creating for good: the cleanup state machine sweeps until its limit (``${MaxSweeps}``, 36 on AWS, 3 here,
+    1 s apart instead of 300) and fails with CleanupIncomplete, naming the endpoint, its config and its model and
+    why each is left, so a person can delete them by hand."""
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+
+    def stuck_for_good(clients: dict[str, Any]) -> dict[str, Any]:
+        clients["sagemaker"].hold_in_creating("-c01", seconds=3600)
+        return {**clients, "lambda": PlanOverride(clients["lambda"], max_polls=2, max_delete_attempts=2)}
+
+    schedule = SweepSchedule(max_sweeps=3, interval_seconds=1)
+    result = run(tmp_path, fast_request, stuck_for_good, sweep_schedule=schedule)
+
+    assert result.execution.status == "SUCCEEDED", result.execution.cause
+    assert by_id(result)["c01-local-small"].failure_reason.startswith("EndpointTimeout")
+    [sweep] = result.sweeps
+    assert sweep.status == "FAILED" and sweep.error == "CleanupIncomplete"
+    states = sweep.entered_states()
+    assert states.count("Sweep") == 3 and states.count("WaitBeforeSweeping") == 2 and states[-1] == "GiveUp"
+    endpoint = next(n for op, n in result.sagemaker_calls if op == "CreateEndpoint")
+    kept = "(kept until the endpoints of the run are deleted)"
+    left = [f"endpoint/{endpoint} (Creating)", f"endpoint-config/{endpoint} {kept}", f"model/{endpoint} {kept}"]
+    assert sweep.cause == (
+        f"Resources of run {result.run_id} are still not deletable after 3 sweeps 1 seconds apart; delete them by "
+        f"hand (endpoint first, then its config and model): {json.dumps(left, separators=(',', ':'))}"
+    )
+    assert result.cleanup_incomplete == [f"CleanupIncomplete: {sweep.cause}"]
+    # What the machines left is exactly what the cause names (the local run's own shutdown then stops it).
+    assert result.leftovers == {"models": [endpoint], "endpoint_configs": [endpoint], "endpoints": [endpoint]}
+    assert result.tasks_left == []
+
+
+def test_a_run_that_times_out_is_swept_and_says_so(tmp_path: Path, fast_request: dict) -> None:
+    """The execution's TimeoutSeconds passes while c01's endpoint is still Creating: the run ends TIMED_OUT, and
+    the status change (RunStoppedRule) starts the cleanup machine for the run id, which waits for the endpoint to
+    become deletable and deletes it, its config and model. Nothing is left; the failure says it timed out."""
+    fast_request["candidates"] = [{"instance_type": "local.small"}]
+
+    def slow_to_create(clients: dict[str, Any]) -> dict[str, Any]:
+        clients["sagemaker"].hold_in_creating("-c01", seconds=8)  # then Failed: deletable
+        return {**clients, "lambda": PlanOverride(clients["lambda"], max_polls=100)}
+
+    schedule = SweepSchedule(max_sweeps=30, interval_seconds=1)
+    result = run(tmp_path, fast_request, slow_to_create, execution_timeout_seconds=3, sweep_schedule=schedule)
+
+    assert result.execution.status == "TIMED_OUT", (result.execution.error, result.execution.cause)
+    message = execution_failure("TIMED_OUT", result.execution.error, result.execution.cause)[1]
+    assert message.startswith("run TIMED_OUT: the execution ran longer than its TimeoutSeconds"), message
+    assert "RunLoadTest" not in result.execution.entered_states() and result.result is None
+    [sweep] = result.sweeps
+    assert rule_input(status_change_event(result.run_id, "TIMED_OUT", MACHINE), MACHINE) == {"run_id": result.run_id}
+    assert sweep.status == "SUCCEEDED", sweep.cause
+    assert sweep.output["sweep"]["run_id"] == result.run_id and sweep.output["sweep"]["candidate_id"] is None
+    assert sweep.entered_states().count("Sweep") >= 2  # found it Creating first
+    assert result.cleanup_incomplete == []
+    [announced] = [e for e in result.events if e["DetailType"] == "Rightsizing Failed"]
+    assert announced["Detail"]["status"] == "TIMED_OUT"
+    assert_everything_deleted(result)
+
+
+def test_a_run_that_fails_mid_run_is_swept_and_says_why(tmp_path: Path, fast_request: dict) -> None:
+    """An error no Catch can take (States.Runtime: a plan whose poll interval the definition cannot read, as a plan
+    function and a definition of different versions would give) fails the Map, so the whole execution FAILED while
+    c01's endpoint exists and c02's is coming up. The cleanup machine, started for the run id, deletes both
+    candidates' endpoints, configs and models; no task is left; the error names the state and the field."""
+    fast_request["candidates"] = [{"instance_type": "local.small"}, {"instance_type": "local.medium"}]
+
+    def unreadable_plan(clients: dict[str, Any]) -> dict[str, Any]:
+        clients["sagemaker"].hold_in_creating("-c01", seconds=2)  # Creating at its first poll: the Wait reads it
+        plan = PlanOverride(clients["lambda"], only="-small", max_polls=100, poll_seconds="soon")
+        return {**clients, "lambda": plan}
+
+    schedule = SweepSchedule(max_sweeps=30, interval_seconds=1)
+    result = run(tmp_path, fast_request, unreadable_plan, sweep_schedule=schedule)
+
+    assert result.execution.status == "FAILED", result.execution.cause
+    assert result.execution.error == "States.Runtime", result.execution.cause
+    cause = result.execution.cause or ""
+    assert "'WaitForEndpoint'" in cause and "$.candidate.poll_seconds == soon" in cause, cause
+    assert execution_failure("FAILED", result.execution.error, cause)[1] == f"run FAILED: States.Runtime: {cause}"
+    [sweep] = result.sweeps
+    assert sweep.status == "SUCCEEDED", sweep.cause
+    assert rule_input(status_change_event(result.run_id, "FAILED", MACHINE), MACHINE) == {"run_id": result.run_id}
+    created = {n for op, n in result.sagemaker_calls if op == "CreateEndpoint"}
+    assert any(n.endswith("-c01") for n in created)
+    swept = {d.split("/", 1)[1] for d in sweep.output["sweep"]["deleted"] if not d.startswith("task/")}
+    assert swept <= created
+    [announced] = [e for e in result.events if e["DetailType"] == "Rightsizing Failed"]
+    assert announced["Detail"]["error"] == "States.Runtime"
+    assert_everything_deleted(result)

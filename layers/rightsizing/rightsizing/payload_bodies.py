@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rightsizing.exceptions import InvalidRequest, StoreError
+from rightsizing.exceptions import InvalidRequest, ObjectTooLarge, StoreError
 from rightsizing.models.request import (
     MAX_ARCHIVE_BYTES,
     MAX_ARCHIVE_MEMBERS,
@@ -53,6 +53,11 @@ TEXT_TYPES = frozenset({"application/json", "application/jsonlines", "applicatio
 # macOS tar adds these beside each file; they are metadata, never meant as request bodies.
 _METADATA_PREFIX = "._"
 _METADATA_NAMES = frozenset({".DS_Store"})
+
+_LIMITS = {
+    "payloads.files": "a payload file is one request body, and InvokeEndpoint takes at most 6 MB",
+    "payloads.archive": f"an archive of sample bodies is read in memory, at most {MAX_ARCHIVE_BYTES // 10**6} MB",
+}
 
 Reader = Callable[[str], bytes | None]
 """Reads a payload file or archive by its name (path or s3:// URI); None when it cannot be read here (an s3:// URI
@@ -220,6 +225,8 @@ def _read(read: Reader, name: str, field: str) -> bytes | None:
         return read(name)
     except OSError as e:
         raise InvalidRequest(field, f"{name} cannot be read ({e.strerror or e})") from None
+    except ObjectTooLarge as e:
+        raise InvalidRequest(field, f"{e}: {_LIMITS[field]}") from None
     except StoreError as e:
         raise InvalidRequest(field, f"{name} cannot be read ({e})") from None
 

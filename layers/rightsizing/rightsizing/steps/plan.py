@@ -25,6 +25,8 @@ from rightsizing.models.plan import (
     resource_name,
 )
 from rightsizing.models.request import (
+    MAX_ARCHIVE_BYTES,
+    MAX_PAYLOAD_BYTES,
     CandidateSpec,
     ContainerModelSource,
     LoadSettings,
@@ -153,7 +155,11 @@ def _payloads_document(request: RightsizingRequest, store: ArtifactStore) -> dic
     state or a container override."""
 
     def read(name: str) -> bytes:
-        return store.get_bytes(name) if name.startswith("s3://") else Path(name).read_bytes()
+        if not name.startswith("s3://"):
+            return Path(name).read_bytes()  # local mode: the request's validation checked its size
+        # Sized before it is read: an object of gigabytes must not exhaust the function's memory.
+        limit = MAX_ARCHIVE_BYTES if name == request.payloads.archive else MAX_PAYLOAD_BYTES
+        return store.get_bytes(name, max_bytes=limit)
 
     return payloads_document(collect_bodies(request.payloads, read), request.payloads.content_type)
 
