@@ -423,6 +423,8 @@ def _print_ending(out: Output, document: dict[str, Any], flags: str) -> None:
     if document["status"] == "SUCCEEDED":
         word = "[bold green]Recommendation:[/]" if summary.get("recommended") else "[bold yellow]No recommendation:[/]"
         console.print(f"{word} {escape(str(summary.get('message', '')))}")
+        if summary.get("measured_cost_usd") is not None:
+            console.print(f"  run cost: {escape(_run_cost(summary))}")
         console.print(f"  report: rightsize report {run_id}{escape(flags)}")
     elif document["status"] == "RUNNING":
         console.print(f"  follow: rightsize watch {run_id}{escape(flags)}")
@@ -434,6 +436,14 @@ def _print_ending(out: Output, document: dict[str, Any], flags: str) -> None:
         )
     if document["status"] in {"FAILED", "TIMED_OUT", "ABORTED"} and not document["cleanup"]:
         console.print("  cleanup: not started yet (the stack's RunStoppedRule starts it within a minute or so)")
+
+
+def _run_cost(summary: dict[str, Any]) -> str:
+    """The run summary's measured cost beside its estimate (result.json ``cost`` has the breakdown)."""
+    text = f"${summary['measured_cost_usd']:,.4f} measured"
+    if summary.get("estimated_cost_usd") is not None:
+        text += f" (estimate ${summary['estimated_cost_usd']:,.4f})"
+    return text + (", notional local prices: not an AWS bill" if summary.get("cost_notional") else "")
 
 
 def ctx_flags(ctx: AwsContext | None) -> str:

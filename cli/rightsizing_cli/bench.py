@@ -23,9 +23,10 @@ from rich.table import Table
 
 from rightsizing.models.messages import invalid_request
 from rightsizing.models.plan import LoadTestJob
-from rightsizing.models.request import LoadSettings
+from rightsizing.models.request import MIN_TRIAL_SECONDS, LoadSettings
 from rightsizing.models.result import LoadTestResult
 from rightsizing.models.targets import LatencySla
+from rightsizing.payload_bodies import Body, payloads_document
 from rightsizing.store import LocalStore, get_json, local_uri, put_json
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption
 from rightsizing_cli.exit_codes import ExitCode
@@ -51,7 +52,10 @@ def bench(
         str | None,
         typer.Option(help="Add workers up to this many when the generator saturates; 'auto' = CPUs here"),
     ] = None,
-    max_seconds: Annotated[int, typer.Option(help="Hard bound on the test")] = 180,
+    max_seconds: Annotated[int, typer.Option(help="Hard bound on the test (all trials together)")] = 180,
+    trials: Annotated[
+        int, typer.Option(help="Run the search this many times (1-10): mean, 95 % interval and spread")
+    ] = 1,
     confirm_seconds: Annotated[
         float, typer.Option(help="Adaptive: re-measure the answer with one probe this long, e.g. 20 (0 = off)")
     ] = LoadSettings.model_fields["confirm_seconds"].default,
@@ -66,7 +70,7 @@ def bench(
         out.fail(LOCAL_EXTRA, ExitCode.INVALID)
     latency_sla = parse_sla(sla)
     store = LocalStore()
-    bodies = [_read_body(p) for p in payload] or ["0"]
+    bodies = [_read_body(p) for p in payload] or [b"0"]
     run_dir = (directory / time.strftime("%Y%m%d-%H%M%S")).resolve()
     try:
         load = LoadSettings(
@@ -74,10 +78,16 @@ def bench(
             workers=workers,
             max_workers=max_workers if max_workers in (None, "auto") else _count(max_workers, "--max-workers"),
             confirm_seconds=confirm_seconds,
+            trials=trials,
         )
     except ValueError as e:
-        hint = "--mode/--workers/--max-workers/--confirm-seconds"
+        hint = "--mode/--workers/--max-workers/--confirm-seconds/--trials"
         raise typer.BadParameter(_one_line(e), param_hint=hint) from None
+    if max_seconds / trials < MIN_TRIAL_SECONDS:
+        raise typer.BadParameter(
+            f"{trials} trials share --max-seconds {max_seconds}: each needs at least {MIN_TRIAL_SECONDS} s",
+            param_hint="--trials",
+        )
     job = LoadTestJob(
         run_id="bench",
         candidate_id="bench",
@@ -85,7 +95,11 @@ def bench(
         endpoint_name="bench",
         region="us-east-1",
         content_type=content_type,
-        payloads_uri=put_json(local_uri(run_dir / "payloads.json"), bodies, store),
+        payloads_uri=put_json(
+            local_uri(run_dir / "payloads.json"),
+            payloads_document([Body("--payload", f"--payload {i + 1}", b) for i, b in enumerate(bodies)], content_type),
+            store,
+        ),
         sla=latency_sla,
         max_error_rate=max_error_rate,
         load=load,
@@ -93,7 +107,8 @@ def bench(
         results_uri=local_uri(run_dir),
     )
     job_uri = put_json(local_uri(run_dir / "job.json"), job.model_dump(mode="json"), store)
-    console.print(f"[bold]bench[/] {escape(url)}: {mode} search, SLA {latency_sla}, at most {max_seconds} s")
+    repeated = f" × {trials} trials" if trials > 1 else ""
+    console.print(f"[bold]bench[/] {escape(url)}: {mode} search{repeated}, SLA {latency_sla}, at most {max_seconds} s")
     code = _run_task(job_uri, url, ProgressPrinter(console, {}, latency_sla))
     result_path = run_dir / "result.json"
     if code != 0 or not result_path.exists():
@@ -118,13 +133,14 @@ def _one_line(error: ValueError) -> str:
     return str(error)
 
 
-def _read_body(value: str) -> str:
+def _read_body(value: str) -> bytes:
+    """An inline body, or ``@FILE``'s bytes (an image or array is sent unchanged)."""
     if not value.startswith("@"):
-        return value
+        return value.encode()
     path = Path(value[1:])
     if not path.is_file():
         raise typer.BadParameter(f"payload file '{path}' not found", param_hint="--payload")
-    return path.read_text()
+    return path.read_bytes()
 
 
 def _run_task(job_uri: str, url: str, progress: ProgressPrinter) -> int:
@@ -154,6 +170,31 @@ def _json_line(line: str) -> dict[str, Any] | None:
     return event if isinstance(event, dict) else None
 
 
+def _print_trials(console: Console, result: LoadTestResult) -> None:
+    """Each trial's figure, then their mean, 95 % interval and spread."""
+    stats = result.trials
+    if stats is None:
+        return
+    each = ", ".join(
+        f"#{f.trial} "
+        + (("≥ " if f.lower_bound else "") + f"{f.sustainable_rps:.1f}" if f.measured else "not measured")
+        for f in stats.trials
+    )
+    console.print(f"trials (RPS within SLA): {escape(each)}")
+    if stats.mean_rps is None:
+        console.print(f"[yellow]{escape(stats.note)}[/]")
+        return
+    floor = "≥ " if stats.lower_bound else ""
+    if stats.has_interval:
+        console.print(
+            f"[bold]mean {floor}{stats.mean_rps:.1f} RPS, 95 % interval [{stats.ci95_low_rps:.1f}, "
+            f"{stats.ci95_high_rps:.1f}][/], spread {stats.min_rps:.1f}–{stats.max_rps:.1f}, std {stats.std_rps:.1f} "
+            f"({stats.measured} of {stats.requested} trials)"
+        )
+    else:
+        console.print(f"mean {floor}{stats.mean_rps:.1f} RPS: {escape(stats.note)}")
+
+
 def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> None:
     table = Table(title=f"bench result ({result.mode}, SLA {result.sla})")
     for column in ("RPS within SLA", "max RPS", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "errors %", "test s"):
@@ -168,6 +209,7 @@ def _print_result(console: Console, result: LoadTestResult, run_dir: Path) -> No
     )
     console.print(table)
     console.print(f"why it stopped: {escape(result.stop_reason)}")
+    _print_trials(console, result)
     if result.lower_bound:
         console.print(
             f"[yellow]lower bound[/]: the test ended before it found the capacity; the server sustains at least "

@@ -43,6 +43,10 @@ def execution_failure(status: str, error: str | None, cause: str | None) -> tupl
     "stackTrace"}`` JSON. A person gets the message; the stack trace stays in the execution history.
     """
     message = lambda_error_message(cause)
+    if status == "TIMED_OUT" and not message:  # a timeout can carry no cause: say what happened
+        message = (
+            "the execution ran longer than its TimeoutSeconds; what it created is swept by the cleanup state machine"
+        )
     if error in REFUSALS:
         return ExitCode.INVALID, f"the state machine refused the request: {message}"
     return ExitCode.FAILED, f"run {status}" + (f": {error}" if error else "") + (f": {message}" if message else "")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from rightsizing.exceptions import InvalidRequest, RightsizingError
 from rightsizing.models.events import EVENT_MODELS
@@ -19,6 +20,7 @@ from rightsizing.models.messages import did_you_mean
 from rightsizing.models.plan import candidate_id_for, resource_name
 from rightsizing.models.request import RightsizingRequest, parse_request
 from rightsizing.models.result import RunResult
+from rightsizing.payload_bodies import collect_bodies
 from rightsizing_cli import aws_runs
 from rightsizing_cli.bench import bench
 from rightsizing_cli.emit import LOCAL_EXTRA, Output, OutputFormat, OutputOption, make_console
@@ -65,6 +67,10 @@ def main(
     """Rightsize SageMaker real-time endpoints: exit codes are listed in docs/aws-stack.md."""
 
 
+def _read_local(name: str) -> bytes | None:
+    return None if name.startswith("s3://") else Path(name).read_bytes()
+
+
 def load_request_file(path: Path) -> RightsizingRequest:
     """Read and validate a request file; payload files are resolved relative to it."""
     try:
@@ -79,6 +85,9 @@ def load_request_file(path: Path) -> RightsizingRequest:
         request = parse_request(document, base_dir=path.parent)
     except InvalidRequest as e:
         raise _with_instance_type_hints(e, document) from None
+    # Every body this machine can read (files and archive beside the request; s3:// ones are checked by the plan
+    # step and the dry run), against the content type: what the plan step will refuse, refused now.
+    collect_bodies(request.payloads, _read_local)
     if request.is_local:
         check_local_request(request)  # the profiles and settings the local plan step refuses
     else:
@@ -160,6 +169,8 @@ def run(
         out.fail("interrupted: every local model server and load generator was stopped", ExitCode.INTERRUPTED)
     except RightsizingError as e:
         out.fail(str(e), ExitCode.INVALID)
+    for left in outcome.cleanup_incomplete:  # on AWS these would still be billing: say so, whatever the result
+        out.console.print(f"[yellow]cleanup incomplete:[/] {escape(left)}", soft_wrap=True)
     if outcome.execution.status != "SUCCEEDED" or outcome.result is None:
         execution = outcome.execution
         code, message = execution_failure(execution.status, execution.error, execution.cause)

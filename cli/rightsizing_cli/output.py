@@ -10,7 +10,9 @@ from rich.table import Table
 
 from rightsizing.models.request import RightsizingRequest
 from rightsizing.models.result import CandidateResult, RunResult
+from rightsizing.report.cost import cost_summary
 from rightsizing.report.tables import MEASURED_HEADERS, measured_cells
+from rightsizing.report.trials import summary_line
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -31,6 +33,10 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
             _num(c.test_seconds, 0),
         )
     console.print(table)
+    for c in result.candidates:
+        line = summary_line(c)
+        if line is not None:
+            console.print(f"  {escape(c.candidate_id)}: {escape(line)}")
     rec = result.recommendation
     if rec:
         at_least = "at least " if rec.lower_bound else ""
@@ -51,12 +57,39 @@ def print_result(console: Console, result: RunResult, run_dir: Path) -> None:
         console.print(f"  priced by: {escape(rec.price_source)}")
     else:
         console.print(f"[bold yellow]No recommendation:[/] {escape(str(result.no_recommendation_reason))}")
+    _print_knee(console, result)
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/]")
+    if result.cost is not None:
+        console.print(f"[bold]Run cost:[/] {escape(cost_summary(result.cost))}")
     console.print(
         f"Artefacts: {escape(str(run_dir))} (report.html, result.json, results.csv, endpoint-snippet.yaml, "
         "candidates/*/)"
     )
+
+
+def _print_knee(console: Console, result: RunResult) -> None:
+    """The cheapest fleet at each other latency bound, against the SLA's answer: what a looser SLA saves."""
+    knee = result.knee
+    if knee is None or len(knee.choices) < 2:
+        return
+    at_sla = next((c for c in knee.choices if c.sla), None)
+    console.print(f"At other latency bounds ({knee.percentile}; report.html has the knee curves):")
+    for choice in knee.choices:
+        if choice.sla:
+            continue
+        if choice.instance_count is None or choice.usd_per_hour is None:
+            console.print(f"  ≤ {choice.milliseconds:g} ms: {escape(choice.note or 'no candidate can be sized')}")
+            continue
+        at_most = "at most" if choice.lower_bound else "at"
+        versus = ""
+        if at_sla is not None and at_sla.usd_per_hour is not None:
+            delta = choice.usd_per_hour - at_sla.usd_per_hour
+            versus = " (same as at the SLA)" if abs(delta) < 1e-9 else f" ({delta:+.4f} $/h vs the SLA)"
+        console.print(
+            f"  ≤ {choice.milliseconds:g} ms: {choice.instance_count} × {escape(choice.instance_type or '')} "
+            f"{at_most} ${choice.usd_per_hour:.4f}/h{versus}"
+        )
 
 
 def _status(c: CandidateResult) -> str:

@@ -72,8 +72,10 @@ class ProgressPrinter:
         if stage == "generator":
             workers, limit = event.get("workers"), event.get("max_workers")
             return f"load generator saturated: now {workers} worker processes (max {limit})"
+        if stage == "trial":
+            return _trial(event)
         if stage == "done":
-            return self._done(key, event)
+            return self._done(key, event) + _interval(event)
         return None
 
     def _probe(self, key: str, event: dict[str, Any]) -> str:
@@ -84,6 +86,8 @@ class ProgressPrinter:
             self._ceilings[key] = max(self._ceilings.get(key, 0.0), float(event.get("rps") or 0.0))
         if kind == "warmup":
             mark, what = "[dim](warm-up)[/]", "warm-up"
+        elif event.get("knee_bound_ms") is not None:  # judged against its own bound, not the SLA
+            mark, what = _knee_mark(event), "knee probe"
         else:
             mark, what = _mark(event), _probe_name(kind, self._modes.get(key))
         load = (
@@ -117,6 +121,22 @@ class ProgressPrinter:
         return f"measured: {rps:.1f} RPS within SLA{why_lower} — {reason}"
 
 
+def _trial(event: dict[str, Any]) -> str:
+    """The start of one of several trials (or why it was not run)."""
+    head = f"[bold]trial {event.get('trial')} of {event.get('trials')}[/]"
+    if event.get("skipped"):
+        return f"{head} [yellow]not run[/]: {event.get('remaining_seconds')} s left of the time limit"
+    return f"{head} [dim](up to {event.get('budget_seconds')} s)[/]"
+
+
+def _interval(event: dict[str, Any]) -> str:
+    """The trials' 95 % interval after the figure (their mean), when there were several."""
+    low, high = event.get("ci95_low_rps"), event.get("ci95_high_rps")
+    if low is None or high is None:
+        return ""
+    return f" [bold]95 % interval [{float(low):.1f}, {float(high):.1f}] RPS over {event.get('measured')} trials[/]"
+
+
 def _probe_name(kind: object, mode: str | None) -> str:
     if kind == "open":
         return "SLA probe"
@@ -134,6 +154,14 @@ def _mark(event: dict[str, Any]) -> str:
     return "[green]✓[/]" if event.get("passed") else "[red]✗[/]"
 
 
+def _knee_mark(event: dict[str, Any]) -> str:
+    """A knee probe's verdict at the bound it measured (its note says which and why)."""
+    if not event.get("valid", True):
+        return "[yellow]invalid: generator limit[/]"
+    bound = f"{event.get('knee_bound_ms'):g} ms"
+    return f"[green]✓ {bound}[/]" if str(event.get("note", "")).endswith(": met it") else f"[red]✗ {bound}[/]"
+
+
 NOTE_CHARS = 100
 
 
@@ -142,6 +170,8 @@ def _why(event: dict[str, Any]) -> str:
     or what an open-loop pass was (a confirmation); closed-loop passes are ceiling steps and need no words."""
     note = str(event.get("note") or "")
     if not note or event.get("kind") == "warmup" or (event.get("passed") and event.get("kind") != "open"):
+        return ""
+    if event.get("knee_bound_ms") is not None and note.endswith(": met it"):
         return ""
     short = note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…"
     return f" [dim]{escape(short)}[/]"

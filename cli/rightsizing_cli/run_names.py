@@ -8,6 +8,7 @@ files inlined), byte for byte the same for the same request.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -15,25 +16,43 @@ from pathlib import Path
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.models.plan import check_run_id
 from rightsizing.models.request import RightsizingRequest
+from rightsizing.payload_bodies import archive_members, is_text_type
 
 DIGEST_CHARS = 12
 MAX_INPUT_BYTES = 256 * 1024  # Step Functions: execution input, UTF-8 encoded
 
 
 def execution_input(request: RightsizingRequest) -> str:
-    """The request as the state machine gets it: canonical JSON, local payload files inlined as samples (the
-    plan step runs in Lambda and cannot read this machine's files; ``s3://`` files stay references)."""
-    local = [name for name in request.payloads.files if not name.startswith("s3://")]
-    samples = list(request.payloads.samples)
+    """The request as the state machine gets it: canonical JSON, local payload files inlined (the plan step runs
+    in Lambda and cannot read this machine's files; ``s3://`` files and archives stay references). A file of a text
+    content type becomes a sample, any other (an image, a .npy array) a base64 sample, sent as the same bytes; a
+    local archive's members become base64 samples."""
+    payloads = request.payloads
+    local = [name for name in payloads.files if not name.startswith("s3://")]
+    local_archive = payloads.archive if payloads.archive and not payloads.archive.startswith("s3://") else None
+    samples = list(payloads.samples)
+    samples_base64 = list(payloads.samples_base64)
     for name in local:
-        try:
-            samples.append(Path(name).read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise InvalidRequest(
-                "payloads.files", f"{name} is not UTF-8 text (binary bodies are not supported)"
-            ) from None
-    payloads = request.payloads.model_copy(
-        update={"samples": samples, "files": [name for name in request.payloads.files if name not in local]}
+        data = Path(name).read_bytes()
+        if is_text_type(payloads.content_type):
+            try:
+                samples.append(data.decode("utf-8"))
+                continue
+            except UnicodeDecodeError:
+                raise InvalidRequest(
+                    "payloads.files", f"{name} is not UTF-8 text, but {payloads.content_type} is a text type"
+                ) from None
+        samples_base64.append(base64.b64encode(data).decode("ascii"))
+    if local_archive:
+        members = archive_members(Path(local_archive).read_bytes(), Path(local_archive).name)
+        samples_base64.extend(base64.b64encode(data).decode("ascii") for _, data in members)
+    payloads = payloads.model_copy(
+        update={
+            "samples": samples,
+            "samples_base64": samples_base64,
+            "files": [name for name in payloads.files if name not in local],
+            "archive": None if local_archive else payloads.archive,
+        }
     )
     document = request.model_copy(update={"payloads": payloads}).model_dump(mode="json")
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -42,8 +61,8 @@ def execution_input(request: RightsizingRequest) -> str:
         raise InvalidRequest(
             "payloads",
             f"the request with its payloads is {size / 1024:.0f} KiB; a Step Functions execution takes at most "
-            f"{MAX_INPUT_BYTES // 1024} KiB of input: use fewer or smaller samples, or put them in S3 "
-            "(payloads.files: s3://...)",
+            f"{MAX_INPUT_BYTES // 1024} KiB of input: use fewer or smaller samples, or put them in the results "
+            "bucket (payloads.files or payloads.archive: s3://...)",
         )
     return text
 

@@ -11,7 +11,7 @@ import itertools
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -104,7 +104,7 @@ class Target:
     base_url: str
     endpoint_name: str
     region: str
-    credentials: Credentials | CredentialSource | None = None
+    credentials: Credentials | CredentialSource | None = field(default=None, repr=False)  # never in a log line
 
     @property
     def signed(self) -> bool:

@@ -24,7 +24,7 @@ def with_think_time(user_class: type[User]) -> type[User]:
     return type("ClassicRampUser", (user_class,), {"wait_time": between(*THINK_SECONDS)})
 
 
-def open_loop_factory(target: Target, payloads: list[str], content_type: str, timeout: float) -> PacerFactory:
+def open_loop_factory(target: Target, payloads: list[bytes], content_type: str, timeout: float) -> PacerFactory:
     """The open-loop pacer sends exactly what the users send (same bodies, headers, signatures)."""
     invocations = invocations_for(target, payloads, content_type)
     return lambda env: OpenLoopPacer(
@@ -39,7 +39,7 @@ def open_loop_factory(target: Target, payloads: list[str], content_type: str, ti
 
 
 def generator_for(
-    job: LoadTestJob, target: Target, payloads: list[str], request_timeout: float
+    job: LoadTestJob, target: Target, payloads: list[bytes], request_timeout: float
 ) -> tuple[type[User], PacerFactory]:
     user_class: type[User] = user_class_for(target, payloads, job.content_type, timeout_seconds=request_timeout)
     if job.load.mode == "ramp":

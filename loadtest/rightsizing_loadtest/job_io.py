@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rightsizing.adapters.s3 import UriStore
 from rightsizing.exceptions import StoreError
 from rightsizing.models.plan import LoadTestJob
+from rightsizing.payload_bodies import bodies_from_document
 from rightsizing.store import ArtifactStore, get_json, join_uri
 from rightsizing_loadtest.endpoint import EndpointConfigError, check_loopback_url
 
@@ -60,14 +61,16 @@ def load_job(job_uri: str) -> LoadTestJob:
         raise TaskError(EXIT_FAILED, f"cannot read the load-test job at {job_uri}: {one_line(e)}") from e
 
 
-def load_payloads(uri: str) -> list[str]:
+def load_payloads(uri: str) -> list[bytes]:
+    """The bodies exactly as the plan step read them: bytes, sent unchanged (never decoded as text)."""
     try:
-        payloads = get_json(uri, UriStore())
+        document = get_json(uri, UriStore())
     except (StoreError, ValueError, OSError) as e:
         raise TaskError(EXIT_FAILED, f"cannot read payloads at {uri}: {one_line(e)}") from e
-    if not isinstance(payloads, list) or not payloads or not all(isinstance(p, str) for p in payloads):
-        raise TaskError(EXIT_FAILED, f"payloads at {uri} must be a non-empty JSON list of strings")
-    return payloads
+    try:
+        return bodies_from_document(document)
+    except ValueError as e:
+        raise TaskError(EXIT_FAILED, f"payloads at {uri}: {one_line(e)}") from e
 
 
 def upload(store: ArtifactStore, results_uri: str, files: dict[str, Path]) -> dict[str, str]:

@@ -34,6 +34,9 @@ class RequestTotals:
     failures: int = 0
     transport_errors: int = 0  # no HTTP response at all: refused, reset, timed out
     last_transport_error: str = ""
+    # Connections refused since the last HTTP response: nothing listens any more (a server that died mid-test),
+    # which an overloaded server (timeouts, resets, 5xx) never causes.
+    refused_since_answer: int = 0
 
     def to_wire(self) -> dict[str, object]:
         return asdict(self)
@@ -46,6 +49,7 @@ class RequestTotals:
             failures=sum(p.failures for p in parts),
             transport_errors=sum(p.transport_errors for p in parts),
             last_transport_error=last_error,
+            refused_since_answer=sum(p.refused_since_answer for p in parts),
         )
 
 
@@ -82,9 +86,13 @@ class RequestRecorder:
         totals.requests += 1
         if exception is not None:
             totals.failures += 1
-            if not isinstance(exception, CatchResponseError):  # the user reports HTTP statuses as CatchResponseError
-                totals.transport_errors += 1
-                totals.last_transport_error = f"{type(exception).__name__}: {exception}"
+        if exception is None or isinstance(exception, CatchResponseError):  # the user reports statuses this way
+            totals.refused_since_answer = 0  # an HTTP response, whatever its status: something still listens
+        else:
+            totals.transport_errors += 1
+            totals.last_transport_error = f"{type(exception).__name__}: {exception}"
+            if isinstance(exception, ConnectionRefusedError):
+                totals.refused_since_answer += 1
         if self.ramp_log is not None:
             self.ramp_log.append((time.monotonic(), response_time, exception is None))
         window = self.window

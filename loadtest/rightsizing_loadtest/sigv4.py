@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any, Protocol
 
@@ -52,9 +52,11 @@ _GENERATED_HEADERS = frozenset({"host", "x-amz-date", "x-amz-security-token"})
 
 @dataclass(frozen=True)
 class Credentials:
-    access_key: str
-    secret_key: str
-    token: str | None = None
+    """Kept out of ``repr``: a credential in an error message or a logged object would end up in the task's log."""
+
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
 
 
 class CredentialSource(Protocol):

@@ -28,6 +28,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,18 @@ import gevent
 import psutil
 
 from rightsizing.adapters.s3 import UriStore
+from rightsizing.models.knee import knee_bounds
 from rightsizing.models.plan import LoadTestJob
-from rightsizing.models.result import LoadTestResult, ProbeRecord
-from rightsizing.search import SearchOutcome, strategy_for, summarize
+from rightsizing.models.result import LOAD_TEST_FAILURE_FILE, LoadTestResult, ProbeRecord
+from rightsizing.search import SearchOutcome
+from rightsizing.search.knee import KneeProbing, KneeRules, MainAnswer
 from rightsizing.store import join_uri, put_json
+from rightsizing_loadtest.cold_start import measure_cold_start
 from rightsizing_loadtest.cpus import available_cpus
 from rightsizing_loadtest.distributed import DistributedProbe
 from rightsizing_loadtest.driver import LocustProbe
 from rightsizing_loadtest.ecs_workers import WorkerTasksUnavailable, ecs_launcher
-from rightsizing_loadtest.endpoint import EndpointConfigError, Target, resolve_target
+from rightsizing_loadtest.endpoint import EndpointConfigError, Target, invocations_for, resolve_target
 from rightsizing_loadtest.generator import generator_for
 from rightsizing_loadtest.job_io import (
     EXIT_FAILED,
@@ -60,6 +64,7 @@ from rightsizing_loadtest.job_io import (
 from rightsizing_loadtest.launchers import ProcessLauncher, WorkerLauncher
 from rightsizing_loadtest.recorder import RequestTotals
 from rightsizing_loadtest.timing import Timing
+from rightsizing_loadtest.trials import run_trials
 
 # The result's headline figures, repeated in the ``done`` event (the full result is at ``result_uri``).
 DONE_FIELDS = (
@@ -73,13 +78,16 @@ DONE_FIELDS = (
     "stop_reason",
 )
 
+# Refused connections in a row, after the endpoint had answered, that mean it is gone: a few can be a restart.
+LOST_AFTER_REFUSALS = 20
+
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "TaskError", "Timing", "execute", "main"]
 
 
 def make_probe(
     job: LoadTestJob,
     target: Target,
-    payloads: list[str],
+    payloads: list[bytes],
     timing: Timing,
     workdir: Path,
     launcher: WorkerLauncher | None = None,
@@ -151,11 +159,13 @@ def probe_event(record: ProbeRecord) -> dict[str, Any]:
         "note": record.note,
         "generators": record.generators,
         "remeasured": record.remeasured,
+        "trial": record.trial,
+        "knee_bound_ms": record.knee_bound_ms,
     }
 
 
 def run_search(
-    job: LoadTestJob, target: Target, payloads: list[str], workdir: Path, task_started: float
+    job: LoadTestJob, target: Target, payloads: list[bytes], workdir: Path, task_started: float
 ) -> tuple[SearchOutcome, RequestTotals, dict[str, Path], float]:
     """Run the job's search against the endpoint; returns outcome, request totals, Locust artefacts, seconds."""
     launcher = worker_launcher(job, target) if job.load.distributed else None
@@ -172,35 +182,73 @@ def run_search(
         raise
     # Starting workers takes seconds (processes) to minutes (Fargate tasks): the search gets what is left.
     timing = Timing.for_job(job, time.monotonic() - task_started)
-    strategy = strategy_for(job.load, job.sla, job.max_error_rate)
-    records: list[ProbeRecord] = []
 
     def on_probe(record: ProbeRecord) -> None:
-        records.append(record)
         emit("probe", **probe_event(record))
 
     started = time.monotonic()
-    deadline = gevent.Timeout(timing.hard_deadline)
-    deadline.start()
     try:
-        outcome = strategy.run(probe, timing.search_budget, on_probe=on_probe)
-    except gevent.Timeout as timeout:
-        if timeout is not deadline:
-            raise
-        outcome = summarize(
-            records,
-            f"Hard deadline: a step overran the time budget, so the search was cut off after "
-            f"{time.monotonic() - started:.1f} s (the job allows {job.max_seconds} s in all); the step in progress "
-            "was discarded.",
-        )
+        outcome = run_trials(job, probe, timing, on_probe)
+        add_knee_probes(job, probe, outcome, timing, timing.search_budget - (time.monotonic() - started), on_probe)
     finally:
-        deadline.close()
         try:
             artifacts = probe.close()
         finally:
             if stop_handler is not None:
                 stop_handler.cancel()
     return outcome, probe.totals, artifacts, time.monotonic() - started
+
+
+def add_knee_probes(
+    job: LoadTestJob,
+    probe: LocustProbe | DistributedProbe,
+    outcome: SearchOutcome,
+    timing: Timing,
+    left: float,
+    on_probe: Callable[[ProbeRecord], None],
+) -> None:
+    """After the answer, in the time left, the knee curve's extra probes (``knee_probing``) join the outcome's
+    probes; a probe the hard deadline cuts off is dropped, the answer is settled either way."""
+    knee = knee_probing(job, outcome)
+    if knee is None or left <= 0:
+        return
+    added: list[ProbeRecord] = []
+
+    def seen(record: ProbeRecord) -> None:
+        added.append(record)
+        on_probe(record)
+
+    deadline = gevent.Timeout(left + timing.hard_deadline - timing.search_budget)
+    deadline.start()
+    try:
+        knee.run(probe, outcome.probes, left, on_probe=seen)
+    except gevent.Timeout as timeout:
+        if timeout is not deadline:
+            raise
+    finally:
+        deadline.close()
+        outcome.probes += added
+
+
+def knee_probing(job: LoadTestJob, outcome: SearchOutcome) -> KneeProbing | None:
+    """The knee curve's extra open-loop probes, or None when the job allows none: adaptive mode only (other modes'
+    curves are their closed-loop steps), one trial only (an added probe would belong to no trial), and only when
+    the search certified a rate (a bound can hardly be certified where the SLA could not)."""
+    knee, load = job.knee, job.load
+    if knee is None or knee.extra_probes == 0 or load.mode != "adaptive" or load.trials > 1:
+        return None
+    if outcome.lower_bound and not outcome.sustainable_rps:
+        return None
+    return KneeProbing(
+        KneeRules(job.sla, job.max_error_rate, load.precision),
+        knee_bounds(job.sla, knee, job.max_seconds),
+        knee.extra_probes,
+        answer=MainAnswer(outcome.sustainable_rps, outcome.lower_bound),
+        min_completions=load.min_completions,
+        min_probe_seconds=load.min_probe_seconds,
+        max_probe_seconds=load.max_probe_seconds,
+        fail_fast=load.fail_fast,
+    )
 
 
 def stopped(launcher: WorkerLauncher) -> None:
@@ -224,8 +272,39 @@ def check_reachable(totals: RequestTotals, endpoint_url: str) -> None:
         )
 
 
+def check_still_answering(totals: RequestTotals, endpoint_url: str) -> None:
+    """An endpoint that went away mid-test (its server died): the figures measured before are no capacity."""
+    refused = totals.refused_since_answer
+    if refused >= LOST_AFTER_REFUSALS:
+        raise TaskError(
+            EXIT_FAILED,
+            f"endpoint {endpoint_url} stopped answering mid-test: the last {refused} requests were refused "
+            f"(nothing listens there any more; last: {totals.last_transport_error}), so no capacity is reported",
+        )
+
+
 def execute(job_uri: str, started: float) -> LoadTestResult:
     job = load_job(job_uri)
+    try:
+        return measure(job, started)
+    except TaskError as e:
+        record_failure(job, e.message)
+        raise
+    except Exception as e:
+        record_failure(job, f"load test failed: {type(e).__name__}: {one_line(e)}")
+        raise
+
+
+def record_failure(job: LoadTestJob, message: str) -> None:
+    """Leave why the test failed beside its artefacts (``error.json``): the state machine only sees the exit code,
+    and the CollectMetrics step puts this message in the candidate's failure reason. Best effort."""
+    try:
+        put_json(join_uri(job.results_uri, LOAD_TEST_FAILURE_FILE), {"message": message}, UriStore())
+    except Exception as e:  # the exit code and stderr still say it
+        print(f"rightsizing-loadtest: could not record the failure: {one_line(e)}", file=sys.stderr, flush=True)
+
+
+def measure(job: LoadTestJob, started: float) -> LoadTestResult:
     try:
         target = resolve_target(job)  # unsigned to a loopback ENDPOINT_URL, else SigV4 to SageMaker runtime
     except EndpointConfigError as e:
@@ -247,6 +326,11 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
         budget_seconds=round(timing.search_budget, 1),
         max_seconds=job.max_seconds,
     )
+    cold_start = None
+    if job.serverless_max_concurrency is not None:  # before any other request: the endpoint is fresh
+        invocations = invocations_for(target, payloads, job.content_type)
+        cold_start = measure_cold_start(invocations, timing.request_timeout)
+        emit("cold_start", **cold_start.model_dump(mode="json"))
     with tempfile.TemporaryDirectory(prefix="rightsizing-loadtest-") as workdir:
         started_epoch = time.time()  # wall clock: the metrics window endpoint-side (CloudWatch) figures cover
         outcome, totals, files, seconds = run_search(job, target, payloads, Path(workdir), started)
@@ -258,6 +342,7 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
     if not outcome.probes:  # nothing measured is a failed test, not a capacity of zero
         raise TaskError(EXIT_FAILED, f"no load step was measured: {outcome.stop_reason}")
     check_reachable(totals, endpoint_url)
+    check_still_answering(totals, endpoint_url)
     result = LoadTestResult(
         candidate_id=job.candidate_id,
         mode=job.load.mode,
@@ -273,12 +358,29 @@ def execute(job_uri: str, started: float) -> LoadTestResult:
         stop_reason=outcome.stop_reason,
         generator_limited=outcome.generator_limited,
         lower_bound=outcome.lower_bound,
+        cold_start=cold_start,
+        trials=outcome.trials,
         probes=outcome.probes,
         artifacts=artifacts,
     )
     result_uri = put_json(join_uri(job.results_uri, "result.json"), result.model_dump(mode="json"), store)
-    emit("done", **result.model_dump(mode="json", include=set(DONE_FIELDS)), result_uri=result_uri)
+    emit(
+        "done",
+        **result.model_dump(mode="json", include=set(DONE_FIELDS)),
+        **trial_fields(result),
+        result_uri=result_uri,
+    )
     return result
+
+
+def trial_fields(result: LoadTestResult) -> dict[str, Any]:
+    """The trials' interval and spread for the ``done`` event, when there were trials."""
+    stats = result.trials
+    if stats is None:
+        return {}
+    return stats.model_dump(mode="json", exclude={"trials", "note", "lower_bound"}) | {
+        "trials_lower_bound": stats.lower_bound
+    }
 
 
 def main() -> int:

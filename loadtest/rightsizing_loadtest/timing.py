@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rightsizing.models.knee import knee_bounds
 from rightsizing.models.plan import LoadTestJob
 
 
@@ -21,13 +22,15 @@ class Timing:
         reserve = min(10.0, max(2.0, 0.1 * job.max_seconds))  # artefact upload + report after the search
         budget = max(0.0, job.max_seconds - elapsed - reserve)
         sla_seconds = job.sla.milliseconds / 1000
+        # Knee probes judge looser bounds: a request must not time out before the loosest one.
+        loosest_seconds = max(knee_bounds(job.sla, job.knee, job.max_seconds)) / 1000 if job.knee else sla_seconds
         return cls(
             search_budget=budget,
             # The search plans within its budget; this interrupts it if a step overruns (e.g. a slow ramp).
             hard_deadline=budget + reserve / 2,
             # Far past the SLA a request is a failure anyway; a bounded timeout keeps a hung endpoint from
             # pinning users beyond the test.
-            request_timeout=min(60.0, max(2.0, 10 * sla_seconds)),
+            request_timeout=min(60.0, max(2.0, 10 * sla_seconds, 2 * loosest_seconds)),
             # Long enough for new users' first requests to finish and queues to form before measuring.
             settle_seconds=min(5.0, max(0.5, job.load.step_seconds / 4, 2 * sla_seconds)),
             # After an open-loop probe, in-flight requests get this long; later ones have failed the SLA anyway.

@@ -26,6 +26,7 @@ from rightsizing_local.patching import patched
 
 SUPPORTED_MOTO = "5.2.5"
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "rightsizing.asl.json"
+CLEANUP_DEFINITION_PATH = DEFINITION_PATH.with_name("cleanup.asl.json")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 _patch_lock = threading.Lock()
 
@@ -86,12 +87,27 @@ class _ScaledClock:
         return getattr(time, name)
 
 
+def _scaled_waits(scale: float) -> Callable[..., None]:
+    """Wait states' intervals scaled, in whole seconds (the interpreter counts whole seconds), at least one."""
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    original = WaitFunction._wait_interval
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        original(self, env=env, wait_seconds=max(1, round(wait_seconds * scale)) if wait_seconds > 0 else 0)
+
+    return wait_interval
+
+
 @contextmanager
-def routed_integrations(clients: Mapping[str, Any], retry_time_scale: float = 1.0) -> Iterator[None]:
+def routed_integrations(
+    clients: Mapping[str, Any], retry_time_scale: float = 1.0, wait_time_scale: float = 1.0
+) -> Iterator[None]:
     """Route the interpreter's AWS clients to ``clients[service_name]`` for the duration of the block.
 
     The interpreter also fails like AWS there (``aws_semantics``); ``retry_time_scale`` < 1 shortens Retry
-    back-offs (IntervalSeconds are constants in the definition) so tests of retried errors stay fast.
+    back-offs (IntervalSeconds are constants in the definition) so tests of retried errors stay fast;
+    ``wait_time_scale`` < 1 shortens Wait states (the cleanup machine's minutes between sweeps).
     """
     _check_moto()
     _import_integrations()
@@ -111,6 +127,10 @@ def routed_integrations(clients: Mapping[str, Any], retry_time_scale: float = 1.
             if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
                 stack.enter_context(patched(module, "boto_client_for", local_client))
         stack.enter_context(patched(retrier_decl, "time", _ScaledClock(retry_time_scale)))
+        if wait_time_scale != 1.0:
+            from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+            stack.enter_context(patched(WaitFunction, "_wait_interval", _scaled_waits(wait_time_scale)))
         stack.enter_context(aws_error_semantics())
         yield
 
@@ -123,6 +143,8 @@ def execute(
     timeout_seconds: float,
     on_poll: Callable[[], None] | None = None,
     retry_time_scale: float = 1.0,
+    wait_time_scale: float = 1.0,
+    machine_name: str = "rightsizing-local",
 ) -> ExecutionOutcome:
     """Create the state machine in moto, start one execution, wait for it to end; Ctrl-C stops it."""
     import boto3
@@ -133,10 +155,10 @@ def execute(
     # on a missing path); real failures reach the user through the execution and the candidates' results.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     config: Any = {"stepfunctions": {"execute_state_machine": True}}
-    with mock_aws(config=config), routed_integrations(clients, retry_time_scale):
+    with mock_aws(config=config), routed_integrations(clients, retry_time_scale, wait_time_scale):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         machine = sfn.create_state_machine(
-            name="rightsizing-local",
+            name=machine_name,
             definition=definition,
             roleArn="arn:aws:iam::123456789012:role/rightsizing-local",
         )

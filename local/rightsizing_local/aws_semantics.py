@@ -15,6 +15,13 @@ raises the same names. Four behaviours are aligned (moto-internal API, pinned wi
 - RunTask's own errors through ``ecs:runTask.sync`` are ``ECS.<Error>`` for errors ECS models
   (``ECS.AccessDeniedException``, ``ECS.InvalidParameterException``, …) and ``ECS.AmazonECSException`` otherwise;
   moto reports them as ``States.Runtime``.
+- An execution that is stopped or times out while ``ecs:runTask.sync`` waits stops the task (StopTask), as Step
+  Functions does; moto stops waiting and leaves the task running.
+- An execution stopped during an inline Map stays ABORTED: moto trips over its own aborted iteration
+  (``AttributeError`` building the Map's error output) and would record that as a States.Runtime failure.
+- An iteration that fails with a ``States.*`` error no Catch takes (``States.Runtime``: a path the definition
+  cannot read) fails the Map, and so the execution, with that error and its cause, as on AWS; moto refuses to name
+  it (``Custom Error Names MUST NOT begin with the prefix 'States.'``) and loses the cause.
 """
 
 from __future__ import annotations
@@ -88,11 +95,54 @@ def _failed_container(task: dict[str, Any]) -> bool:
 
 
 @contextmanager
+def stopping_like_aws(ecs_service: Any) -> Iterator[None]:
+    """A stopped (or timed-out) execution: its running ``.sync`` task is stopped, and it stays ABORTED."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
+
+    original_eval_sync = ecs_service._eval_sync
+    original_set_error = Environment.set_error
+
+    def eval_sync(self: Any, **kwargs: Any) -> Any:
+        result = original_eval_sync(self, **kwargs)
+        stop = getattr(kwargs.get("sync_resolver"), "stop", None)  # set by aws_error_semantics's resolver
+        if stop is not None and not kwargs["env"].is_running():
+            stop()
+        return result
+
+    def set_error(self: Any, error: Any) -> None:
+        if isinstance(self.program_state(), (ProgramStopped, ProgramTimedOut)):
+            return  # stopped or timed out: nothing after that changes how the execution ended
+        original_set_error(self, error)
+
+    with patched(ecs_service, "_eval_sync", eval_sync), patched(Environment, "set_error", set_error):
+        yield
+
+
+def iteration_error_name(error_name: str) -> Any:
+    """The error name an iteration's failure carries to its Map: ``States.*`` ones as themselves."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    states_names = {t.to_name(): t for t in StatesErrorNameType}
+    if error_name in states_names:
+        return StatesErrorName(typ=states_names[error_name])
+    return CustomErrorName(error_name=error_name)
+
+
+@contextmanager
 def aws_error_semantics() -> Iterator[None]:
-    """Apply the three behaviours above for the duration of the block (callers hold the runner's patch lock)."""
+    """Apply the behaviours above for the duration of the block (callers hold the runner's patch lock)."""
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk as aws_sdk,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_ecs as ecs_module,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
         StateTaskServiceEcs,
@@ -116,8 +166,11 @@ def aws_error_semantics() -> Iterator[None]:
         return original_ecs_from_error(self, env, ex)
 
     def build_sync_resolver(self: Any, *args: Any, **kwargs: Any) -> Callable[[], Any] | None:
+        env: Any = kwargs.get("env", args[0] if args else None)
+        submitted = env.stack[-1]["Tasks"][0]  # RunTask's answer, which the original resolver pops off the stack
         resolve = original_sync_resolver(self, *args, **kwargs)
-        env = kwargs.get("env", args[0] if args else None)
+        # the runner's local client factory, swapped in for the interpreter's (moto declares no __all__)
+        ecs = getattr(ecs_module, "boto_client_for")(region="us-east-1", service="ecs", state_credentials=None)  # noqa: B009
 
         def resolve_like_aws() -> Any:
             task = resolve() if resolve else None
@@ -125,6 +178,11 @@ def aws_error_semantics() -> Iterator[None]:
                 raise FailureEventException(failure_event(self, env, "States.TaskFailed", json.dumps(task)))
             return task
 
+        def stop() -> None:
+            reason = "Task stopped by AWS Step Functions: its execution ended while it ran"
+            ecs.stop_task(cluster=submitted["ClusterArn"], task=submitted["TaskArn"], reason=reason)
+
+        resolve_like_aws.stop = stop  # type: ignore[attr-defined]
         return resolve_like_aws
 
     added = "sagemaker" not in aws_sdk._SERVICE_ERROR_NAMES
@@ -134,6 +192,8 @@ def aws_error_semantics() -> Iterator[None]:
             patched(StateTaskServiceUnsupported, "_from_error", from_error),
             patched(StateTaskServiceEcs, "_from_error", ecs_from_error),
             patched(StateTaskServiceEcs, "_build_sync_resolver", build_sync_resolver),
+            stopping_like_aws(StateTaskServiceEcs),
+            patched(iteration_worker, "CustomErrorName", iteration_error_name),
         ):
             yield
     finally:

@@ -9,9 +9,10 @@ from rightsizing.models.messages import did_you_mean, shown
 from rightsizing.models.plan import CandidatePlan
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import LocalModelSource, RightsizingRequest
+from rightsizing.models.serverless import parse_serverless_label, serverless_quote
 from rightsizing.ports import Backend, HistoryStore
 from rightsizing.store import LocalStore, local_uri
-from rightsizing_local.profiles import NOTIONAL_PRICE_LABEL, PROFILES
+from rightsizing_local.profiles import NOTIONAL_PRICE_LABEL, PROFILES, SERVERLESS_PROFILES
 
 if TYPE_CHECKING:
     from rightsizing_local.fake_sagemaker import LocalSageMaker
@@ -22,6 +23,14 @@ LOCAL_POLL_SECONDS = 1  # a local server is ready in ~2 s; AWS endpoints take mi
 
 class LocalPrices:
     def hourly_price(self, instance_type: str, region: str) -> PriceQuote:
+        serverless = parse_serverless_label(instance_type)
+        if serverless is not None and serverless.local:
+            memory = SERVERLESS_PROFILES.get(serverless.memory_mb)
+            if memory is None:
+                raise PriceNotFound(f"{instance_type} has no local serverless profile")
+            return serverless_quote(
+                instance_type, "local", memory.usd_per_gb_second, 0.0, f"{NOTIONAL_PRICE_LABEL}, per GB-second"
+            )
         profile = PROFILES.get(instance_type)
         if profile is None:
             raise PriceNotFound(f"{instance_type} is not a local profile")
@@ -46,7 +55,16 @@ def check_local_request(request: RightsizingRequest) -> None:
             f"{did_you_mean(candidate.instance_type, PROFILES)}",
         )
         for index, candidate in enumerate(request.candidates)
-        if candidate.instance_type not in PROFILES
+        if candidate.serverless is None and candidate.instance_type not in PROFILES
+    ]
+    problems += [
+        (
+            f"candidates.{index}.serverless.memory_mb",
+            f"local mode emulates serverless memory sizes {', '.join(str(m) for m in SERVERLESS_PROFILES)} "
+            f"({', '.join(p.name for p in SERVERLESS_PROFILES.values())}), not {candidate.serverless.memory_mb}",
+        )
+        for index, candidate in enumerate(request.candidates)
+        if candidate.serverless is not None and candidate.serverless.memory_mb not in SERVERLESS_PROFILES
     ]
     if problems:
         raise InvalidRequest(*problems[0], *problems[1:])

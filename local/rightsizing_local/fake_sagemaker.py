@@ -12,6 +12,7 @@ endpoint would be.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from rightsizing_local.aws_errors import ACCOUNT, REGION, client_error, not_foun
 from rightsizing_local.cpu_samples import Sample, start_sampling, utilisation
 from rightsizing_local.events import ProgressSink, no_progress
 from rightsizing_local.model_server import ServerProcess, start_server
-from rightsizing_local.profiles import PROFILES
+from rightsizing_local.model_server.serverless import ServerlessSettings
+from rightsizing_local.profiles import PROFILES, SERVERLESS_PROFILES
 
 __all__ = ["ACCOUNT", "REGION", "LocalSageMaker", "client_error"]
 
@@ -41,6 +43,16 @@ class LocalEndpoint:
     cpu_samples: list[Sample] = field(default_factory=list)
 
 
+class OnePage:
+    """A botocore-like paginator over a call that answers in one page."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+        return [self._call(**kwargs)]
+
+
 class LocalSageMaker:
     """Thread-safe: Map iterations call it concurrently from the interpreter's threads."""
 
@@ -53,6 +65,7 @@ class LocalSageMaker:
         self._endpoints: dict[str, LocalEndpoint] = {}
         self._deleted_samples: dict[str, list[Sample]] = {}  # metrics are read after the endpoint is gone
         self._holds: dict[str, float] = {}  # endpoint name suffix -> seconds to stay Creating
+        self._tags: dict[str, list[dict[str, str]]] = {}  # resource ARN -> Tags given at creation (the sweeper reads)
         self._stopped = threading.Event()
         self.calls: list[tuple[str, str]] = []  # (operation, resource name): the audit trail tests assert on
         self.process_groups: list[int] = []  # every server started (each leads its own process group)
@@ -75,18 +88,29 @@ class LocalSageMaker:
             return endpoint.instance_type if endpoint else None
 
     # --- models and endpoint configs -------------------------------------------------------------------------
-    def create_model(self, ModelName: str, PrimaryContainer: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def create_model(
+        self, ModelName: str, PrimaryContainer: dict[str, Any], Tags: list[dict[str, str]] | None = None, **_: Any
+    ) -> dict[str, Any]:
+        arn = sagemaker_arn("model", ModelName)
         with self._lock:
             self.calls.append(("CreateModel", ModelName))
             if ModelName in self._models:
-                arn = sagemaker_arn("model", ModelName)
                 raise client_error("CreateModel", f"Cannot create already existing model {arn}.")
             self._models[ModelName] = dict(PrimaryContainer)
-        return {"ModelArn": sagemaker_arn("model", ModelName)}
+            self._tags[arn] = list(Tags or [])
+        return {"ModelArn": arn}
 
     def create_endpoint_config(
-        self, EndpointConfigName: str, ProductionVariants: list[dict[str, Any]], **_: Any
+        self,
+        EndpointConfigName: str,
+        ProductionVariants: list[dict[str, Any]],
+        Tags: list[dict[str, str]] | None = None,
+        **rest: Any,
     ) -> dict[str, Any]:
+        params = {"EndpointConfigName": EndpointConfigName, "ProductionVariants": ProductionVariants, **rest}
+        if Tags is not None:
+            params["Tags"] = Tags
+        check_against_botocore("CreateEndpointConfig", params)
         with self._lock:
             self.calls.append(("CreateEndpointConfig", EndpointConfigName))
             if EndpointConfigName in self._configs:
@@ -94,11 +118,9 @@ class LocalSageMaker:
             variant = ProductionVariants[0]
             if variant["ModelName"] not in self._models:
                 raise client_error("CreateEndpointConfig", f'Could not find model "{variant["ModelName"]}".')
-            if variant["InstanceType"] not in PROFILES:
-                raise client_error(
-                    "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
-                )
+            _check_variant_kind(variant)
             self._configs[EndpointConfigName] = dict(variant)
+            self._tags[sagemaker_arn("endpoint-config", EndpointConfigName)] = list(Tags or [])
         return {"EndpointConfigArn": sagemaker_arn("endpoint-config", EndpointConfigName)}
 
     def delete_model(self, ModelName: str, **_: Any) -> dict[str, Any]:
@@ -115,7 +137,9 @@ class LocalSageMaker:
         return {}
 
     # --- endpoints ------------------------------------------------------------------------------------------
-    def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
+    def create_endpoint(
+        self, EndpointName: str, EndpointConfigName: str, Tags: list[dict[str, str]] | None = None, **_: Any
+    ) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("CreateEndpoint", EndpointName))
             if self._stopped.is_set():
@@ -125,6 +149,7 @@ class LocalSageMaker:
             if EndpointConfigName not in self._configs:
                 raise not_found("CreateEndpoint", "endpoint-config", EndpointConfigName)
             self._start_endpoint(EndpointName, EndpointConfigName)
+            self._tags[sagemaker_arn("endpoint", EndpointName)] = list(Tags or [])
         return {"EndpointArn": sagemaker_arn("endpoint", EndpointName)}
 
     def describe_endpoint(self, EndpointName: str, **_: Any) -> dict[str, Any]:
@@ -158,6 +183,43 @@ class LocalSageMaker:
         self._progress(EndpointName, "deleted", "server stopped")
         return {}
 
+    # --- listing, as the sweeper finds a run's leftovers (rightsizing.adapters.sweep.RunSweeper) ----------------
+    def list_models(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        with self._lock:
+            names = [n for n in sorted(self._models) if NameContains in n]
+        return {"Models": [{"ModelName": n, "ModelArn": sagemaker_arn("model", n)} for n in names]}
+
+    def list_endpoint_configs(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        with self._lock:
+            names = [n for n in sorted(self._configs) if NameContains in n]
+        configs = [{"EndpointConfigName": n, "EndpointConfigArn": sagemaker_arn("endpoint-config", n)} for n in names]
+        return {"EndpointConfigs": configs}
+
+    def list_endpoints(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        with self._lock:
+            endpoints = [e for name, e in sorted(self._endpoints.items()) if NameContains in name]
+        listed = [
+            {
+                "EndpointName": e.name,
+                "EndpointArn": sagemaker_arn("endpoint", e.name),
+                "EndpointStatus": self._status(e)[0],
+            }
+            for e in endpoints
+        ]
+        return {"Endpoints": listed}
+
+    def list_tags(self, ResourceArn: str, **_: Any) -> dict[str, Any]:
+        with self._lock:
+            tags = self._tags.get(ResourceArn)
+        if tags is None:
+            kind, name = ResourceArn.rsplit(":", 1)[-1].split("/", 1)
+            raise not_found("ListTags", kind, name)
+        return {"Tags": list(tags)}
+
+    def get_paginator(self, operation: str) -> OnePage:
+        """The list calls above answer in one page; the sweeper iterates pages as with botocore."""
+        return OnePage(getattr(self, operation))
+
     # --- local-only helpers ---------------------------------------------------------------------------------
     def endpoint_url(self, name: str) -> str:
         return self._endpoint("InvokeEndpoint", name).server.url
@@ -190,25 +252,51 @@ class LocalSageMaker:
         with self._lock:
             variant = self._configs[config_name]
             container = self._models[variant["ModelName"]]
-            profile = PROFILES[variant["InstanceType"]]
-            server = start_server(
-                model_path=LocalStore.path_of(container["ModelDataUrl"]),
-                workers=profile.workers,
-                cpus=profile.usable_cpus(),
-                environment={**profile.environment, **container.get("Environment", {})},
-                log_path=self._workdir / "endpoints" / f"{name}.log",
-            )
+            serverless = variant.get("ServerlessConfig")
+            if serverless is not None:
+                label, description, server = self._start_serverless(name, container, serverless)
+            else:
+                profile = PROFILES[variant["InstanceType"]]
+                label, description = profile.name, profile.description
+                server = start_server(
+                    model_path=LocalStore.path_of(container["ModelDataUrl"]),
+                    workers=profile.workers,
+                    cpus=profile.usable_cpus(),
+                    environment={**profile.environment, **container.get("Environment", {})},
+                    log_path=self._workdir / "endpoints" / f"{name}.log",
+                )
             held = next((s for suffix, s in self._holds.items() if name.endswith(suffix)), None)
             self._endpoints[name] = LocalEndpoint(
                 name,
                 config_name,
-                profile.name,
+                label,
                 server,
                 external=external,
                 held_until=None if held is None else time.time() + held,
             )
             self.process_groups.append(server.process.pid)
-        self._progress(name, "creating", f"{profile.name}: {profile.description}")
+        self._progress(name, "creating", f"{label}: {description}")
+
+    def _start_serverless(
+        self, name: str, container: dict[str, Any], config: dict[str, int]
+    ) -> tuple[str, str, ServerProcess]:
+        """A serverless endpoint: the memory size's local profile, with the concurrency cap and cold start on."""
+        profile = SERVERLESS_PROFILES[config["MemorySizeInMB"]]
+        settings = ServerlessSettings(config["MaxConcurrency"], profile.cold_start_seconds, profile.idle_seconds)
+        server = start_server(
+            model_path=LocalStore.path_of(container["ModelDataUrl"]),
+            workers=profile.workers,
+            cpus=profile.usable_cpus(),
+            environment={**container.get("Environment", {}), **settings.environment()},
+            log_path=self._workdir / "endpoints" / f"{name}.log",
+            threads=profile.threads,
+        )
+        label = f"{profile.name}-c{config['MaxConcurrency']}"
+        description = (
+            f"{profile.description}, MaxConcurrency {config['MaxConcurrency']}, "
+            f"cold start {profile.cold_start_seconds:g} s"
+        )
+        return label, description, server
 
     def _endpoint(self, operation: str, name: str) -> LocalEndpoint:
         with self._lock:
@@ -238,3 +326,45 @@ class LocalSageMaker:
 
     def _sampling(self, endpoint: LocalEndpoint) -> Any:
         return lambda: endpoint.server.exit_code() is None and not self._stopped.is_set()
+
+
+@functools.cache
+def _input_shape(operation: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation).input_shape
+
+
+def check_against_botocore(operation: str, params: dict[str, Any]) -> None:
+    """Refuse parameters botocore's SageMaker model refuses (types, ranges, required members), as the real API
+    would: the state machine's Parameters are checked here against the service contract, not only by shape."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(params, _input_shape(operation))
+    if report.has_errors():
+        raise client_error(operation, " ".join(report.generate_report().split()))
+
+
+def _check_variant_kind(variant: dict[str, Any]) -> None:
+    """What SageMaker checks beyond botocore's model: a variant is either serverless or instance-based."""
+    serverless = variant.get("ServerlessConfig")
+    if serverless is not None:
+        if "InstanceType" in variant or "InitialInstanceCount" in variant:
+            raise client_error(
+                "CreateEndpointConfig",
+                "ServerlessConfig cannot be specified with InstanceType or InitialInstanceCount.",
+            )
+        if serverless["MemorySizeInMB"] not in SERVERLESS_PROFILES:
+            known = ", ".join(f"{m} ({p.name})" for m, p in SERVERLESS_PROFILES.items())
+            raise client_error(
+                "CreateEndpointConfig",
+                f"MemorySizeInMB {serverless['MemorySizeInMB']} has no local serverless profile (known: {known}).",
+            )
+        return
+    if "InstanceType" not in variant or "InitialInstanceCount" not in variant:
+        needs = "A production variant needs InstanceType and InitialInstanceCount, or ServerlessConfig."
+        raise client_error("CreateEndpointConfig", needs)
+    if variant["InstanceType"] not in PROFILES:
+        raise client_error(
+            "CreateEndpointConfig", f"'{variant['InstanceType']}' at 'instanceType' is not a local profile."
+        )

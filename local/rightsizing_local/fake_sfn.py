@@ -1,8 +1,8 @@
 """Local Step Functions API, for the one call the state machine makes to it: starting the cleanup state machine.
 
 On AWS, a candidate whose endpoint never became deletable hands it to the cleanup state machine
-(``states:startExecution``). Locally every server is stopped at the end of the run anyway, so the request is
-only recorded, for tests to assert on.
+(``states:startExecution``). Locally the request is recorded here and, once the run's execution has ended, the local
+run executes the cleanup state machine with it (``rightsizing_local.cleanup``).
 """
 
 from __future__ import annotations

@@ -36,3 +36,39 @@ PROFILES: dict[str, LocalProfile] = {
         LocalProfile("local.large", workers=4, cpus=(0, 1), usd_per_hour=0.20, description="4 workers on CPUs 0-1"),
     )
 }
+
+
+@dataclass(frozen=True)
+class LocalServerlessProfile:
+    """A local stand-in for one serverless memory size: as on SageMaker, more memory brings more CPU. The server
+    takes requests on ``threads`` per worker so it can refuse those beyond MaxConcurrency (429), and emulates a cold
+    start of ``cold_start_seconds`` on the first request and after ``idle_seconds`` without one."""
+
+    memory_mb: int
+    workers: int
+    cpus: tuple[int, ...]
+    usd_per_gb_second: float
+    description: str
+    cold_start_seconds: float = 0.5
+    idle_seconds: float = 60.0
+    threads: int = 16
+
+    @property
+    def name(self) -> str:
+        return f"local.serverless-{self.memory_mb // 1024}gb"
+
+    def usable_cpus(self) -> list[int]:
+        available = os.sched_getaffinity(0)
+        pinned = [c for c in self.cpus if c in available]
+        return pinned or sorted(available)[:1]
+
+
+# Notional: AWS's per GB-second compute price of serverless inference (us-east-1), so local comparisons between
+# the two kinds have the same shape as on AWS; still not an AWS price of anything run here.
+SERVERLESS_PROFILES: dict[int, LocalServerlessProfile] = {
+    p.memory_mb: p
+    for p in (
+        LocalServerlessProfile(1024, workers=1, cpus=(0,), usd_per_gb_second=2e-5, description="1 worker, CPU 0"),
+        LocalServerlessProfile(2048, workers=2, cpus=(0, 1), usd_per_gb_second=2e-5, description="2 workers, CPU 0-1"),
+    )
+}

@@ -17,6 +17,7 @@ from rightsizing.run_events import ExecutionStatusChange, entry_payload, failed_
 from rightsizing.store import LocalStore, get_json, local_uri
 from rightsizing_local.asl_runner import ExecutionOutcome, execute, render_definition
 from rightsizing_local.backend import local_backend
+from rightsizing_local.cleanup import LOCAL_SWEEPS, SweepSchedule, incomplete_cleanups, sweep_run_locally
 from rightsizing_local.events import LocalEventBus, ProgressSink, no_progress
 from rightsizing_local.fake_ecs import LocalEcs
 from rightsizing_local.fake_sagemaker import LocalSageMaker
@@ -74,6 +75,13 @@ class LocalRun:
     sagemaker_calls: list[tuple[str, str]] = field(default_factory=list)
     leftovers: dict[str, list[str]] = field(default_factory=dict)
     process_groups: list[int] = field(default_factory=list)
+    sweeps: list[ExecutionOutcome] = field(default_factory=list)  # the cleanup state machine's executions
+    tasks_left: list[str] = field(default_factory=list)  # load-test tasks still running when both machines ended
+
+    @property
+    def cleanup_incomplete(self) -> list[str]:
+        """One line per cleanup execution that gave up: what it left and why (delete those by hand on AWS)."""
+        return incomplete_cleanups(self.sweeps)
 
 
 def run_local(
@@ -83,8 +91,13 @@ def run_local(
     wrap_clients: ClientWrapper | None = None,
     run_id: str | None = None,
     retry_time_scale: float = 1.0,
+    execution_timeout_seconds: int | None = None,
+    sweep_schedule: SweepSchedule = LOCAL_SWEEPS,
 ) -> LocalRun:
-    """Run the state machine locally. Servers and load generators are stopped on every path, Ctrl-C included."""
+    """Run the state machine locally. Servers and load generators are stopped on every path, Ctrl-C included.
+
+    ``execution_timeout_seconds``: the execution's TimeoutSeconds (default: the run's own bound, below); past it the
+    run ends TIMED_OUT and is swept, as on AWS after the definition's 6 hours."""
     if not request.is_local:
         raise InvalidRequest(
             "candidates",
@@ -112,16 +125,30 @@ def run_local(
     limits = request.limits
     per_candidate = limits.max_seconds_per_candidate + 120 + 2 * limits.max_endpoint_wait_seconds
     bound = sum(len(c.variants()) for c in request.candidates) * per_candidate + 300
+    timeout = execution_timeout_seconds or bound
+    substitutions = local_substitutions(local_uri(output_root))
     try:
         execution = execute(
-            render_definition(local_substitutions(local_uri(output_root))),
+            with_execution_timeout(render_definition(substitutions), timeout),
             request.model_dump(mode="json"),
             name=run_id,
             clients=clients,
-            timeout_seconds=bound,
+            timeout_seconds=timeout + 120,  # a backstop only: the execution times out by itself first
             retry_time_scale=retry_time_scale,
         )
-        leftovers = sagemaker.live_resources()  # what the state machine itself failed to delete
+        sweeps = [
+            sweep_run_locally(
+                sweep_input,
+                clients["sagemaker"],
+                clients["ecs"],
+                substitutions["LoadTestClusterArn"],
+                retry_time_scale,
+                sweep_schedule,
+            )
+            for sweep_input in sweeps_due(run_id, execution, clients["stepfunctions"])
+        ]
+        leftovers = sagemaker.live_resources()  # what the state machines themselves failed to delete
+        tasks_left = ecs.running()
     finally:
         ecs.stop_all()
         sagemaker.shutdown()
@@ -139,4 +166,23 @@ def run_local(
         sagemaker_calls=sagemaker.calls,
         leftovers=leftovers,
         process_groups=sagemaker.process_groups + ecs.process_groups,
+        sweeps=sweeps,
+        tasks_left=tasks_left,
     )
+
+
+def with_execution_timeout(definition: str, seconds: int) -> str:
+    """The definition with a shorter TimeoutSeconds (never longer than its own): a local run that goes on past its
+    bound ends TIMED_OUT, and is swept, as an AWS one does past the definition's bound."""
+    document = json.loads(definition)
+    document["TimeoutSeconds"] = min(int(seconds), int(document["TimeoutSeconds"]))
+    return json.dumps(document)
+
+
+def sweeps_due(run_id: str, execution: ExecutionOutcome, stepfunctions: Any) -> list[dict[str, Any]]:
+    """The cleanup executions AWS would start: one per candidate the run handed over (StartSweep), and one for the
+    whole run when it failed, timed out or was aborted (RunStoppedRule: ``{"run_id": <execution name>}``)."""
+    due = [started["Input"] for started in stepfunctions.started]
+    if execution.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        due.append({"run_id": run_id})
+    return due

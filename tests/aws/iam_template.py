@@ -135,6 +135,9 @@ def _identities(logical_id: str, resource_type: str) -> tuple[Any, dict[str, Any
     if resource_type == "AWS::SNS::Topic":
         arn = _arn("sns", name)
         return arn, {"TopicArn": arn, "TopicName": name}
+    if resource_type == "AWS::KMS::Key":
+        key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+        return key_id, {"Arn": _arn("kms", f"key/{key_id}"), "KeyId": key_id}
     if resource_type == "AWS::SQS::Queue":
         return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}", {"Arn": _arn("sqs", name), "QueueName": name}
     arn_resource = {

@@ -141,6 +141,8 @@ SUMMARY = {
     "instance_count": 2,
     "usd_per_hour": 0.408,
     "message": "2 × ml.c5.xlarge serves 500-800 RPS at p99 ≤ 80 ms",
+    "measured_cost_usd": 1.2345,
+    "estimated_cost_usd": 1.5,
 }
 
 
@@ -215,6 +217,7 @@ def test_watch_follows_a_candidate_through_the_real_states_to_the_recommendation
     assert "reached status Failed" in lines[line("c02-ml-m5-xlarge", "failed")]
     assert sum("c02-ml-m5-xlarge" in text and "failed" in text for text in lines) == 1  # said once
     assert "Recommendation: 2 × ml.c5.xlarge" in result.output
+    assert "run cost: $1.2345 measured (estimate $1.5000)" in result.output  # not notional: no local label
     assert line("succeeded") > line("measured")
     # elapsed times come from the events, not from when watch read them
     create = next(e for e in history.events if e.get("stateEnteredEventDetails", {}).get("name") == "CreateModel")

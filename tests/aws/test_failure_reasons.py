@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -133,8 +134,14 @@ def _plan_of_40() -> RunPlan:
     return RunPlan(run_id=one["run_id"], run_uri="s3://b/runs/r", max_concurrency=40, candidates=candidates)
 
 
+# The context object (``$$``) as far as the definition reads it.
+CONTEXT = {"State": {"EnteredTime": "2026-05-04T10:30:00.123Z"}}
+
+
 def _path(document: Any, path: str) -> Any:
-    """A simple JSONPath (``$.a.b``), as the definition's Parameters use them."""
+    """A simple JSONPath (``$.a.b``, or ``$$.a.b`` into the context object), as the definition's Parameters use them."""
+    if path.startswith("$$."):
+        document, path = CONTEXT, path[1:]
     for part in re.findall(r"[A-Za-z_]+", path.removeprefix("$")):
         document = document[part]
     return document
@@ -153,11 +160,19 @@ def _parameters(template: Any, state: Any) -> Any:
 def _iteration_output(candidate: CandidatePlan, failure: StepFailure) -> Any:
     """One failed iteration as the definition builds it: the failure recorded by CollectMetrics (RecordFailure),
     a refused delete handed to the sweeper (EndpointNotDeleted), then CandidateDone."""
+    times = {"endpoint_created": {"at": "2026-05-04T10:00:00Z"}, "load_test": stopped_task(137, "x", 20_000)}
     record = _parameters(
         ITERATION["RecordFailure"]["Parameters"],
-        {"candidate": candidate.model_dump(mode="json"), "outcome": failure.model_dump()},
+        {
+            "candidate": candidate.model_dump(mode="json"),
+            "outcome": failure.model_dump(),
+            "times": times,
+            "polls": {"count": 120},
+            "deletes": {"count": 120},
+        },
     )
-    outcome = collect_metrics(CollectInput.model_validate(record), backend=None)  # type: ignore[arg-type]
+    nothing_written = SimpleNamespace(store=SimpleNamespace(exists=lambda uri: False))  # no error.json either
+    outcome = collect_metrics(CollectInput.model_validate(record), backend=nothing_written)  # type: ignore[arg-type]
     last_error = {"Error": "SageMaker.SageMakerException", "Cause": "Cannot delete endpoint while Creating " * 30}
     state = {
         "candidate": candidate.model_dump(mode="json"),
@@ -197,3 +212,30 @@ def test_forty_candidates_failing_with_long_causes_stay_under_the_state_limit() 
     assert len(json.dumps(recommend_input)) < STATE_LIMIT // 2
     parsed = RecommendInput.model_validate(recommend_input)  # and the Recommend step still reads it
     assert all(o.outcome.status == "failed" for o in parsed.outcomes)  # type: ignore[union-attr]
+
+
+def test_a_killed_load_generator_is_called_killed_and_its_own_message_comes_first() -> None:
+    killed = StepFailure(Error="LoadTestFailed", Cause=json.dumps(stopped_task(137, "")), LogGroup=LOG_GROUP)
+    assert "container locust exited 137 (killed by SIGKILL, e.g. out of memory)" in describe_failure(killed)
+    failed = StepFailure(Error="LoadTestFailed", Cause=json.dumps(stopped_task(1, "")), LogGroup=LOG_GROUP)
+    reason = describe_failure(failed, "endpoint x stopped answering mid-test")
+    assert reason.startswith("LoadTestFailed: endpoint x stopped answering mid-test; the load-test task stopped (")
+
+
+def test_collect_reads_the_generators_message_for_a_failed_load_test(tmp_path: Any) -> None:
+    from rightsizing.models.result import LOAD_TEST_FAILURE_FILE
+    from rightsizing.store import LocalStore, local_uri, put_json
+    from rightsizing_local.backend import local_backend
+    from rightsizing_local.fake_sagemaker import LocalSageMaker
+
+    event = json.loads((FUNCTION_EVENTS / "collect_metrics.json").read_text())
+    candidate = CandidatePlan.model_validate(event["candidate"]).model_copy(update={"results_uri": local_uri(tmp_path)})
+    put_json(f"{local_uri(tmp_path)}/{LOAD_TEST_FAILURE_FILE}", {"message": "no capacity: it died"}, LocalStore())
+    failure = {"Error": "LoadTestFailed", "Cause": json.dumps(stopped_task(1, "")), "LogGroup": LOG_GROUP}
+    backend = local_backend(LocalSageMaker(tmp_path))
+
+    result = collect_metrics(CollectInput(candidate=candidate, failure=failure), backend)
+
+    assert result.failure_reason is not None and result.failure_reason.startswith(
+        "LoadTestFailed: no capacity: it died;"
+    )

@@ -138,6 +138,9 @@ def test_collect_metrics_handler_combines_the_load_test_with_cloudwatch(
     assert metrics["CPUUtilization"] == pytest.approx(154.5) and metrics["CPUUtilizationMax"] == 159.0
     assert "GPUUtilization" not in metrics  # never published (a CPU instance): left out, not zero
     assert _read_json(aws, key.replace("result.json", "candidate.json"))["candidate_id"] == candidate["candidate_id"]
+    # The iteration's timestamps as Step Functions writes them (EnteredTime ISO 8601, the task's epoch milliseconds).
+    assert result["usage"]["endpoint_seconds"] == 870.0 and result["usage"]["endpoint_instances"] == 1
+    assert (result["usage"]["task_seconds"], result["usage"]["task_vcpu"], result["usage"]["task_gb"]) == (540, 2, 4)
 
 
 def test_collect_metrics_handler_fails_the_candidate_without_a_load_test_result(

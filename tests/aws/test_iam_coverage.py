@@ -16,10 +16,12 @@ from small stand-ins, after botocore has validated the request against the servi
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,12 +95,25 @@ def _task_roles() -> dict[str, list[str]]:
     return roles
 
 
-def _plan(recorder: CallRecorder, request_file: str, run_id: str, context: FakeLambdaContext) -> dict[str, Any]:
+def _plan(
+    recorder: CallRecorder, request_file: str, run_id: str, context: FakeLambdaContext, **payloads: Any
+) -> dict[str, Any]:
     request = json.loads((EVENTS / request_file).read_text())
+    request["payloads"].update(payloads)
     event = {"request": request, "run_id": run_id, "artifacts_uri": f"s3://{BUCKET}"}
     with recorder.acting_as("PlanFunction"):
         plan: dict[str, Any] = load_handler("plan").lambda_handler(event, context)
     return plan
+
+
+def _tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def _load_generator_run(mode: str, definition: str, job_uri: str, endpoint_url: str) -> dict[str, Any]:
@@ -192,11 +207,22 @@ def faked_run(moto_server: str) -> Iterator[FakedRun]:
         )
         sagemaker = boto3.client("sagemaker", region_name=REGION)
         _deploy(sagemaker, "fraud-prod", "ml.m5.xlarge", [])  # events/aws-existing-endpoint.json benchmarks it
+        row = (EVENTS / "payloads" / "fraud-row.csv").read_bytes()
+        s3.put_object(Bucket=BUCKET, Key="payloads/fraud-row.csv", Body=row)
+        s3.put_object(Bucket=BUCKET, Key="payloads/fraud-rows.tar.gz", Body=_tar_gz({"row.csv": row}))
 
         plans = [
             _plan(recorder, "aws-fraud-tabular.json", "tabular-20260101-120000", context),
             _plan(recorder, "aws-existing-endpoint.json", "existing-20260101-120000", context),
-            _plan(recorder, "aws-fraud-peak-distributed.json", "peak-20260101-120000", context),
+            # Payloads in the results bucket, a file and an archive: the plan function reads them.
+            _plan(
+                recorder,
+                "aws-fraud-peak-distributed.json",
+                "peak-20260101-120000",
+                context,
+                files=[f"s3://{BUCKET}/payloads/fraud-row.csv"],
+                archive=f"s3://{BUCKET}/payloads/fraud-rows.tar.gz",
+            ),
         ]
         tabular, _, peak = plans
         ran, never_ran = tabular["candidates"][:2]

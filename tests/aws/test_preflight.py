@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -358,3 +361,73 @@ def test_existing_endpoints_are_described(account: Account, aws_request: MakeReq
         "failed",
         "candidates.0.endpoint_name: no endpoint named 'prod-fraud' in this region",
     )
+
+
+# --- payload archives -------------------------------------------------------------------------------------------
+
+ARCHIVE = f"s3://{BUCKET}/payloads/samples.tar.gz"
+
+
+def test_a_payload_archive_in_s3_is_checked_by_its_size(account: Account, aws_request: MakeRequest) -> None:
+    account.identity().stack().quotas(**{"ml.c5.xlarge": 1}).role()
+    s3 = account.stub("s3")
+    s3.add_response("head_object", {"ContentLength": 900}, {"Bucket": BUCKET, "Key": "payloads/one.png"})
+    s3.add_response("head_object", {"ContentLength": 3_000_000}, {"Bucket": BUCKET, "Key": "payloads/samples.tar.gz"})
+    payloads = {"content_type": "image/png", "files": [f"s3://{BUCKET}/payloads/one.png"], "archive": ARCHIVE}
+    request = aws_request([{"instance_type": "ml.c5.xlarge"}], payloads=payloads)
+
+    status, detail = _run(account, request)["payload files in S3"]
+
+    assert status == "ok", detail
+    assert detail == "1 file(s), each within 6 MB; the archive within 32 MB (its members are checked by the plan step)"
+    s3.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "words"),
+    [
+        ({"ContentLength": 40_000_000}, "failed", f"{ARCHIVE}: 40.0 MB is above the payload archive's 32 MB"),
+        ("404", "failed", f"{ARCHIVE}: no such object"),
+        ("403", "not checked", "your credentials may not make this call"),
+    ],
+)
+def test_a_payload_archive_in_s3_missing_too_big_or_unreadable(
+    account: Account, aws_request: MakeRequest, answer: Any, status: str, words: str
+) -> None:
+    account.identity().stack().quotas(**{"ml.c5.xlarge": 1}).role()
+    s3 = account.stub("s3")
+    if isinstance(answer, dict):
+        s3.add_response("head_object", answer, {"Bucket": BUCKET, "Key": "payloads/samples.tar.gz"})
+    else:
+        s3.add_client_error("head_object", service_error_code=answer, http_status_code=int(answer))
+    request = aws_request([{"instance_type": "ml.c5.xlarge"}], payloads={"archive": ARCHIVE})
+
+    got_status, detail = _run(account, request)["payload files in S3"]
+
+    assert got_status == status and words in detail, detail
+
+
+def test_without_credentials_a_payload_archive_is_not_checked(account: Account, aws_request: MakeRequest) -> None:
+    account.stub("sts").add_client_error("get_caller_identity", service_error_code="InvalidClientTokenId")
+    request = aws_request([{"instance_type": "ml.c5.xlarge"}], payloads={"archive": ARCHIVE})
+    checks = _run(account, request)
+    assert checks["payload files in S3"][0] == "not checked"
+
+
+def test_a_local_archive_is_read_offline_member_by_member(tmp_path: Path, aws_request: MakeRequest) -> None:
+    png = (REPO / "events" / "payloads" / "images" / "disc.png").read_bytes()
+    good, bad = tmp_path / "good.tar.gz", tmp_path / "bad.tar.gz"
+    for path, names in ((good, ["a.png", "b.png"]), (bad, ["a.png", "../b.png"])):
+        with tarfile.open(path, "w:gz") as archive:
+            for name in names:
+                info = tarfile.TarInfo(name)
+                info.size = len(png)
+                archive.addfile(info, io.BytesIO(png))
+
+    def check(path: Path) -> Any:
+        payloads = {"content_type": "image/png", "archive": str(path)}
+        request = aws_request([{"instance_type": "ml.c5.xlarge"}], payloads=payloads)
+        return {c.name: c for c in offline_checks(request, "us-east-1")}["payloads"]
+
+    assert check(good).status == "ok" and "2 local file(s) and archive member(s) readable" in check(good).detail
+    assert check(bad).status == "failed" and "bad.tar.gz: member '../b.png' has an absolute path" in check(bad).detail

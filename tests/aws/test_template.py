@@ -117,10 +117,6 @@ SKIP_REASONS: dict[str, Callable[[str, dict[str, Any]], bool]] = {
         resource["Type"] == "AWS::DynamoDB::Table"  # encrypted with the AWS managed key, not a customer key
         and resource["Properties"]["SSESpecification"] == {"SSEEnabled": True}
     ),
-    "CKV_AWS_26": lambda name, _: any(  # SNS without a customer key: EventBridge cannot use the AWS managed one
-        r["Type"] == "AWS::Events::Rule" and {"Ref": name} in [t["Arn"] for t in r["Properties"]["Targets"]]
-        for r in RESOURCES.values()
-    ),
     "CKV_AWS_27": lambda _, resource: (
         resource["Type"] == "AWS::SQS::Queue"  # SSE with SQS-managed keys, not KMS
         and resource["Properties"].get("SqsManagedSseEnabled") is True

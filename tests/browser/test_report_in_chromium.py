@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 
 from rightsizing.models.common import LatencyPercentiles
+from rightsizing.models.knee import KneeSummary
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import CandidateResult, ProbeRecord, RunResult
 from rightsizing.models.targets import LatencySla, TrafficTarget
 from rightsizing.pricing import PriceQuote, SnapshotPrices
-from rightsizing.recommender import recommend
+from rightsizing.recommender import knee_choices, recommend
 from rightsizing.report import render_html
+from rightsizing.search.knee import KneeRules, knee_curve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -94,6 +96,12 @@ def _report(tmp_path: Path) -> Path:
     choice, why_not = recommend(
         candidates, prices, TrafficTarget(min_rps=150, max_rps=600), SizingOptions(), percentile="p95"
     )
+    rules = KneeRules(LatencySla(percentile="p95", milliseconds=50), 0.01)
+    traces = {c.candidate_id: _trace(c.sustainable_rps or 0) for c in candidates}
+    candidates = [
+        c.model_copy(update={"knee": knee_curve(traces[c.candidate_id], rules, [25, 50, 100])}) for c in candidates
+    ]
+    choices = knee_choices(candidates, prices, TrafficTarget(min_rps=150, max_rps=600), [25, 50, 100], 50)
     run = RunResult(
         run_id="browser-test",
         mode="aws",
@@ -106,8 +114,9 @@ def _report(tmp_path: Path) -> Path:
         no_recommendation_reason=why_not,
         sizing=SizingOptions(),
         prices={k: v for k, v in prices.items() if isinstance(v, PriceQuote)},
+        knee=KneeSummary(percentile="p95", bounds_ms=[25, 50, 100], choices=choices),
     )
-    page = render_html(run, {c.candidate_id: _trace(c.sustainable_rps or 0) for c in candidates})
+    page = render_html(run, traces)
     path = tmp_path / "report.html"
     path.write_text(page.replace('<meta charset="utf-8">', '<meta charset="utf-8">' + ERROR_PROBE, 1))
     return path
@@ -126,7 +135,7 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
         "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--window-size=1280,3400",
+        "--window-size=1280,4400",
         "--hide-scrollbars",
         "--virtual-time-budget=15000",
         *args,
@@ -142,11 +151,13 @@ def test_report_renders_every_chart_without_javascript_errors(tmp_path: Path) ->
     assert 'data-js-done="1"' in dom, "the page never finished loading"
     errors = json.loads(re.search(r'data-js-errors="([^"]*)"', dom).group(1).replace("&quot;", '"'))  # type: ignore[union-attr]
     assert errors == []
-    for chart in ("chart-price-vs-rps", "chart-latency-vs-load", "chart-cost-at-target"):
+    for chart in ("chart-price-vs-rps", "chart-latency-vs-load", "chart-cost-at-target", "chart-knee"):
         rendered = re.search(rf'<div id="{chart}"[^>]*class="[^"]*js-plotly-plot', dom)
         assert rendered, f"{chart} was not rendered by plotly.js"
-    assert dom.count('class="plot-container plotly"') == 3
-    assert dom.count('class="main-svg"') >= 6  # plotly draws two SVG layers per chart
+    assert dom.count('class="plot-container plotly"') == 4
+    assert dom.count('class="main-svg"') >= 8  # plotly draws two SVG layers per chart
+    knee = dom[dom.index('id="chart-knee"') :]
+    assert "≤ 100 ms:" in knee and 'id="knee-table"' in dom  # the bounds' labels were drawn
     assert dom.count('class="xtick"') > 0 and "ml.c5.xlarge" in dom
 
 
@@ -159,5 +170,5 @@ def test_report_screenshot_is_saved(tmp_path: Path) -> None:
     assert shot.returncode == 0, shot.stderr[-2000:]
     header = screenshot.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == (1280, 3400)
+    assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == (1280, 4400)
     assert screenshot.stat().st_size > 50_000  # a page of charts and tables, not a blank canvas

@@ -37,8 +37,10 @@ class PlanOverride(Proxy):
     """Rewrites fields of every candidate in the plan step's output, e.g. a short ``max_polls`` to reach the
     endpoint-wait timeout in seconds (the request model's minimum wait is a minute)."""
 
-    def __init__(self, inner: Any, **candidate_fields: Any) -> None:
+    def __init__(self, inner: Any, only: str = "", **candidate_fields: Any) -> None:
+        """``only``: the candidates whose id ends so (default: all)."""
         super().__init__(inner)
+        self.only = only
         self.candidate_fields = candidate_fields
 
     def invoke(self, FunctionName: str, Payload: bytes | str | None = None, **kwargs: Any) -> dict:
@@ -47,13 +49,17 @@ class PlanOverride(Proxy):
             return response
         plan = json.loads(response["Payload"].read())
         for candidate in plan["candidates"]:
-            candidate.update(self.candidate_fields)
+            if candidate["candidate_id"].endswith(self.only):
+                candidate.update(self.candidate_fields)
         return {**response, "Payload": io.BytesIO(json.dumps(plan).encode())}
 
 
-def run(tmp_path: Path, document: dict[str, Any], wrap: Callable[[dict], dict] | None = None) -> LocalRun:
+def run(
+    tmp_path: Path, document: dict[str, Any], wrap: Callable[[dict], dict] | None = None, **options: Any
+) -> LocalRun:
+    """``options``: more of ``run_local``'s (``sweep_schedule``, ``execution_timeout_seconds``)."""
     request = RightsizingRequest.model_validate(document)
-    return run_local(request, tmp_path, wrap_clients=wrap, retry_time_scale=RETRY_TIME_SCALE)
+    return run_local(request, tmp_path, wrap_clients=wrap, retry_time_scale=RETRY_TIME_SCALE, **options)
 
 
 def by_id(result: LocalRun) -> dict[str, Any]:
@@ -62,7 +68,9 @@ def by_id(result: LocalRun) -> dict[str, Any]:
 
 
 def assert_everything_deleted(result: LocalRun) -> None:
+    """Deleted by the state machines (the run's or the cleanup one), before the local run's own shutdown."""
     assert result.leftovers == {"models": [], "endpoint_configs": [], "endpoints": []}
+    assert result.tasks_left == [], "load-test tasks still running when the state machines had ended"
     created = [(op, name) for op, name in result.sagemaker_calls if op in CREATE_AND_DELETE]
     for op, name in created:
         assert (CREATE_AND_DELETE[op], name) in result.sagemaker_calls, f"{op} {name} was never undone"

@@ -23,4 +23,4 @@ def test_a_budget_for_two_of_three_measures_two_and_skips_the_third(tmp_path: Pa
     assert_everything_deleted(result)
     assert result.result is not None and result.result.recommendation is not None
     skipped = {a.candidate_id: a.reason for a in result.result.recommendation.alternatives}["c03-local-large"]
-    assert skipped.startswith("not measured: skipped before deployment")
+    assert skipped.startswith("not measured: its worst case") and skipped.endswith("(not deployed)")

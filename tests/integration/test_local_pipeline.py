@@ -162,30 +162,6 @@ def test_endpoint_wait_timeout_deletes_once_creating_ends(tmp_path: Path, fast_r
     assert_everything_deleted(result)
 
 
-def test_endpoint_that_never_becomes_deletable_is_handed_to_the_sweeper(tmp_path: Path, fast_request: dict) -> None:
-    fast_request["candidates"] = [{"instance_type": "local.small"}]
-    fakes: dict[str, Any] = {}
-
-    def stuck_forever(clients: dict[str, Any]) -> dict[str, Any]:
-        fakes.update(clients)
-        clients["sagemaker"].hold_in_creating("-c01", seconds=3600)
-        return {**clients, "lambda": PlanOverride(clients["lambda"], max_polls=2, max_delete_attempts=2)}
-
-    result = run(tmp_path, fast_request, stuck_forever)
-
-    assert result.execution.status == "SUCCEEDED", result.execution.cause
-    assert by_id(result)["c01-local-small"].failure_reason.startswith("EndpointTimeout")  # type: ignore[union-attr]
-    assert {"EndpointNotDeleted", "StartSweep"} <= set(result.execution.entered_states())
-    sweep = fakes["stepfunctions"].started
-    assert [s["Input"] for s in sweep] == [{"run_id": result.run_id, "candidate_id": "c01-local-small"}]
-    assert sweep[0]["StateMachineArn"].endswith(":stateMachine:rightsizing-local-cleanup")
-    # SageMaker forbids deleting a config or model while their endpoint is being created: all three are left
-    # to the sweeper (locally, the run's shutdown stops the server).
-    assert result.leftovers["endpoints"] == [f"{result.sagemaker_calls[0][1]}"]
-    assert not any(op in ("DeleteEndpointConfig", "DeleteModel") for op, _ in result.sagemaker_calls)
-    assert_no_process_left(result.process_groups)
-
-
 def test_load_test_that_exits_non_zero_fails_its_candidate(tmp_path: Path, fast_request: dict) -> None:
     fast_request["candidates"] = [{"instance_type": "local.small"}]
 

@@ -24,6 +24,7 @@ Each run is bounded to seconds: a two-step search on a small ground-truth server
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -202,7 +203,12 @@ def test_entry_point_fails_clearly_when_tmp_is_read_only(tmp_path: Path, start_s
 
     assert run.returncode == 1, run.stderr
     assert "No usable temporary directory" in error_message(run)
-    assert not (tmp_path / "bucket" / "results").exists()  # nothing measured, nothing reported as measured
+    # Nothing measured, nothing reported as measured: only the generator's own account of why it failed.
+    written = sorted(p.name for p in (tmp_path / "bucket" / "results").rglob("*") if p.is_file())
+    assert written in ([], ["error.json"]), written
+    if written:
+        said = json.loads((tmp_path / "bucket" / "results" / "error.json").read_text())
+        assert "No usable temporary directory" in said["message"]
 
 
 def test_entry_point_fails_on_fargates_default_bind_mount(tmp_path: Path, start_server: Callable[..., Any]) -> None:

@@ -7,15 +7,19 @@ subprocess (importing it monkey-patches the importing process with gevent).
 
 from __future__ import annotations
 
+import base64
 import datetime
+import io
 import json
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import numpy as np
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -27,10 +31,11 @@ PATH = f"/endpoints/{ENDPOINT_NAME}/invocations"
 PAYLOADS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
 CREDENTIALS = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "IQoJb3JpZ2luX2VjEJr//token==")
 RECORD_LIMIT = 2_000
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 # Runs in the subprocess: the signed user with its host pointed at the local server, two users for a bounded time.
 GENERATOR = r"""
-import json, sys
+import base64, json, sys
 import gevent
 from locust.env import Environment
 from locust.stats import StatsError
@@ -44,8 +49,9 @@ try:
     refused = ""
 except EndpointConfigError as e:
     refused = str(e)
+payloads = [base64.b64decode(p) for p in args["payloads_base64"]]  # bytes, as the task reads payloads.json
 user = make_signed_invocations_user(
-    args["payloads"], "text/csv", args["endpoint_name"], "us-east-1", Credentials(*args["credentials"]),
+    payloads, args["content_type"], args["endpoint_name"], "us-east-1", Credentials(*args["credentials"]),
     timeout_seconds=args["timeout"], host=args["host"],
 )
 env = Environment(user_classes=[user])
@@ -103,9 +109,18 @@ def start_recorder(serve: Callable[[RecordingServer], RecordingServer]) -> Calla
     return lambda reply=None: serve(RecordingServer(reply or Reply()))
 
 
-def run_generator(host: str, *, seconds: float = 1.5, timeout: float = 5.0) -> dict[str, Any]:
+def run_generator(
+    host: str,
+    *,
+    seconds: float = 1.5,
+    timeout: float = 5.0,
+    payloads: list[bytes] | None = None,
+    content_type: str = "text/csv",
+) -> dict[str, Any]:
+    bodies = payloads if payloads is not None else [p.encode() for p in PAYLOADS]
     args = {
-        "payloads": PAYLOADS,
+        "payloads_base64": [base64.b64encode(body).decode() for body in bodies],
+        "content_type": content_type,
         "endpoint_name": ENDPOINT_NAME,
         "credentials": CREDENTIALS,
         "host": host,
@@ -152,6 +167,24 @@ def test_signed_user_requests_verify_against_botocore_sigv4(start_recorder: Call
     assert {r.body.decode() for r in received} == set(PAYLOADS)  # payload rotation
     # Signatures are reused within a second: far fewer distinct ones than requests.
     assert len({r.headers["Authorization"] for r in received}) <= len(PAYLOADS) * 3
+
+
+def test_signed_user_sends_binary_bodies_unchanged_and_signed(start_recorder: Callable[..., RecordingServer]) -> None:
+    # A PNG (NUL bytes, bytes that are not UTF-8) and a .npy array: sent as the same bytes, signed over those bytes.
+    array = io.BytesIO()
+    np.save(array, np.arange(64, dtype=np.uint8).reshape(8, 8))
+    bodies = [(EVENTS / "payloads/images/disc.png").read_bytes(), array.getvalue()]
+    server = start_recorder()
+
+    stats = run_generator(server.url, seconds=1.0, payloads=bodies, content_type="image/png")
+
+    assert stats["failures"] == 0 and stats["requests"] > 20
+    received = server.received
+    assert {r.body for r in received} == set(bodies)
+    for request in received:
+        assert request.headers["Content-Type"] == "image/png"
+        assert int(request.headers["Content-Length"]) == len(request.body)
+        assert request.headers["Authorization"] == botocore_authorization(request)
 
 
 def test_signed_user_counts_throttling_as_failure_with_reason(start_recorder: Callable[..., RecordingServer]) -> None:

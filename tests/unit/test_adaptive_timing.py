@@ -12,7 +12,7 @@ from rightsizing.models.common import LatencyPercentiles
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.targets import LatencySla
 from rightsizing.search import AdaptiveSearch, ProbeMeasurement, strategy_for
-from rightsizing.search.adaptive import _generator_ok, _rising, _Run
+from rightsizing.search.adaptive import _rising, _Run, generator_ok
 from rightsizing.search.base import FailFast, to_record
 
 
@@ -145,10 +145,10 @@ def test_a_couple_of_late_sends_do_not_invalidate_a_short_probe() -> None:
     def late(sends: int, late_sends: int) -> ProbeMeasurement:
         return ProbeMeasurement(0, 1.0, sends, 0, _lat(50.0), 20.0, offered_rps=60.0, late_share=late_sends / sends)
 
-    assert _generator_ok(late(66, 2))[0]  # 3 %, but two sends: a hiccup on a one-second probe
-    assert not _generator_ok(late(66, 3))[0]
-    assert not _generator_ok(late(600, 7))[0]  # 1.2 % of a long probe: the generator set the pace
-    assert _generator_ok(late(600, 6))[0]
+    assert generator_ok(late(66, 2))[0]  # 3 %, but two sends: a hiccup on a one-second probe
+    assert not generator_ok(late(66, 3))[0]
+    assert not generator_ok(late(600, 7))[0]  # 1.2 % of a long probe: the generator set the pace
+    assert generator_ok(late(600, 6))[0]
 
 
 def test_early_passes_are_judged_on_what_was_measured() -> None:

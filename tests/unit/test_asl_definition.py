@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from rightsizing import exceptions
-from rightsizing.models.plan import CandidatePlan
+from rightsizing.measured_cost import ENDPOINT_INSTANCE_COUNT
+from rightsizing.models.cost import StateTimes, UsageRecord
+from rightsizing.models.plan import CandidatePlan, production_variants_for
 from rightsizing.models.result import CandidateResult
 from rightsizing_local.asl_runner import DEFINITION_PATH, render_definition
 from rightsizing_local.run import local_substitutions
@@ -178,3 +180,57 @@ def test_a_candidate_the_budget_skips_creates_nothing_and_is_recorded_as_skipped
     }
     result = CandidateResult.model_validate(outcome)
     assert (result.status, result.failure_reason) == ("skipped", "why")
+
+
+def test_the_measured_cost_timestamps_reach_collect_metrics_and_record_failure_on_every_path() -> None:
+    """StartCandidate creates $.times; CreateEndpoint, RunLoadTest and DeleteEndpoint write into it; no state of the
+    iteration replaces the whole state (or $.times) on the way; and every path to CandidateDone but the skip passes
+    CollectMetrics or RecordFailure, which hand $.times, the counters and their own entry time to the function."""
+    assert ITERATION["StartCandidate"]["Parameters"]["times"] == {}
+    recorded = {
+        "CreateEndpoint": "$.times.endpoint_created",
+        "RunLoadTest": "$.times.load_test",
+        "DeleteEndpoint": "$.times.endpoint_deleted",
+    }
+    for name, path in recorded.items():
+        assert ITERATION[name]["ResultPath"] == path, name
+        assert path.removeprefix("$.times.") in StateTimes.model_fields
+    for name in ("CreateEndpoint", "DeleteEndpoint"):  # the entry time of the state, as an object the model reads
+        assert ITERATION[name]["ResultSelector"] == {"at.$": "$$.State.EnteredTime"}
+    for name, state in ITERATION.items():
+        if name in ("StartCandidate", "CandidateDone"):
+            continue  # the first builds the state, the last is what the Map collects
+        paths = [state.get("ResultPath", "$"), *(c["ResultPath"] for c in state.get("Catch", []))]
+        if state["Type"] in ("Choice", "Wait"):
+            paths = []  # they pass their input through
+        assert "OutputPath" not in state, name
+        for path in paths:
+            assert path not in ("$", "$.times"), (name, path)
+    without = {
+        name: s for name, s in ITERATION.items() if name not in ("CollectMetrics", "RecordFailure", "SkipCandidate")
+    }
+    assert "CandidateDone" not in _reachable_within(without, "StartCandidate")
+    usage = {
+        "times.$": "$.times",
+        "polls.$": "$.polls.count",
+        "delete_attempts.$": "$.deletes.count",
+        "collected_at.$": "$$.State.EnteredTime",
+    }
+    for name in ("CollectMetrics", "RecordFailure"):
+        assert ITERATION[name]["Parameters"]["usage"] == usage, name
+    assert {key.removesuffix(".$") for key in usage} == set(UsageRecord.model_fields)
+    # The variants come whole from the plan; an instance candidate's count is what endpoint seconds are multiplied by.
+    assert ITERATION["CreateEndpointConfig"]["Parameters"]["ProductionVariants.$"] == "$.candidate.production_variants"
+    [variant] = production_variants_for("ml.c5.large", "m", None)
+    assert variant["InitialInstanceCount"] == ENDPOINT_INSTANCE_COUNT
+
+
+def _reachable_within(states: dict[str, Any], start: str) -> set[str]:
+    """Like _reachable, but a target outside ``states`` is not followed."""
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in states and name not in seen:
+            seen.add(name)
+            todo.extend(_targets(states[name]))
+    return seen

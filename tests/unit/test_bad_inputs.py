@@ -16,9 +16,12 @@ v}`` is ``{k: v}``; ``{"$tags": n}`` is n distinct tags; ``{"$number": "inf"}`` 
 from __future__ import annotations
 
 import copy
+import functools
+import io
 import json
 import re
 import shutil
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +99,37 @@ def request_folder(tmp_path: Path) -> Path:
     shutil.copy(REPO / "events" / "payloads" / "fraud-row.csv", folder / "payloads")
     (tmp_path / "outside.csv").write_text("1,2,3\n")
     (folder / "payloads" / "link-out.csv").symlink_to(tmp_path / "outside.csv")
+    shutil.copy(REPO / "events" / "payloads" / "images" / "disc.png", folder / "payloads")
+    for name, data in _archives().items():
+        (folder / "payloads" / name).write_bytes(data)
     return folder
+
+
+@functools.cache
+def _archives() -> dict[str, bytes]:
+    """Payload archives the corpus names, built once: a member that escapes, one above 6 MB, a link, not a tar."""
+    png = (REPO / "events" / "payloads" / "images" / "disc.png").read_bytes()
+
+    def tar_gz(*members: tuple[str, bytes] | tarfile.TarInfo) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for member in members:
+                if isinstance(member, tarfile.TarInfo):
+                    archive.addfile(member)
+                    continue
+                info = tarfile.TarInfo(member[0])
+                info.size = len(member[1])
+                archive.addfile(info, io.BytesIO(member[1]))
+        return buffer.getvalue()
+
+    link = tarfile.TarInfo("link.png")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    return {
+        "escapes.tar.gz": tar_gz(("ok.png", png), ("../../evil.png", png)),
+        "big-member.tar.gz": tar_gz(("big.png", png + b"\0" * 6 * 1024 * 1024)),
+        "link.tar.gz": tar_gz(("ok.png", png), link),
+        "not-an-archive.tar.gz": png,
+    }
 
 
 def test_the_corpus_is_large_and_names_each_case_once() -> None:

@@ -214,7 +214,7 @@ def test_the_budget_commits_worst_cases_in_order_and_lets_a_cheaper_later_candid
     assert [share.skip_reason is None for share in shares] == [True, False, False, False, True, False]
     assert shares[4].committed_usd == pytest.approx(worst[0] + worst[4])
     reason = shares[1].skip_reason or ""
-    assert reason.startswith(f"skipped before deployment: its worst case ${worst[1]:.2f} on top of ${worst[0]:.2f}")
+    assert reason.startswith(f"its worst case ${worst[1]:.2f} on top of the ${worst[0]:.2f} committed")
     assert f"budget_usd ${budget:.2f}" in reason
     assert all(share.skip_reason is None for share in allocate_budget(estimate, None))
 

@@ -11,6 +11,7 @@ import pytest
 from rightsizing.exceptions import BudgetExceeded, InvalidRequest
 from rightsizing.models.plan import LoadTestJob, candidate_id_for, resource_name
 from rightsizing.models.targets import LatencySla
+from rightsizing.payload_bodies import bodies_from_document
 from rightsizing.steps.plan import PlanInput, plan_run
 from rightsizing.store import get_json, local_uri
 from rightsizing_local.backend import local_backend
@@ -44,9 +45,12 @@ def test_plan_writes_request_payloads_and_jobs(tmp_path: Path, demo_request: dic
     job = LoadTestJob.model_validate(get_json(plan.candidates[0].job_uri))
     assert job.endpoint_name == plan.candidates[0].endpoint_name
     assert job.sla == LatencySla(percentile="p95", milliseconds=50)
-    bodies = get_json(job.payloads_uri)
+    document = get_json(job.payloads_uri)
+    bodies = bodies_from_document(document)
     assert len(bodies) == 4  # three inline samples + one file
-    assert bodies[-1].startswith("0.3121,")
+    assert bodies[0] == demo_request["payloads"]["samples"][0].encode()
+    assert bodies[-1].startswith(b"0.3121,")
+    assert document["names"][-1].endswith("payloads/fraud-row.csv")
 
 
 def test_invalid_request_creates_nothing(tmp_path: Path, demo_request: dict) -> None:
@@ -86,7 +90,7 @@ def test_a_budget_for_two_of_three_candidates_skips_the_third_with_its_reason(
     assert [c.skip_reason is None for c in plan.candidates] == [True, True, False]
     assert [c.worst_usd for c in plan.candidates] == pytest.approx([0.0531, 0.1062, 0.2123], abs=1e-4)
     reason = plan.candidates[2].skip_reason or ""
-    assert "worst case $0.21 on top of $0.16 committed" in reason and "budget_usd $0.16" in reason
+    assert "worst case $0.21 on top of the $0.16 committed" in reason and "budget_usd $0.16" in reason
     # A skipped candidate's job is still written (its folder says what it would have run); nothing is created.
     assert LoadTestJob.model_validate(get_json(plan.candidates[2].job_uri)).candidate_id == "c03-local-large"
 

@@ -147,3 +147,33 @@ def test_the_probe_line_shows_the_slas_own_percentile() -> None:
         passed=True,
     )
     assert "p99 87.5 ms" in line and "p95" not in line
+
+
+def test_a_knee_probe_is_judged_against_its_own_bound() -> None:
+    met = _line(
+        "probe",
+        index=12,
+        kind="open",
+        target_rps=180.0,
+        rps=179.6,
+        p95_ms=150.2,
+        error_rate=0.0,
+        passed=False,  # over the 100 ms SLA, within the 200 ms bound it was run for
+        knee_bound_ms=200.0,
+        note="knee probe for p95 ≤ 200 ms: met it",
+    )
+    assert "knee probe 12: open loop 180.0 RPS offered → 179.6 RPS, p95 150.2 ms" in met
+    assert "✓ 200 ms" in met and "✗" not in met and "SLA probe" not in met
+    failed = _line(
+        "probe",
+        index=13,
+        kind="open",
+        target_rps=200.0,
+        rps=170.0,
+        p95_ms=900.0,
+        error_rate=0.0,
+        passed=False,
+        knee_bound_ms=200.0,
+        note="knee probe for p95 ≤ 200 ms: p95 latency 900.0 ms exceeded the 200 ms bound",
+    )
+    assert "✗ 200 ms knee probe for p95 ≤ 200 ms: p95 latency 900.0 ms exceeded the 200 ms bound" in failed

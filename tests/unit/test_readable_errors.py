@@ -79,7 +79,11 @@ def test_a_refusal_inside_the_state_machine_is_exit_2_with_one_line() -> None:
     )
     code, message = execution_failure("FAILED", "States.TaskFailed", json.dumps({"errorMessage": "boom"}))
     assert (code, message) == (ExitCode.FAILED, "run FAILED: States.TaskFailed: boom")
-    assert execution_failure("TIMED_OUT", None, None) == (ExitCode.FAILED, "run TIMED_OUT")
+    assert execution_failure("TIMED_OUT", None, None) == (
+        ExitCode.FAILED,
+        "run TIMED_OUT: the execution ran longer than its TimeoutSeconds; "
+        "what it created is swept by the cleanup state machine",
+    )
 
 
 def test_status_of_a_refused_aws_run_exits_2() -> None:

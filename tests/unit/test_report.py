@@ -119,7 +119,7 @@ def test_recommend_step_writes_json_csv_report_and_snippet(aws_run: tuple[Path, 
     for name in ("result.json", "results.csv", "report.html", "endpoint-snippet.yaml"):
         assert (run_dir / name).is_file(), name
     run = RunResult.model_validate_json((run_dir / "result.json").read_text())
-    assert run.schema_version == "2.2"
+    assert run.schema_version == "2.6"
     assert summary["report_uri"] == run.artifacts["report"] and summary["report_uri"].endswith("/report.html")
     assert run.sizing is not None and run.sizing.scaling_efficiency == 0.9
     assert (run.traffic.range_floor, run.traffic.sizing_rps) == (100, 300)
@@ -144,9 +144,17 @@ def test_results_csv_has_one_ranked_row_per_candidate(aws_run: tuple[Path, dict]
 
 def test_report_html_is_self_contained_with_charts_tables_and_assumptions(aws_run: tuple[Path, dict]) -> None:
     page = (aws_run[0] / "report.html").read_text()
-    for div in ("chart-price-vs-rps", "chart-latency-vs-load", "chart-cost-at-target", "assumptions", "snippet"):
+    for div in (
+        "chart-price-vs-rps",
+        "chart-latency-vs-load",
+        "chart-cost-at-target",
+        "chart-knee",
+        "knee-table",
+        "assumptions",
+        "snippet",
+    ):
         assert f'id="{div}"' in page, div
-    assert page.count("Plotly.newPlot") == 3
+    assert page.count("Plotly.newPlot") == 4
     assert "<script src=" not in page and len(page) > 1_000_000  # plotly.js embedded: works offline
     assert "2 × ml.c5.xlarge" in page and "scaling efficiency 0.9" in page
     assert "bundled AWS Price List snapshot (2026" in page and "rounded <strong>up</strong>" in page

@@ -101,25 +101,30 @@ def is_accelerated(instance_type: str) -> bool:
 
 
 def expected_test_seconds(load: LoadSettings, bound: int) -> tuple[float, float]:
-    """(low, typical) seconds the load search runs when it ends by itself; never more than ``bound``."""
-    if load.mode == "phases":
-        phases = sum(phase.duration_seconds for phase in load.phases)
-        stops_early = load.stop.max_invocations_per_minute is not None or load.stop.latency_ms is not None
-        low, typical = (phases / 2 if stops_early else phases), phases
-    elif load.mode == "stepped":
-        steps = math.floor(math.log2(load.max_users)) + 1  # users 1, 2, 4, ... up to max_users
-        low, typical = math.ceil(steps / 2) * load.step_seconds, steps * load.step_seconds
-    elif load.mode == "ramp":
-        ramp = load.max_users / 5  # users ramped at 5 per second until errors (docs/load-search.md)
-        low, typical = ramp / 2, ramp
-    else:
-        low, typical = ADAPTIVE_SECONDS
-        low, typical = low + load.warmup_seconds, typical + load.warmup_seconds
-        if load.confirm_seconds:
-            low, typical = low * 2, typical * 2  # "roughly doubled the test time" (docs/load-search.md)
+    """(low, typical) seconds the load search runs when it ends by itself, all ``load.trials`` of it; never more than
+    ``bound`` (the candidate's time limit bounds every trial together)."""
+    low, typical = _one_search_seconds(load)
+    low, typical = low * load.trials, typical * load.trials  # every trial is a whole search
     if load.worker_placement == "tasks":  # worker tasks start within the test: 20-90 s
         low, typical = low + TASK_START_SECONDS[0], typical + TASK_START_SECONDS[1]
     return min(low, bound), min(typical, bound)
+
+
+def _one_search_seconds(load: LoadSettings) -> tuple[float, float]:
+    if load.mode == "phases":
+        phases = sum(phase.duration_seconds for phase in load.phases)
+        stops_early = load.stop.max_invocations_per_minute is not None or load.stop.latency_ms is not None
+        return (phases / 2 if stops_early else phases), phases
+    if load.mode == "stepped":
+        steps = math.floor(math.log2(load.max_users)) + 1  # users 1, 2, 4, ... up to max_users
+        return math.ceil(steps / 2) * load.step_seconds, steps * load.step_seconds
+    if load.mode == "ramp":
+        ramp = load.max_users / 5  # users ramped at 5 per second until errors (docs/load-search.md)
+        return ramp / 2, ramp
+    low, typical = ADAPTIVE_SECONDS[0] + load.warmup_seconds, ADAPTIVE_SECONDS[1] + load.warmup_seconds
+    if load.confirm_seconds:
+        low, typical = low * 2, typical * 2  # "roughly doubled the test time" (docs/load-search.md)
+    return low, typical
 
 
 @dataclass(frozen=True)
@@ -389,8 +394,8 @@ def allocate_budget(estimate: RunEstimate, budget_usd: float | None) -> list[Bud
             shares.append(BudgetShare(candidate.candidate_id, worst, committed, None))
             continue
         reason = (
-            f"skipped before deployment: its worst case ${worst:.2f} on top of ${committed:.2f} committed to the "
-            f"candidates before it would pass budget_usd ${budget_usd:.2f}"
+            f"its worst case ${worst:.2f} on top of the ${committed:.2f} committed to earlier candidates would pass "
+            f"budget_usd ${budget_usd:.2f} (not deployed)"
         )
         shares.append(BudgetShare(candidate.candidate_id, worst, committed, reason))
     return shares

@@ -34,6 +34,10 @@ class StoreError(RightsizingError):
     """An artefact could not be read or written."""
 
 
+class ObjectTooLarge(StoreError):
+    """An object is larger than its reader allows; found from its size before its bytes were read."""
+
+
 class LoadTestFailed(RightsizingError):
     """The load test produced no result (generator crashed, endpoint unreachable, bad job)."""
 

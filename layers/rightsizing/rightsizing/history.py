@@ -128,6 +128,7 @@ def run_record(
         no_recommendation_reason=run.no_recommendation_reason,
         candidates=candidates,
         estimated_run_cost_usd=estimated_cost_usd,
+        run_cost_usd=run.cost.measured_usd if run.cost else None,
         artifacts=dict(run.artifacts),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from rightsizing.adapters.aws_backend import aws_backend
 from rightsizing.adapters.aws_triggers import aws_triggers
@@ -18,6 +19,20 @@ from rightsizing.steps.pipeline_run import answer_pipeline_step
 
 Output = dict[str, Any]
 Handler = Callable[[Output, LambdaContext], Output]
+
+
+def without_inputs(error: Exception) -> Exception:
+    """``error`` as it may leave a function: what leaves is logged (Powertools' Tracer logs the traceback, the Lambda
+    runtime the message) and becomes the Step Functions cause. A chained cause is dropped (a pydantic error chained
+    under InvalidRequest carries the input it refused: a request's bodies, a container's environment), and a pydantic
+    error of its own is rebuilt without its ``input_value``s. Its type, and so the error name, stays."""
+    if isinstance(error, ValidationError):
+        details = error.errors(include_url=False)
+        error = ValidationError.from_exception_data(error.title, details, hide_input=True)  # type: ignore[arg-type]
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error
 
 
 def step_handler(
@@ -30,7 +45,10 @@ def step_handler(
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: Output, context: LambdaContext) -> Output:
-        output = STEPS[step].handle(event, aws_backend())
+        try:
+            output = STEPS[step].handle(event, aws_backend())
+        except Exception as error:
+            raise without_inputs(error) from None
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=measure(output))
         logger.info(message, extra=details(output))
         return output
@@ -47,7 +65,10 @@ def trigger_handler(trigger: str) -> Handler:
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: Output, context: LambdaContext) -> Output:
-        outcome = TRIGGERS[trigger].handle(event, aws_triggers())
+        try:
+            outcome = TRIGGERS[trigger].handle(event, aws_triggers())
+        except Exception as error:
+            raise without_inputs(error) from None
         new = outcome["started"] and not outcome["already_started"]
         metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1 if new else 0)
         if outcome["started"]:
@@ -78,7 +99,10 @@ def pipeline_answer_handler() -> Handler:
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
     def lambda_handler(event: Output, context: LambdaContext) -> Output:
-        outcome = answer_pipeline_step(event, aws_triggers()).model_dump(mode="json")
+        try:
+            outcome = answer_pipeline_step(event, aws_triggers()).model_dump(mode="json")
+        except Exception as error:
+            raise without_inputs(error) from None
         logger.info("pipeline step answered" if outcome["answered"] else "no pipeline step waits", extra=outcome)
         return outcome
 

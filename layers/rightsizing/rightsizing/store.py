@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from rightsizing.exceptions import StoreError
+from rightsizing.exceptions import ObjectTooLarge, StoreError
 
 
 class ArtifactStore(Protocol):
     def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str: ...
 
-    def get_bytes(self, uri: str) -> bytes: ...
+    def get_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
+        """The object's bytes; ``ObjectTooLarge`` (its size checked before any byte is read) above ``max_bytes``."""
+        ...
 
     def exists(self, uri: str) -> bool: ...
 
@@ -45,15 +47,22 @@ class LocalStore:
         tmp.replace(path)  # atomic: a reader never sees half a file
         return uri
 
-    def get_bytes(self, uri: str) -> bytes:
+    def get_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
         path = self.path_of(uri)
         try:
+            if max_bytes is not None:
+                check_size(uri, path.stat().st_size, max_bytes)
             return path.read_bytes()
         except FileNotFoundError as e:
             raise StoreError(f"no artefact at {uri}") from e
 
     def exists(self, uri: str) -> bool:
         return self.path_of(uri).is_file()
+
+
+def check_size(uri: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise ObjectTooLarge(f"{uri} is {size / 1e6:.1f} MB, above the {max_bytes // 10**6} MB this step reads")
 
 
 def local_uri(path: Path) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,15 @@ import joblib
 import numpy as np
 from flask import Flask, Response, request
 
+from rightsizing_local.model_server.images import ImageError, decode_npy, decode_png, features
+from rightsizing_local.model_server.serverless import THROTTLED_STATUS, THROTTLED_TYPE, ServerlessGate, settings_from
+
 # Same limit as SageMaker real-time endpoints: bigger bodies get 413 before we read them.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 JSON = "application/json"
 CSV = "text/csv"
+PNG = "image/png"
+NPY = "application/x-npy"
 
 
 class PayloadError(ValueError):
@@ -45,10 +51,16 @@ def create_app(model_path: str | None = None) -> Flask:
         raise ValueError("no model: pass model_path or set MODEL_PATH")
     model = load_model(path)
     n_features = int(model.n_features_in_)
+    # Set by training.py on the image classifier: it also takes image bodies, and names its classes.
+    image_side: int | None = getattr(model, "rightsizing_image_side_", None)
+    labels: list[str] | None = getattr(model, "rightsizing_labels_", None)
+    accepted = (CSV, JSON, PNG, NPY, "application/x-image") if image_side else (CSV, JSON)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_PAYLOAD_BYTES
     app.config["RIGHTSIZING_MODEL"] = model  # kept on the app so /ping reflects whether a model is loaded
+    serverless = settings_from()
+    gate = ServerlessGate(serverless) if serverless else None  # made before gunicorn forks: shared by the workers
 
     @app.get("/ping")
     def ping() -> Response:
@@ -57,18 +69,29 @@ def create_app(model_path: str | None = None) -> Flask:
 
     @app.post("/invocations")
     def invocations() -> Response:
+        return invoke() if gate is None else _through_gate(gate, invoke)
+
+    def invoke() -> Response:
         model = app.config.get("RIGHTSIZING_MODEL")
         if model is None:
             return _error(503, "model not loaded")
         content_type = request.mimetype
-        if content_type not in (CSV, JSON):
-            return _error(415, f"unsupported content type {content_type or '(none)'!r}; use {CSV} or {JSON}")
+        if content_type not in accepted:
+            why = " (JPEG needs an imaging library this demo does not use; send PNG or .npy)" if image_side else ""
+            return _error(415, f"unsupported content type {content_type or '(none)'!r}{why}; use {', '.join(accepted)}")
         try:
             body = request.get_data(cache=False)
-            x = _parse_csv(body) if content_type == CSV else _parse_json(body)
+            if content_type in (CSV, JSON):
+                x = _parse_csv(body) if content_type == CSV else _parse_json(body)
+            else:
+                x = _image_features(body, content_type, image_side or 0)
             _check_shape(x, n_features)
-        except PayloadError as exc:
+        except (PayloadError, ImageError) as exc:
             return _error(400, str(exc))
+        if labels is not None:
+            probabilities = model.predict_proba(x)
+            classes = [{"label": labels[int(row.argmax())], "score": float(row.max())} for row in probabilities]
+            return Response(json.dumps({"predictions": classes}), mimetype=JSON)
         scores = model.predict_proba(x)[:, 1].tolist()
         if request.accept_mimetypes.best_match((JSON, CSV), default=JSON) == CSV:
             return Response("".join(f"{s:.6g}\n" for s in scores), mimetype=CSV)
@@ -76,6 +99,12 @@ def create_app(model_path: str | None = None) -> Flask:
         return Response(json.dumps({"predictions": predictions}), mimetype=JSON)
 
     return app
+
+
+def _image_features(body: bytes, content_type: str, side: int) -> np.ndarray:
+    """A PNG (image/png; application/x-image, which is PNG here) or .npy body as the model's row of pixels."""
+    grey = decode_npy(body) if content_type == NPY else decode_png(body)
+    return features(grey, side)
 
 
 def _parse_csv(body: bytes) -> np.ndarray:
@@ -116,6 +145,19 @@ def _check_shape(x: np.ndarray, n_features: int) -> None:
     if x.ndim != 2 or x.shape[1] != n_features:
         got = x.shape[1] if x.ndim == 2 else "a ragged or nested structure"
         raise PayloadError(f"expected {n_features} features per row, got {got}")
+
+
+def _through_gate(gate: ServerlessGate, invoke: Callable[[], Response]) -> Response:
+    """A serverless endpoint's invocation: refused (429 ThrottlingException) at MaxConcurrency, else admitted
+    through any cold start."""
+    if not gate.enter():
+        response = _error(THROTTLED_STATUS, f"Rate exceeded: at MaxConcurrency {gate.settings.max_concurrency}")
+        response.headers["x-amzn-ErrorType"] = f"{THROTTLED_TYPE}:"
+        return response
+    try:
+        return invoke()
+    finally:
+        gate.leave()
 
 
 def _error(status: int, message: str) -> Response:

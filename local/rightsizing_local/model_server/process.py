@@ -99,12 +99,15 @@ def start_server(
     cpus: list[int] | None = None,
     environment: dict[str, str] | None = None,
     log_path: Path | None = None,
+    threads: int = 1,
 ) -> ServerProcess:
     """Start gunicorn serving ``model_path`` on a free 127.0.0.1 port; returns at once (see ``wait_ready``).
 
     ``environment`` is added to the server's environment, like a SageMaker model's container Environment;
     ``SAGEMAKER_MODEL_SERVER_WORKERS`` and ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` in it override ``workers`` and the
     worker timeout. A missing model is not checked here: the server fails at start-up and ``wait_ready`` says why.
+    ``threads`` > 1 runs gthread workers, each taking that many requests at once (a serverless endpoint must accept
+    requests beyond its concurrency to refuse them, not queue them).
     """
     extra = dict(environment or {})
     workers = _int_setting(extra, WORKERS_ENV, workers)
@@ -131,7 +134,7 @@ def start_server(
             sys.executable, "-m", "gunicorn", APP_SPEC,
             "--bind", f"fd://{sock.fileno()}",
             "--workers", str(workers),
-            "--worker-class", "sync",
+            *(["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else ["--worker-class", "sync"]),
             "--preload",
             "--timeout", str(timeout),
             "--graceful-timeout", "2",  # stop() should not wait out gunicorn's default 30 s

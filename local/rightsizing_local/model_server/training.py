@@ -18,7 +18,13 @@ import numpy as np
 
 N_FEATURES = 20
 MODEL_VERSION = "v1"
-BUILTIN_MODELS: tuple[str, ...] = ("fraud-classifier",)
+BUILTIN_MODELS: tuple[str, ...] = ("fraud-classifier", "image-classifier")
+
+# The image classifier reads IMAGE_SIDE x IMAGE_SIDE greyscale pixels (any PNG or .npy image is averaged down to
+# that) and tells three synthetic shapes apart: the demo for binary request bodies.
+IMAGE_SIDE = 16
+IMAGE_LABELS: tuple[str, ...] = ("horizontal-stripes", "vertical-stripes", "disc")
+_IMAGES_PER_LABEL = 600
 
 # Synthetic "transactions": ~3% fraud, a handful of informative features, the rest noise. Fixed seed so that the
 # training set and the demo payloads (sample_rows) come from the same distribution on every machine.
@@ -51,7 +57,7 @@ def ensure_builtin_model(name: str = "fraud-classifier", cache_dir: Path | None 
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = _train()
+    model = _train_images() if name == "image-classifier" else _train()
     # Dump to a temporary file in the same directory, then rename: concurrent first uses each write their own file
     # and the atomic rename means readers only ever see a complete model (last writer wins, contents are identical).
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -109,4 +115,39 @@ def _train() -> Any:
     # ...but predict on one: gunicorn scales with worker processes, and threads inside a worker would contend with
     # the other workers (and with the load generator) for the same cores.
     model.n_jobs = 1
+    return model
+
+
+def synthetic_image(label: str, side: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``side`` x ``side`` greyscale image in [0, 1] of one of ``IMAGE_LABELS``, with random phase, size and
+    noise: stripes of a random period either way, or a disc at a random place."""
+    y, x = np.mgrid[0:side, 0:side] / side
+    if label == "disc":
+        cy, cx, radius = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.3)
+        image = ((y - cy) ** 2 + (x - cx) ** 2 < radius**2).astype(np.float64)
+    else:
+        period, phase = rng.uniform(0.15, 0.35), rng.uniform(0, 1)
+        axis = y if label == "horizontal-stripes" else x
+        image = (np.sin(2 * np.pi * (axis / period + phase)) > 0).astype(np.float64)
+    noisy: np.ndarray = np.clip(image * rng.uniform(0.6, 1.0) + rng.normal(0, 0.15, image.shape), 0.0, 1.0)
+    return noisy
+
+
+def _train_images() -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(_DATASET_SEED)
+    images = [
+        (synthetic_image(label, IMAGE_SIDE, rng).reshape(-1), index)
+        for index, label in enumerate(IMAGE_LABELS)
+        for _ in range(_IMAGES_PER_LABEL)
+    ]
+    x = np.array([pixels for pixels, _ in images])
+    y = np.array([label for _, label in images])
+    model = RandomForestClassifier(n_estimators=_N_ESTIMATORS, max_depth=_MAX_DEPTH, n_jobs=-1, random_state=0)
+    model.fit(x, y)
+    model.n_jobs = 1
+    # Read by the model server: this model takes images (PNG, .npy) and names its classes.
+    model.rightsizing_image_side_ = IMAGE_SIDE
+    model.rightsizing_labels_ = list(IMAGE_LABELS)
     return model

@@ -63,10 +63,26 @@ def check_instance_types(request: RightsizingRequest, also_known: Collection[str
     problems = [
         (f"candidates.{index}.instance_type", problem)
         for index, spec in enumerate(request.candidates)
-        if not spec.is_local and (problem := unknown_instance_type(spec.instance_type, also_known))
+        if not spec.is_local
+        and not spec.is_serverless
+        and (problem := unknown_instance_type(spec.instance_type, also_known))
     ]
     if problems:
         raise InvalidRequest(*problems[0], *problems[1:])
+
+
+def _check_payloads_in_s3(request: RightsizingRequest) -> None:
+    """On AWS a payload file or archive is an s3:// URI: a path would be read from the plan function's own file
+    system (its code, /proc/self/environ and its credentials), not the user's (``rightsize start`` inlines those)."""
+    payloads = request.payloads
+    for field, names in (("payloads.files", payloads.files), ("payloads.archive", [payloads.archive or "s3://"])):
+        for name in names:
+            if not name.startswith("s3://"):
+                raise InvalidRequest(
+                    field,
+                    f"'{name}' is not an s3:// URI: on AWS payload files and archives are read from the results "
+                    "bucket (rightsize start inlines local files)",
+                )
 
 
 class AwsGuard:
@@ -90,6 +106,7 @@ class AwsGuard:
     def check(self, request: RightsizingRequest) -> None:
         if request.is_local:
             raise InvalidRequest("candidates", "local.* profiles only run in local mode")
+        _check_payloads_in_s3(request)
         check_region(request.region)
         if self._region and request.region != self._region:
             raise InvalidRequest(

@@ -16,6 +16,7 @@ from rightsizing.adapters.guard import check_instance_types, check_region
 from rightsizing.exceptions import InvalidRequest
 from rightsizing.history_budget import HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, poll_schedule, worst_case_events
 from rightsizing.models.request import MAX_PAYLOAD_BYTES, ContainerModelSource, ModelPackageSource, RightsizingRequest
+from rightsizing.payload_bodies import collect_bodies
 
 CheckStatus = Literal["ok", "failed", "not checked"]
 MAX_EXECUTION_INPUT_CHARS = 262_144  # StartExecution `input` (stepfunctions service model: max 262144)
@@ -81,15 +82,18 @@ def _instance_types(request: RightsizingRequest) -> Check:
         check_instance_types(request)
     except InvalidRequest as e:
         return failed("instance types", e.details)
-    types = sorted({spec.instance_type for spec in request.candidates})
+    types = sorted({spec.instance_type for spec in request.candidates if not spec.is_serverless})
+    if not types:
+        return not_checked("instance types", "serverless candidates only: no instance type to check")
     return ok("instance types", f"known to SageMaker real-time hosting: {', '.join(types)}")
 
 
 def _payloads(request: RightsizingRequest) -> Check:
-    """Inline samples are size-checked by the request model; local files are checked again here (they are read
-    when the run starts); files in S3 are checked online."""
+    """Inline samples are size-checked by the request model; local files and a local archive are read again here
+    (they are read when the run starts) and each body checked against the content type; S3 ones are checked online."""
     problems: list[str] = []
-    local = [name for name in request.payloads.files if not name.startswith("s3://")]
+    payloads = request.payloads
+    local = [name for name in payloads.files if not name.startswith("s3://")]
     for name in local:
         path = Path(name)
         try:
@@ -103,13 +107,25 @@ def _payloads(request: RightsizingRequest) -> Check:
             problems.append(f"{name}: {size / 1e6:.1f} MB is above InvokeEndpoint's 6 MB body limit")
     if problems:
         return failed("payloads", "; ".join(problems))
-    in_s3 = len(request.payloads.files) - len(local)
-    parts = [f"{len(request.payloads.samples)} inline sample(s)"] if request.payloads.samples else []
-    if local:
-        parts.append(f"{len(local)} local file(s) readable")
+    try:
+        bodies = collect_bodies(payloads, _read_here)
+    except InvalidRequest as e:
+        return failed("payloads", e.details)
+    in_s3 = len(payloads.files) - len(local) + int(bool(payloads.archive and payloads.archive.startswith("s3://")))
+    inline = len(payloads.samples) + len(payloads.samples_base64)
+    parts = [f"{inline} inline sample(s)"] if inline else []
+    if len(bodies) > inline:
+        parts.append(f"{len(bodies) - inline} local file(s) and archive member(s) readable")
     if in_s3:
-        parts.append(f"{in_s3} file(s) in S3 (checked online)")
-    return ok("payloads", ", ".join(parts) + ", each within InvokeEndpoint's 6 MB body limit")
+        parts.append(f"{in_s3} file(s) or archive in S3 (checked online)")
+    return ok(
+        "payloads", ", ".join(parts) + f", each within InvokeEndpoint's 6 MB body limit and {payloads.content_type}"
+    )
+
+
+def _read_here(name: str) -> bytes | None:
+    """This machine's payload files; S3 ones are the online check's."""
+    return None if name.startswith("s3://") else Path(name).read_bytes()
 
 
 def _execution_input(request: RightsizingRequest) -> Check:
@@ -141,11 +157,17 @@ def online_check_names(request: RightsizingRequest) -> list[str]:
     elif isinstance(request.model, ContainerModelSource):
         names.append("model data")
     names.append("SageMaker execution role")
-    if any(name.startswith("s3://") for name in request.payloads.files):
+    if s3_payloads(request):
         names.append("payload files in S3")
     if any(spec.endpoint_name for spec in request.candidates):
         names.append("existing endpoints")
     return names
+
+
+def s3_payloads(request: RightsizingRequest) -> list[str]:
+    """The request's payload files and archive given as s3:// URIs."""
+    named = [*request.payloads.files, *([request.payloads.archive] if request.payloads.archive else [])]
+    return [name for name in named if name.startswith("s3://")]
 
 
 def all_not_checked(request: RightsizingRequest, reason: str) -> list[Check]:

@@ -18,13 +18,19 @@ from pydantic import BaseModel
 
 from rightsizing.adapters.clients import client_config
 from rightsizing.adapters.errors import ACCESS_DENIED_CODES, TRANSIENT_CODES, error_code, error_message
-from rightsizing.adapters.preflight import Check, all_not_checked, failed, not_checked, ok
+from rightsizing.adapters.preflight import Check, all_not_checked, failed, not_checked, ok, s3_payloads
 from rightsizing.adapters.s3 import split_s3_uri
 from rightsizing.adapters.sagemaker import NOT_FOUND_MESSAGE, SageMakerEndpoints
 from rightsizing.adapters.service_quotas import ServiceQuotas, check_endpoint_quotas, instances_needed, quota_name
 from rightsizing.exceptions import AwsAccessDenied, AwsThrottled, InvalidRequest, QuotaExceeded
 from rightsizing.models.estimate import LoadTestTaskSize
-from rightsizing.models.request import MAX_PAYLOAD_BYTES, ContainerModelSource, ModelPackageSource, RightsizingRequest
+from rightsizing.models.request import (
+    MAX_ARCHIVE_BYTES,
+    MAX_PAYLOAD_BYTES,
+    ContainerModelSource,
+    ModelPackageSource,
+    RightsizingRequest,
+)
 
 DEFAULT_STACK_NAME = "sagemaker-rightsizing"  # samconfig.toml's stack_name
 USABLE_STACK_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
@@ -110,9 +116,10 @@ class AwsPreflight:
             container = request.model
             checks.append(_attempt("model data", lambda: self._model_data(container)))
         checks.append(_attempt("SageMaker execution role", lambda: self._execution_role(stack)))
-        s3_files = [name for name in request.payloads.files if name.startswith("s3://")]
+        s3_files = s3_payloads(request)
         if s3_files:
-            checks.append(_attempt("payload files in S3", lambda: self._s3_payloads(s3_files, stack)))
+            archive = request.payloads.archive
+            checks.append(_attempt("payload files in S3", lambda: self._s3_payloads(s3_files, stack, archive)))
         if any(spec.endpoint_name for spec in request.candidates):
             checks.append(_attempt("existing endpoints", lambda: self._existing_endpoints(request)))
         return checks, stack
@@ -253,7 +260,7 @@ class AwsPreflight:
             "only at run time, by CreateModel",
         )
 
-    def _s3_payloads(self, uris: list[str], stack: StackSettings | None) -> Check:
+    def _s3_payloads(self, uris: list[str], stack: StackSettings | None, archive: str | None = None) -> Check:
         name = "payload files in S3"
         problems: list[str] = []
         s3 = self._clients("s3")
@@ -272,11 +279,22 @@ class AwsPreflight:
                     problems.append(f"{uri}: no such object")
                     continue
                 raise
-            if size > MAX_PAYLOAD_BYTES:
+            if uri == archive:
+                if size > MAX_ARCHIVE_BYTES:
+                    problems.append(
+                        f"{uri}: {size / 1e6:.1f} MB is above the payload archive's {MAX_ARCHIVE_BYTES // 10**6} MB"
+                    )
+            elif size > MAX_PAYLOAD_BYTES:
                 problems.append(f"{uri}: {size / 1e6:.1f} MB is above InvokeEndpoint's 6 MB body limit")
         if problems:
             return failed(name, "; ".join(problems))
-        return ok(name, f"{len(uris)} file(s), each within 6 MB")
+        files = len(uris) - int(archive in uris)
+        parts = [f"{files} file(s), each within 6 MB"] if files else []
+        if archive in uris:
+            parts.append(
+                f"the archive within {MAX_ARCHIVE_BYTES // 10**6} MB (its members are checked by the plan step)"
+            )
+        return ok(name, "; ".join(parts))
 
     def _existing_endpoints(self, request: RightsizingRequest) -> Check:
         endpoints = SageMakerEndpoints(client=self._clients("sagemaker"))

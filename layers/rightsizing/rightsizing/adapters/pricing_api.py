@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rightsizing.adapters.clients import aws_client
 from rightsizing.exceptions import AmbiguousPrice, PriceNotFound, RightsizingError
 from rightsizing.models.price import PriceQuote
+from rightsizing.models.serverless import is_serverless
 from rightsizing.ports import PriceSource
 from rightsizing.pricing.snapshot import SnapshotPrices
 
@@ -137,6 +138,9 @@ class FallbackPrices:
         self.unavailable_reason: str | None = None  # remembered: one timeout per run, not one per candidate
 
     def hourly_price(self, instance_type: str, region: str) -> PriceQuote:
+        if is_serverless(instance_type):
+            # This adapter queries ML Instance Hosting products only; serverless prices come from the snapshot.
+            return self._fallback.hourly_price(instance_type, region)
         if self.unavailable_reason is None:
             try:
                 return self._primary.hourly_price(instance_type, region)

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from rightsizing.adapters.clients import aws_client
 from rightsizing.exceptions import StoreError
-from rightsizing.store import ArtifactStore, LocalStore
+from rightsizing.store import ArtifactStore, LocalStore, check_size
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -34,13 +34,26 @@ class S3Store:
         self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         return uri
 
-    def get_bytes(self, uri: str) -> bytes:
+    def get_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
+        """With ``max_bytes``, GetObject's ContentLength is checked before its body is read: a huge object is never
+        downloaded (one call, and the size is that of the very object read, which a HeadObject first would not
+        guarantee), and the body is read at most one byte past the bound in case the header lied."""
         bucket, key = split_s3_uri(uri)
         try:
-            body: bytes = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            return body
+            response = self._s3.get_object(Bucket=bucket, Key=key)
         except ClientError as e:
             raise StoreError(f"cannot read {uri}: {e.response['Error'].get('Code')}") from e
+        stream = response["Body"]
+        try:
+            if max_bytes is None:
+                body: bytes = stream.read()
+                return body
+            check_size(uri, int(response.get("ContentLength", 0)), max_bytes)
+            body = stream.read(max_bytes + 1)
+            check_size(uri, len(body), max_bytes)
+            return body
+        finally:
+            stream.close()
 
     def exists(self, uri: str) -> bool:
         bucket, key = split_s3_uri(uri)
@@ -71,8 +84,8 @@ class UriStore:
     def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         return self._for(uri).put_bytes(uri, data, content_type)
 
-    def get_bytes(self, uri: str) -> bytes:
-        return self._for(uri).get_bytes(uri)
+    def get_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
+        return self._for(uri).get_bytes(uri, max_bytes)
 
     def exists(self, uri: str) -> bool:
         return self._for(uri).exists(uri)

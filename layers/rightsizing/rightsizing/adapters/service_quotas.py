@@ -56,11 +56,12 @@ class ServiceQuotas:
 def instances_needed(request: RightsizingRequest) -> dict[str, int]:
     """Instances of each type that can be in use at once: one per benchmark, at most Map concurrency of them.
 
-    Existing endpoints are not counted: they are already deployed and the run creates nothing for them.
+    Existing endpoints are not counted: they are already deployed and the run creates nothing for them, nor are
+    serverless candidates, which use no instances (their concurrency quota is per account and region).
     """
     benchmarks: Counter[str] = Counter()
     for spec in request.candidates:
-        if spec.endpoint_name is None:
+        if spec.endpoint_name is None and not spec.is_serverless:
             benchmarks[spec.instance_type] += len(spec.variants())
     parallel = request.limits.max_parallel_candidates
     return {instance_type: min(count, parallel) for instance_type, count in benchmarks.items()}

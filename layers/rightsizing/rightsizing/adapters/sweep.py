@@ -24,6 +24,7 @@ from rightsizing.models.result import SweepReport
 
 # SageMaker refuses DeleteEndpoint in these; the endpoint's config and model must stay until it is gone.
 BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+KEPT = "kept until the endpoints of the run are deleted"
 
 
 class RunSweeper:
@@ -42,11 +43,16 @@ class RunSweeper:
         prefix = run_name_prefix(run_id)
         for endpoint in self._owned("list_endpoints", "Endpoints", "EndpointArn", prefix, wanted):
             self._delete_endpoint(endpoint, report)
+        configs = self._owned("list_endpoint_configs", "EndpointConfigs", "EndpointConfigArn", prefix, wanted)
+        models = self._owned("list_models", "Models", "ModelArn", prefix, wanted)
         if report.remaining:
-            return report  # configs and models are in use until their endpoints are gone
-        for config in self._owned("list_endpoint_configs", "EndpointConfigs", "EndpointConfigArn", prefix, wanted):
+            # In use until their endpoints are gone; listed too, so what is left is complete if the sweeps give up.
+            report.remaining.extend(f"endpoint-config/{c['name']} ({KEPT})" for c in configs)
+            report.remaining.extend(f"model/{m['name']} ({KEPT})" for m in models)
+            return report
+        for config in configs:
             self._delete(report, "endpoint-config", "delete_endpoint_config", EndpointConfigName=config["name"])
-        for model in self._owned("list_models", "Models", "ModelArn", prefix, wanted):
+        for model in models:
             self._delete(report, "model", "delete_model", ModelName=model["name"])
         return report
 

@@ -89,7 +89,7 @@ class RunRecord(BaseModel):
     estimated_run_cost_usd: float | None = Field(
         None, description="What the benchmark itself cost, typical estimate (endpoints, Fargate, Step Functions)."
     )
-    run_cost_usd: float | None = Field(None, description="Measured cost of the benchmark (not measured yet).")
+    run_cost_usd: float | None = Field(None, description="Measured cost of the benchmark (result.json `cost`).")
     artifacts: dict[str, str] = Field(default_factory=dict, description="result, csv, report, snippet URIs.")
 
 

@@ -25,6 +25,7 @@ from rightsizing.models.messages import FieldProblem
 
 LoadMode = Literal["adaptive", "ramp", "stepped", "phases"]
 MAX_PHASES = 20
+MAX_TRIALS = 10  # a t interval gains little past 10, and each trial shares one candidate's time limit
 
 
 class Phase(BaseModel):
@@ -148,6 +149,16 @@ class LoadSettings(BaseModel):
         description="Where distributed workers run: 'processes' inside the load-test task (size LoadTestCpu to "
         "them), or 'tasks' = one 1-vCPU Fargate task per worker, beside the master task, for loads one task "
         "(at most 16 vCPU) cannot produce. AWS only; worker tasks take 20-90 s to start, within max_seconds.",
+    )
+
+    trials: int = Field(
+        1,
+        ge=1,
+        le=MAX_TRIALS,
+        description="Run the capacity search this many times against the same endpoint, within "
+        "limits.max_seconds_per_candidate (shared equally); the figure is then their mean with a Student's t 95 % "
+        "interval and the spread. 1 = one search, no interval. Every trial is a whole search, so N trials take "
+        "about N times as long (docs/load-search.md).",
     )
 
     @field_validator("phases")

@@ -23,6 +23,9 @@ from rightsizing.exceptions import InvalidRequest
 SUGGEST_CUTOFF = 0.6  # difflib.get_close_matches' default
 SUGGEST_MARGIN = 0.1
 MAX_SHOWN_CHARS = 60
+# Fields whose values are never shown: request bodies and container environments (a model hub token, say). A message
+# becomes the Lambda error, the Step Functions cause, the "Rightsizing Failed" event and a log line.
+SECRET_FIELDS = frozenset({"samples", "environment", "environment_grid"})
 # How pydantic labels the member of a plain (not tagged) union in an error's location, e.g. max_workers: int,
 # literal['auto']; a tagged union's member is labelled by its tag ('container'), which names something to the user.
 UNION_MEMBER = re.compile(r"^(int|float|str|bool|none|literal\[.*\]|list\[.*\]|dict\[.*\]|function-\w+\[.*\])$")
@@ -88,6 +91,14 @@ class FieldProblem(ValueError):
         super().__init__(problem)
 
 
+class _NotShown:
+    def __repr__(self) -> str:
+        return "a value not shown here"
+
+
+NOT_SHOWN = _NotShown()
+
+
 def shown(value: object) -> str:
     """A value as it appears in a message: quoted like Python, control characters escaped, long ones cut."""
     text = repr(value)
@@ -122,6 +133,8 @@ def invalid_request(error: ValidationError, model: type[BaseModel] | None = None
     problems: list[tuple[str, str]] = []
     alternatives: dict[str, list[Any]] = {}  # a plain union's field: pydantic reports one error per member
     for item in error.errors():
+        if not item["loc"] or SECRET_FIELDS.intersection(str(part) for part in item["loc"]):  # () is the whole request
+            item = {**item, "input": NOT_SHOWN}
         loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and UNION_MEMBER.match(part)))
         if len(loc) < len(item["loc"]) and _expected(item):
             if _dotted(loc) not in alternatives:

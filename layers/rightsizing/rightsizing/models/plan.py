@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.exceptions import InvalidRequest
+from rightsizing.models.knee import KneeSettings
 from rightsizing.models.load import LoadSettings
 from rightsizing.models.targets import LatencySla
 
@@ -65,6 +66,19 @@ def worker_started_by(run_id: str) -> str:
     return ("rightsizing/" + re.sub(r"[^A-Za-z0-9_/-]", "-", run_id))[:128]
 
 
+def production_variants_for(
+    instance_type: str, model_name: str, serverless_config: dict[str, int] | None, variant_name: str = "AllTraffic"
+) -> list[dict[str, Any]]:
+    """The one production variant of a candidate's endpoint config: a serverless variant has a ServerlessConfig and
+    no InstanceType or InitialInstanceCount (CreateEndpointConfig refuses both together)."""
+    variant: dict[str, Any] = {"VariantName": variant_name, "ModelName": model_name}
+    if serverless_config is not None:
+        variant["ServerlessConfig"] = dict(serverless_config)
+    else:
+        variant.update(InstanceType=instance_type, InitialInstanceCount=1)
+    return [variant]
+
+
 class LoadTestJob(BaseModel):
     """Everything the load generator needs, stored as JSON; the container gets only its URI (override size limit)."""
 
@@ -75,12 +89,18 @@ class LoadTestJob(BaseModel):
     endpoint_name: str
     region: str
     content_type: str
-    payloads_uri: str = Field(description="Store URI of a JSON list of request bodies.")
+    payloads_uri: str = Field(description="Store URI of the run's payloads.json: every body, base64-encoded.")
     sla: LatencySla
     max_error_rate: float
     load: LoadSettings
     max_seconds: int
     results_uri: str = Field(description="Store prefix where the load test writes its artefacts.")
+    serverless_max_concurrency: int | None = Field(
+        None,
+        description="A serverless endpoint's MaxConcurrency: the closed-loop users are capped at it (more are "
+        "throttled), and the first request after deployment is measured apart as the cold start.",
+    )
+    knee: KneeSettings | None = Field(None, description="The request's knee: bounds and extra probes for the curve.")
 
 
 class CandidatePlan(BaseModel):
@@ -96,6 +116,11 @@ class CandidatePlan(BaseModel):
     endpoint_name: str
     variant_name: str = "AllTraffic"
     container: dict[str, Any] = Field(description="CreateModel PrimaryContainer, API casing.")
+    production_variants: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="CreateEndpointConfig ProductionVariants, API casing: InstanceType and InitialInstanceCount for "
+        "an instance candidate, ServerlessConfig for a serverless one (production_variants_for).",
+    )
     network_isolation: bool = Field(False, description="CreateModel EnableNetworkIsolation (the request's model).")
     tags: list[dict[str, str]] = Field(description="[{Key, Value}] for every created resource.")
     job_uri: str

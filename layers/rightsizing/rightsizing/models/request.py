@@ -7,16 +7,20 @@ writes and the paths the state machine reads. The parts live in their own module
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 import unicodedata
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from rightsizing.models.candidates import AWS_INSTANCE_TYPE, ENV_NAME, LOCAL_INSTANCE_TYPE, CandidateSpec
 from rightsizing.models.common import StrictModel
 from rightsizing.models.history import HistorySettings
+from rightsizing.models.knee import MAX_KNEE_BOUNDS, KneeSettings, fits_time, knee_bounds
 from rightsizing.models.load import LoadMode, LoadSettings, Phase, PhaseStop
 from rightsizing.models.messages import CONTENT_TYPE, RUN_NAME, FieldProblem, invalid_request, shown
 from rightsizing.models.sources import (
@@ -29,11 +33,19 @@ from rightsizing.models.sources import (
 from rightsizing.models.targets import LatencySla, TrafficTarget
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's real-time body limit
+# A payload archive (tar.gz of sample bodies): its compressed size, and how many files it may hold. Every body of a
+# run, from any source, is kept in memory by the plan step (512 MB Lambda) and by each load-generator process.
+MAX_ARCHIVE_BYTES = 32 * 10**6
+MAX_ARCHIVE_MEMBERS = 1000
+MAX_TOTAL_PAYLOAD_BYTES = 32 * 10**6
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+S3_OBJECT = re.compile(r"^s3://[^/]+/.+$")
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 MAX_BENCHMARKS = 40  # an inline Map runs at most 40 iterations at once, and every one counts toward its history
 # The SLA must leave room, within one candidate's time limit, for this many requests as slow as the SLA in a row:
 # every search starts at one user, and 20 samples are the fewest with a single request above a p95.
 MIN_REQUESTS_AT_SLA = 20
+MIN_TRIAL_SECONDS = 10  # a trial shorter than this cannot warm up, bracket and measure
 # SageMaker tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@]* (botocore's TagKey/TagValue), i.e. Unicode letters,
 # separators and numbers, and these.
 TAG_PUNCTUATION = frozenset("_.:/=+-@")
@@ -42,11 +54,15 @@ __all__ = [
     "AWS_INSTANCE_TYPE",
     "ENV_NAME",
     "LOCAL_INSTANCE_TYPE",
+    "MAX_ARCHIVE_BYTES",
+    "MAX_ARCHIVE_MEMBERS",
     "MAX_PAYLOAD_BYTES",
+    "MAX_TOTAL_PAYLOAD_BYTES",
     "MODEL_PACKAGE_ARN",
     "CandidateSpec",
     "ContainerModelSource",
     "HistorySettings",
+    "KneeSettings",
     "LatencySla",
     "Limits",
     "LoadMode",
@@ -65,12 +81,21 @@ __all__ = [
 
 
 class Payloads(BaseModel):
-    """Sample request bodies; the load generator rotates through them."""
+    """Sample request bodies; the load generator rotates through them. Files and archive members are read as bytes
+    (``rightsizing.payload_bodies``), so binary bodies (images, .npy arrays, protobuf) are sent unchanged."""
 
     model_config = StrictModel
     content_type: str = Field("text/csv", pattern=CONTENT_TYPE.pattern)
-    samples: list[str] = Field(default_factory=list, description="Inline request bodies.")
+    samples: list[str] = Field(default_factory=list, description="Inline request bodies (text).")
+    samples_base64: list[str] = Field(
+        default_factory=list, description="Inline binary request bodies, base64-encoded (standard alphabet, padded)."
+    )
     files: list[str] = Field(default_factory=list, description="Paths (relative to the request file) of bodies.")
+    archive: str | None = Field(
+        None,
+        description="A tar.gz of sample bodies, one per file (as SageMaker Inference Recommender takes): a path "
+        "relative to the request file, or an s3:// URI. At most 1000 files, each <= 6 MB, 32 MB in all.",
+    )
 
     @field_validator("samples")
     @classmethod
@@ -80,6 +105,22 @@ class Payloads(BaseModel):
                 raise ValueError(f"samples[{index}] is larger than InvokeEndpoint's 6 MB body limit")
         return value
 
+    @field_validator("samples_base64")
+    @classmethod
+    def _base64(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            try:
+                body = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(
+                    f"samples_base64[{index}] is not valid base64 (standard alphabet A-Z a-z 0-9 + /, '=' padding)"
+                ) from None
+            if not body:
+                raise ValueError(f"samples_base64[{index}] is empty: a request body needs at least one byte")
+            if len(body) > MAX_PAYLOAD_BYTES:
+                raise ValueError(f"samples_base64[{index}] is larger than InvokeEndpoint's 6 MB body limit")
+        return value
+
     @field_validator("files")
     @classmethod
     def _files(cls, value: list[str], info: ValidationInfo) -> list[str]:
@@ -87,34 +128,45 @@ class Payloads(BaseModel):
         inside it (a request must not read other files of this machine) and is made absolute; ``s3://`` URIs are
         read by the plan step. Without a folder (the plan step's own check) a relative path is refused: it would be
         read from whatever folder the process happens to run in."""
-        base_dir = (info.context or {}).get("base_dir")
-        resolved = []
-        for name in value:
-            if name.startswith("s3://"):
-                resolved.append(name)
-                continue
-            if "://" in name:
-                raise ValueError(f"{shown(name)}: give a path relative to the request file, or an s3:// URI")
-            if base_dir is None:
-                if not Path(name).is_absolute() or ".." in Path(name).parts:
-                    raise ValueError(
-                        f"{shown(name)}: the state machine reads a payload file by its s3:// URI, or by the absolute "
-                        "path rightsize gives a file beside the request; a relative path (or one with '..') has no "
-                        "folder to be read from"
-                    )
-                resolved.append(name)
-                continue
-            resolved.append(str(_payload_file(name, Path(base_dir))))
-        return resolved
+        return [_payload_location(name, info, MAX_PAYLOAD_BYTES) for name in value]
+
+    @field_validator("archive")
+    @classmethod
+    def _archive(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.lower().endswith(ARCHIVE_SUFFIXES):
+            raise ValueError(f"{shown(value)}: a payload archive is a .tar.gz (or .tgz, .tar) file")
+        return _payload_location(value, info, MAX_ARCHIVE_BYTES)
 
     @model_validator(mode="after")
     def _some(self) -> Payloads:
-        if not self.samples and not self.files:
-            raise ValueError("give at least one payload in 'samples' or 'files'")
+        if not (self.samples or self.samples_base64 or self.files or self.archive):
+            raise ValueError("give at least one payload in 'samples', 'samples_base64', 'files' or 'archive'")
         return self
 
 
-def _payload_file(name: str, folder: Path) -> Path:
+def _payload_location(name: str, info: ValidationInfo, max_bytes: int) -> str:
+    """An ``s3://`` URI as is; a local path resolved in the request file's folder (see ``Payloads._files``)."""
+    if name.startswith("s3://"):
+        if not S3_OBJECT.match(name):
+            raise ValueError(f"{shown(name)}: an s3:// URI names a bucket and an object key, s3://bucket/key")
+        return name
+    if "://" in name:
+        raise ValueError(f"{shown(name)}: give a path relative to the request file, or an s3:// URI")
+    base_dir = (info.context or {}).get("base_dir")
+    if base_dir is None:
+        if not Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(
+                f"{shown(name)}: the state machine reads a payload file by its s3:// URI, or by the absolute "
+                "path rightsize gives a file beside the request; a relative path (or one with '..') has no "
+                "folder to be read from"
+            )
+        return name
+    return str(_payload_file(name, Path(base_dir), max_bytes))
+
+
+def _payload_file(name: str, folder: Path, max_bytes: int = MAX_PAYLOAD_BYTES) -> Path:
     """``name`` resolved in ``folder`` (symbolic links followed), refused unless it is a readable file inside it."""
     folder = folder.resolve()
     path = (folder / name).resolve()
@@ -125,8 +177,9 @@ def _payload_file(name: str, folder: Path) -> Path:
         )
     if not path.is_file():
         raise ValueError(f"payload file {shown(name)} not found (looked for {path})")
-    if path.stat().st_size > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"payload file {shown(name)} is larger than InvokeEndpoint's 6 MB body limit")
+    if path.stat().st_size > max_bytes:
+        limit = "InvokeEndpoint's 6 MB body limit" if max_bytes == MAX_PAYLOAD_BYTES else f"{max_bytes // 10**6} MB"
+        raise ValueError(f"payload file {shown(name)} is larger than {limit}")
     return path
 
 
@@ -156,6 +209,11 @@ class SizingOptions(BaseModel):
     savings_plan_discount_percent: float = Field(
         0, ge=0, lt=100, description="SageMaker Savings Plan discount applied to on-demand prices (both are reported)."
     )
+    size_on: Literal["mean", "lower_bound"] = Field(
+        "mean",
+        description="With load.trials of 2 or more, the per-instance rate a fleet is sized on: 'mean' of the trials, "
+        "or 'lower_bound' = the lower end of their 95 % interval (more instances, less risk of missing the target).",
+    )
 
 
 class RightsizingRequest(BaseModel):
@@ -183,6 +241,11 @@ class RightsizingRequest(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
     sizing: SizingOptions = Field(default_factory=SizingOptions)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    knee: KneeSettings = Field(
+        default_factory=KneeSettings.reuse_only,
+        description="Capacity at other latency bounds too (the knee curve). Default: half and twice the SLA, from "
+        "the search's own probes only (extra_probes 0).",
+    )
 
     @field_validator("region")
     @classmethod
@@ -212,6 +275,10 @@ class RightsizingRequest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RightsizingRequest:
+        # Serverless candidates take the run's mode from its instance candidates, or else from the model source.
+        instances = [c for c in self.candidates if not c.is_serverless]
+        local = instances[0].is_local if instances else isinstance(self.model, LocalModelSource)
+        self.candidates = [c.labelled_for(local) for c in self.candidates]
         seen: set[tuple[str, tuple[tuple[str, str], ...], str, str | None]] = set()
         for index, candidate in enumerate(self.candidates):
             env = tuple(sorted(candidate.environment.items()))
@@ -221,8 +288,8 @@ class RightsizingRequest(BaseModel):
                     f"candidates.{index}", f"duplicates an earlier candidate ({candidate.instance_type})"
                 )
             seen.add(key)
-        local = {c.is_local for c in self.candidates}
-        if len(local) > 1:
+        kinds = {c.is_local for c in self.candidates}
+        if len(kinds) > 1:
             raise FieldProblem("candidates", "mixes local profiles and AWS instance types; use one kind per run")
         deploys = any(c.endpoint_name is None for c in self.candidates)
         if deploys and self.is_local != isinstance(self.model, LocalModelSource):
@@ -246,7 +313,53 @@ class RightsizingRequest(BaseModel):
                 f"after another cannot measure a {self.sla.percentile}; raise max_seconds_per_candidate to at least "
                 f"{math.ceil(self.sla.milliseconds * MIN_REQUESTS_AT_SLA / 1000)} s",
             )
+        self._check_trials()
+        self._knee_fits()
         return self
+
+    def _check_trials(self) -> None:
+        """Each trial gets an equal share of one candidate's time limit, and only trials make an interval."""
+        trials = self.load.trials
+        if self.sizing.size_on == "lower_bound" and trials < 2:
+            raise FieldProblem(
+                "sizing.size_on",
+                "'lower_bound' sizes on the lower end of the trials' 95 % interval, which needs load.trials of 2 or "
+                "more (it is 1)",
+            )
+        share = self.limits.max_seconds_per_candidate / trials
+        if trials > 1 and (share < MIN_TRIAL_SECONDS or self.sla.milliseconds * MIN_REQUESTS_AT_SLA > share * 1000):
+            need = max(MIN_TRIAL_SECONDS, math.ceil(self.sla.milliseconds * MIN_REQUESTS_AT_SLA / 1000)) * trials
+            raise FieldProblem(
+                "load.trials",
+                f"{trials} trials share limits.max_seconds_per_candidate ({self.limits.max_seconds_per_candidate} s): "
+                f"{share:.0f} s each is too short for a search (each needs at least {MIN_TRIAL_SECONDS} s and "
+                f"{MIN_REQUESTS_AT_SLA} requests as slow as the SLA); use fewer trials or raise "
+                f"max_seconds_per_candidate to at least {need} s",
+            )
+
+    def _knee_fits(self) -> None:
+        """Each explicit knee bound obeys the SLA's time rule; with the SLA, at most MAX_KNEE_BOUNDS in all."""
+        limit = self.limits.max_seconds_per_candidate
+        for index, bound in enumerate(self.knee.bounds_ms or []):
+            if not fits_time(bound, limit):
+                raise FieldProblem(
+                    f"knee.bounds_ms.{index}",
+                    f"{bound:g} ms is more than 1/{MIN_REQUESTS_AT_SLA} of limits.max_seconds_per_candidate "
+                    f"({limit} s), the same rule as the SLA's: raise max_seconds_per_candidate to at least "
+                    f"{math.ceil(bound * MIN_REQUESTS_AT_SLA / 1000)} s or drop the bound",
+                )
+        bounds = knee_bounds(self.sla, self.knee, limit)
+        if len(bounds) > MAX_KNEE_BOUNDS:
+            raise FieldProblem(
+                "knee.bounds_ms",
+                f"{len(bounds)} distinct bounds with the SLA's {self.sla.milliseconds:g} ms; at most "
+                f"{MAX_KNEE_BOUNDS} in all",
+            )
+
+    @property
+    def knee_bounds_ms(self) -> list[float]:
+        """The knee's bounds, ascending, the SLA's among them."""
+        return knee_bounds(self.sla, self.knee, self.limits.max_seconds_per_candidate)
 
     @property
     def is_local(self) -> bool:

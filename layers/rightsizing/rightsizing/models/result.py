@@ -7,16 +7,27 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizing.models.common import CandidateStatus, LatencyPercentiles
+from rightsizing.models.cost import CandidateUsage, RunCost
+from rightsizing.models.knee import KneeCurve, KneeSummary
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import SizingOptions
+from rightsizing.models.serverless import ColdStart, ServerlessSizing
 from rightsizing.models.targets import LatencySla, TrafficTarget
+from rightsizing.models.trials import TrialStats
 
 # Minor versions only add optional fields (and values). 2.0: the target and the SLA are the request's own objects
 # (`traffic`, `sla`) instead of the flat target_rps/min_rps/sla_percentile/sla_ms. 2.1: a generator-limited figure is
 # a lower bound (`lower_bound`, candidate status "lower_bound"); probes say when they were re-measured.
-# 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why); `cost` is the run's measured
-# cost beside its estimate.
-RESULT_SCHEMA_VERSION = "2.2"
+# 2.2: a candidate the budget did not allow is "skipped" (failure_reason says why). 2.3: `cost`, the run's measured
+# cost beside its estimate, and each candidate's measured `usage` (endpoint and task seconds, transitions).
+# 2.4: serverless candidates: `cold_start` per candidate, `serverless` on the recommendation and its alternatives
+# (the cost at the target rate).
+# 2.5: repeated trials (`trials`: each trial's figure, their mean, 95 % interval and spread) on the load
+# test and the candidate; probes say which trial they belong to; `size_on` on the answer.
+# 2.6: the knee curve: each candidate's `knee` (its probes as points, capacity at each latency bound) and the
+# run's `knee` (the cheapest choice at each bound); probes say when they stopped early and which bound a probe
+# added for the curve measured.
+RESULT_SCHEMA_VERSION = "2.6"
 
 
 ProbeKind = Literal["warmup", "closed", "open", "ramp"]
@@ -48,6 +59,19 @@ class ProbeRecord(BaseModel):
     remeasured: bool = Field(
         False, description="Measured again at the same load because its windows disagreed: not a verdict either way."
     )
+    trial: int | None = Field(None, description="Which trial (1-based) the probe belongs to, with load.trials > 1.")
+    stopped_early: bool = Field(
+        False, description="Ended before its planned length because its failure was certain (open loop, fail-fast)."
+    )
+    knee_bound_ms: float | None = Field(
+        None,
+        description="A probe added after the search for the knee curve: the latency bound it measured (judged and "
+        "stopped early against that bound; `passed` is still the SLA's verdict). Never part of the answer.",
+    )
+
+
+# Beside result.json, written instead of it when the load test fails: {"message": why}, for the failure reason.
+LOAD_TEST_FAILURE_FILE = "error.json"
 
 
 class LoadTestResult(BaseModel):
@@ -74,6 +98,12 @@ class LoadTestResult(BaseModel):
         "the SLA and may sustain more. A lower bound of 0 means not measured, not zero.",
     )
     late_share_at_sustainable: float | None = None
+    cold_start: ColdStart | None = Field(None, description="Serverless: the first request, measured apart.")
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure and their mean, 95 % interval and spread; "
+        "sustainable_rps is then the mean.",
+    )
     probes: list[ProbeRecord]
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> store URI of raw artefacts.")
 
@@ -104,6 +134,21 @@ class CandidateResult(BaseModel):
     stop_reason: str | None = None
     server_metrics: dict[str, float] = Field(default_factory=dict, description="Endpoint-side metrics, if any.")
     artifacts: dict[str, str] = Field(default_factory=dict)
+    usage: CandidateUsage | None = Field(
+        None,
+        description="What the candidate used, from the state machine's timestamps (None: skipped, or not recorded).",
+    )
+    cold_start: ColdStart | None = Field(
+        None, description="Serverless: the first request after deployment, measured apart, not in the SLA verdict."
+    )
+    trials: TrialStats | None = Field(
+        None,
+        description="With load.trials > 1: each trial's figure, their mean (= sustainable_rps), 95 % interval "
+        "(ci95_low_rps, ci95_high_rps) and spread (min_rps, max_rps).",
+    )
+    knee: KneeCurve | None = Field(
+        None, description="Latency vs throughput from the probes, and capacity at each knee bound (the SLA's too)."
+    )
 
     @property
     def lower_bound(self) -> bool:
@@ -143,6 +188,7 @@ class Alternative(BaseModel):
     reason: str
     rank: int | None = Field(None, description="Place among the sized candidates (1 = recommended); None if unusable.")
     capacity_rps: float | None = Field(None, description="What instance_count instances sustain within the SLA.")
+    serverless: ServerlessSizing | None = Field(None, description="A serverless candidate's cost at the target rate.")
 
 
 class AutoscalingSuggestion(BaseModel):
@@ -188,6 +234,14 @@ class Recommendation(BaseModel):
         description="sustainable_rps_per_instance is a lower bound (status lower_bound): sized on it, the fleet "
         "serves the target and may be larger than needed.",
     )
+    serverless: ServerlessSizing | None = Field(
+        None, description="Set when the answer is a serverless endpoint: one endpoint, priced per use at the target."
+    )
+    size_on: Literal["mean", "lower_bound"] = Field(
+        "mean",
+        description="With repeated trials, what sustainable_rps_per_instance is: the trials' mean, or the lower end "
+        "of their 95 % interval (sizing.size_on). With one trial, the measured figure.",
+    )
 
 
 class RunResult(BaseModel):
@@ -209,6 +263,10 @@ class RunResult(BaseModel):
     sizing: SizingOptions | None = Field(None, description="The sizing assumptions the recommendation used.")
     prices: dict[str, PriceQuote] = Field(default_factory=dict, description="Candidate id -> on-demand price quote.")
     price_errors: dict[str, str] = Field(default_factory=dict, description="Candidate id -> why it has no price.")
+    cost: RunCost | None = Field(None, description="What the run cost, measured, beside the dry run's estimate.")
+    knee: KneeSummary | None = Field(
+        None, description="The knee bounds and the cheapest fleet for the target at each: what a looser SLA saves."
+    )
 
 
 class SweepReport(BaseModel):

@@ -19,7 +19,7 @@ class LocalModelSource(BaseModel):
 
     model_config = StrictModel
     type: Literal["local"] = "local"
-    builtin: Literal["fraud-classifier"] = Field(
+    builtin: Literal["fraud-classifier", "image-classifier"] = Field(
         "fraud-classifier", description="Bundled model, trained on generated data at first use and cached."
     )
 

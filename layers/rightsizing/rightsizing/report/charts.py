@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from rightsizing.models.common import UNMEASURED, Percentile
+from rightsizing.models.knee import BoundCapacity, KneePoint
 from rightsizing.models.result import CandidateResult, ProbeRecord, RunResult
 
 PERCENTILE_COLOURS: dict[Percentile, str] = {"p50": "#9ecae1", "p90": "#6baed6", "p95": "#3182bd", "p99": "#08519c"}
@@ -202,3 +203,113 @@ def cost_at_target(run: RunResult) -> go.Figure | None:
     )
     fig.update_xaxes(title="USD per hour for the fleet", rangemode="tozero")
     return fig
+
+
+BOUND_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def capacity_text(bound: BoundCapacity) -> str:
+    """A bound's capacity as a figure a reader cannot mistake: "≥ 180.0" (a floor), "< 50.0" (nothing met it)."""
+    if bound.status == "upper_bound" and bound.failed_rps:
+        return f"< {bound.failed_rps:,.1f}"
+    if bound.capacity_rps is None:
+        return "—"
+    return ("≥ " if bound.status == "lower_bound" else "") + f"{bound.capacity_rps:,.1f}"
+
+
+def knee_curves(run: RunResult) -> go.Figure | None:
+    """Latency at the SLA's percentile against completed throughput, one panel per candidate: the knee curve.
+    Each latency bound is a horizontal line (the SLA red), and the capacity within it a marker on that line."""
+    shown = [c for c in run.candidates if c.knee is not None and c.knee.points]
+    if not shown:
+        return None
+    cols = min(3, len(shown))
+    rows = math.ceil(len(shown) / cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[label(c) for c in shown],
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        vertical_spacing=0.18,
+    )
+    percentile = run.sla.percentile
+    loosest = max(b.milliseconds for c in shown if c.knee for b in c.knee.bounds)
+    for index, candidate in enumerate(shown):
+        knee = candidate.knee
+        assert knee is not None
+        row, col = index // cols + 1, index % cols + 1
+        points = sorted(knee.points, key=lambda p: (p.kind, (p.offered_rps or p.rps) if p.kind == "open" else p.index))
+        fig.add_trace(
+            go.Scatter(
+                x=[p.rps for p in points],
+                y=[p.latency_ms.at(percentile) for p in points],
+                mode="lines+markers",
+                name=f"{percentile} per probe",
+                legendgroup="points",
+                showlegend=index == 0,
+                line={"color": PERCENTILE_COLOURS[percentile], "width": 2},
+                marker={"symbol": [_knee_symbol(p) for p in points], "size": 9},
+                text=[_knee_hover(p) for p in points],
+                hovertemplate=f"{percentile} %{{y:.1f}} ms at %{{x:.1f}} RPS done<br>%{{text}}<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
+        for number, bound in enumerate(knee.bounds):
+            colour = "#d62728" if bound.sla else BOUND_COLOURS[number % len(BOUND_COLOURS)]
+            fig.add_hline(
+                y=bound.milliseconds,
+                line_dash="dash",
+                line_color=colour,
+                line_width=1.5 if bound.sla else 1,
+                row=row,
+                col=col,
+                annotation_text=f"≤ {bound.milliseconds:g} ms: {capacity_text(bound)} RPS",
+                annotation_position="top left",
+                annotation_font_size=10,
+            )
+        at_bounds = [b for b in knee.bounds if b.capacity_rps]
+        fig.add_trace(
+            go.Scatter(
+                x=[b.capacity_rps for b in at_bounds],
+                y=[b.milliseconds for b in at_bounds],
+                mode="markers",
+                name="capacity within a bound",
+                legendgroup="capacity",
+                showlegend=index == 0,
+                marker={
+                    "symbol": ["triangle-right" if b.status == "lower_bound" else "diamond" for b in at_bounds],
+                    "size": 13,
+                    "color": "#2ca02c",
+                    "line": {"color": "#222", "width": 1},
+                },
+                text=[f"{b.note}" for b in at_bounds],
+                hovertemplate="within %{y:g} ms: %{x:.1f} RPS<br>%{text}<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
+        fig.update_xaxes(title_text="completed RPS", rangemode="tozero", row=row, col=col)
+    top = max(p.latency_ms.at(percentile) for c in shown if c.knee for p in c.knee.points)
+    fig.update_yaxes(title_text=f"{percentile} latency (ms)", range=[0, min(top * 1.1, 2.5 * loosest)], col=1)
+    fig.update_layout(
+        title=f"Knee curve: {percentile} latency vs throughput, and capacity within each bound<br><sup>◆ = capacity "
+        "within the bound; ▶ = at least that (not bracketed); ✗ = the probe failed the SLA; □ = a probe added for the "
+        "curve; hollow = invalid (the generator was the limit)</sup>",
+        **{**LAYOUT, "height": 380 * rows + 80, "margin": {**MARGIN, "t": 90}},
+    )
+    return fig
+
+
+def _knee_symbol(point: KneePoint) -> str:
+    base = "square" if point.bound_ms is not None else "circle"
+    if not point.valid:
+        return base + "-open"
+    return base if point.passed else "x"
+
+
+def _knee_hover(point: KneePoint) -> str:
+    offered = f"{point.offered_rps:.1f} RPS offered, " if point.offered_rps else ""
+    added = f"<br>added for the {point.bound_ms:g} ms bound" if point.bound_ms is not None else ""
+    return f"probe {point.index}: {offered}errors {100 * point.error_rate:.2f} %" + added

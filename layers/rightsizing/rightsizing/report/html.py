@@ -9,7 +9,10 @@ from plotly.offline import get_plotlyjs
 
 from rightsizing.models.result import ProbeRecord, RunResult
 from rightsizing.report import charts, tables
+from rightsizing.report.cost import cost_section
+from rightsizing.report.serverless import serverless_section
 from rightsizing.report.snippet import endpoint_snippet
+from rightsizing.report.trials import trials_section
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:24px;
@@ -22,6 +25,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:.9em}th,td{border:1px soli
 text-align:right}th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
 table.candidates td:nth-child(2),table.candidates td:nth-child(3),table.candidates td:last-child{text-align:left}
 table.figures td:last-child{text-align:left}.win{color:#2ca02c;font-weight:bold}
+table.trials td:last-child{text-align:left}
 pre{background:#f7f7f7;border:1px solid #ddd;padding:12px;overflow-x:auto;font-size:.85em}
 .chart{margin:16px 0}
 """
@@ -46,6 +50,18 @@ def _charts(run: RunResult, traces: dict[str, list[ProbeRecord]]) -> str:
             _figure("chart-cost-at-target", charts.cost_at_target(run), "No candidate could be sized for the target."),
         ]
     )
+
+
+def _knee(run: RunResult) -> list[str]:
+    """The knee section: capacity within each latency bound, per candidate, and what a looser SLA would cost."""
+    table = tables.knee_table(run)
+    if not table:
+        return []
+    return [
+        "<h2>Knee curve: capacity at other latency bounds</h2>",
+        table,
+        _figure("chart-knee", charts.knee_curves(run), "No probe measured a latency."),
+    ]
 
 
 def _artefacts(run: RunResult) -> str:
@@ -85,8 +101,13 @@ def render_html(run: RunResult, traces: dict[str, list[ProbeRecord]], snippet: s
         tables.key_figures(run),
         "<h2>Charts</h2>",
         _charts(run, traces),
+        *_knee(run),
         "<h2>Candidates</h2>",
         tables.candidates_table(run),
+        trials_section(run),
+        serverless_section(run),
+        '<h2 id="cost">What this run cost</h2>',
+        cost_section(run.cost),
         "<h2>Assumptions</h2>",
         tables.assumptions(run),
         "<h2>Deploy it</h2><p>CloudFormation/SAM for the recommended endpoint and its scaling policy:</p>",

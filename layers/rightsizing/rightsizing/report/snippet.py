@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rightsizing.models.result import RunResult
+from rightsizing.models.result import Recommendation, RunResult
 
 VARIANT = "AllTraffic"
 
@@ -12,6 +12,17 @@ VARIANT = "AllTraffic"
 def _q(value: object) -> str:
     """A YAML scalar that is always read back as written (JSON strings are valid YAML)."""
     return json.dumps(value)
+
+
+def _capacity(rec: Recommendation) -> list[str]:
+    """An instance fleet, or a serverless endpoint's memory and concurrency (no instance type or count)."""
+    if rec.serverless is not None:
+        return [
+            "          ServerlessConfig:",
+            f"            MemorySizeInMB: {rec.serverless.memory_mb}",
+            f"            MaxConcurrency: {rec.serverless.max_concurrency}",
+        ]
+    return [f"          InstanceType: {_q(rec.instance_type)}", f"          InitialInstanceCount: {rec.instance_count}"]
 
 
 def endpoint_snippet(run: RunResult) -> str:
@@ -44,8 +55,7 @@ def endpoint_snippet(run: RunResult) -> str:
         "      ProductionVariants:",
         f"        - VariantName: {VARIANT}",
         "          ModelName: !Ref ModelName",
-        f"          InstanceType: {_q(rec.instance_type)}",
-        f"          InitialInstanceCount: {rec.instance_count}",
+        *_capacity(rec),
         "          InitialVariantWeight: 1.0",
         "  RightsizedEndpoint:",
         "    Type: AWS::SageMaker::Endpoint",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
+from rightsizing.models.knee import KneeChoice
 from rightsizing.models.request import SizingOptions
 from rightsizing.models.result import Alternative, CandidateResult, RunResult
+from rightsizing.report.charts import capacity_text
+from rightsizing.report.trials import interval_text
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -116,8 +119,10 @@ def status_label(c: CandidateResult) -> str:
 
 
 def within_sla_rps(c: CandidateResult) -> str:
-    """The within-SLA rate, as a floor ("≥ 470.0") when the test ended before it found the capacity."""
-    return ("≥ " if c.lower_bound else "") + _num(c.sustainable_rps)
+    """The within-SLA rate, as a floor ("≥ 470.0") when the test ended before it found the capacity; with repeated
+    trials the mean and its 95 % interval ("402.1 [380.2, 412.9]")."""
+    interval = f" {interval_text(c.trials)}" if c.trials is not None and c.trials.has_interval else ""
+    return ("≥ " if c.lower_bound else "") + _num(c.sustainable_rps) + interval
 
 
 def measured_cells(c: CandidateResult) -> list[str]:
@@ -153,7 +158,7 @@ def candidates_table(run: RunResult) -> str:
                 escape(c.instance_type),
                 escape(status_label(c)),
                 *measured_cells(c),
-                _usd(price.usd_per_hour if price else None),
+                _usd(price.usd_per_hour if price and price.usd_per_gb_second is None else None),  # serverless: per use
                 str(count or "—"),
                 _usd(fleet),
                 verdict,
@@ -228,3 +233,75 @@ def assumptions(run: RunResult) -> str:
         )
     items += [f'<strong class="notice">{escape(note)}</strong>' for note in run.notes]
     return '<ul class="assumptions" id="assumptions">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def knee_table(run: RunResult) -> str:
+    """Each latency bound -> each candidate's capacity within it -> the cheapest fleet for the target, and what
+    that costs against the SLA's answer."""
+    knee = run.knee
+    shown = [c for c in run.candidates if c.knee is not None]
+    if knee is None or not shown:
+        return ""
+    at_sla = next((choice for choice in knee.choices if choice.sla), None)
+    rows = []
+    for choice in knee.choices:
+        bound = f"{knee.percentile} ≤ {choice.milliseconds:g} ms" + (" (SLA)" if choice.sla else "")
+        cells = []
+        for c in shown:
+            capacity = c.knee.at(choice.milliseconds) if c.knee else None
+            text = capacity_text(capacity) if capacity else "—"
+            cells.append(f'<span title="{escape(capacity.note)}">{escape(text)}</span>' if capacity else text)
+        if choice.instance_count is None:
+            option, cost, versus = escape(choice.note or "none"), "—", "—"
+        else:
+            option = f"{choice.instance_count} × {escape(choice.instance_type or '')}"
+            cost = ("≤ " if choice.lower_bound else "") + _usd(choice.usd_per_hour)
+            versus = _versus(choice, at_sla)
+        rows.append([escape(bound), *cells, option, cost, versus])
+    headers = ["latency bound", *[f"{c.candidate_id} RPS" for c in shown], "cheapest for the target", "$/h", "vs SLA"]
+    return (
+        f'<div id="knee">{_knee_sentence(run)}'
+        + _table(headers, rows, "knee").replace('<table class="knee">', '<table class="knee" id="knee-table">', 1)
+        + '<p class="why">RPS per instance within each bound, from the load-search probes (and any probes added '
+        "for the curve): ≥ = at least (nothing faster was shown to fail), &lt; = no probed rate met it. The cheapest "
+        "fleet is sized as the answer is.</p></div>"
+    )
+
+
+def _versus(choice: KneeChoice, at_sla: KneeChoice | None) -> str:
+    if choice.sla or at_sla is None or at_sla.usd_per_hour is None or choice.usd_per_hour is None:
+        return "—"
+    delta = choice.usd_per_hour - at_sla.usd_per_hour
+    if abs(delta) < 1e-9:
+        return "same"
+    return f"saves {_usd(-delta)}" if delta < 0 else f"+{_usd(delta)}"
+
+
+def _knee_sentence(run: RunResult) -> str:
+    """What the loosest bound with a choice would save (or cost) against the SLA's answer, in one sentence."""
+    knee = run.knee
+    if knee is None:
+        return ""
+    at_sla = next((c for c in knee.choices if c.sla and c.usd_per_hour is not None), None)
+    looser = [c for c in knee.choices if at_sla and c.milliseconds > at_sla.milliseconds and c.usd_per_hour is not None]
+    if at_sla is None or not looser:
+        return ""
+    best = min(looser, key=lambda c: (c.usd_per_hour or 0.0, c.milliseconds))
+    if (best.usd_per_hour or 0.0) >= (at_sla.usd_per_hour or 0.0) - 1e-9:
+        loosest = f"{knee.percentile} ≤ {max(c.milliseconds for c in looser):g} ms"
+        if any(c.lower_bound for c in looser):  # sized on a floor: a smaller fleet may do, so no claim either way
+            return (
+                f'<p id="knee-answer">Up to {loosest} the cheapest fleet found still costs '
+                f"{_usd(at_sla.usd_per_hour)}/h, but it is sized on a lower bound: a looser SLA may save more than "
+                "these tests could show.</p>"
+            )
+        return (
+            f'<p id="knee-answer">A looser SLA would not save anything here: up to {loosest} the cheapest fleet '
+            f"still costs {_usd(at_sla.usd_per_hour)}/h.</p>"
+        )
+    at_most = "at most " if best.lower_bound else ""
+    return (
+        f'<p id="knee-answer">A looser SLA of {knee.percentile} ≤ {best.milliseconds:g} ms would cost {at_most}'
+        f"<strong>{_usd(best.usd_per_hour)}/h</strong> ({best.instance_count} × {escape(best.instance_type or '')}) "
+        f"instead of {_usd(at_sla.usd_per_hour)}/h.</p>"
+    )

@@ -98,6 +98,7 @@ GENERATOR_STEP_DOWN = 0.7  # below a rate the generator could not offer, before 
 # A closed-loop step whose next step (at least twice the users) still drew this share of twice its rate per user had
 # idle concurrency to spare: at its rate open loop meets no queue either, so it may stand for an open-loop pass.
 QUEUE_FREE_SHARE = 0.9
+WITHDRAWN = "withdrawn:"  # how the note of a pass a failed confirmation withdrew starts
 
 
 @dataclass
@@ -554,7 +555,7 @@ class _Run(ProbeSession):
                 why += f" (stopped after {m.seconds:.1f} of {seconds:.1f} s: the failure was certain)"
             elif m.stopped_early and not label and m.seconds < EARLY_LABEL_SHARE * seconds:
                 label = f"stopped after {m.seconds:.1f} of {seconds:.1f} s: the pass was clear"
-            valid, invalid_why = _generator_ok(m)
+            valid, invalid_why = generator_ok(m)
             if passed and m.rps < KEEP_UP_RATIO * rate:
                 passed, why = False, f"completed {m.rps:.1f} of {rate:.1f} RPS offered: falling behind"
             stable = _stable(m, self.cfg.check.percentile, self.cfg.check.sla_ms)
@@ -623,7 +624,7 @@ class _Run(ProbeSession):
                 self.records[i] = r.model_copy(
                     update={
                         "passed": False,
-                        "note": f"withdrawn: a {seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
+                        "note": f"{WITHDRAWN} a {seconds:.0f} s probe at {failed.target_rps:.1f} RPS failed "
                         f"({failed.note})",
                     }
                 )
@@ -662,7 +663,7 @@ class _Run(ProbeSession):
 
     def _judged(self, m: ProbeMeasurement, passed: bool, note: str, *, kind: ProbeKind = "closed") -> ProbeRecord:
         """Record a closed-loop probe, invalid (with the reason as its note) when the generator was the limit."""
-        valid, why = _generator_ok(m)
+        valid, why = generator_ok(m)
         return self.record(m, passed and valid, why or note, kind=kind, valid=valid)
 
 
@@ -694,7 +695,7 @@ def _latency_at(record: ProbeRecord, percentile: Percentile) -> float | None:
     return record.latency_ms.at(percentile) if record.latency_ms else None
 
 
-def _generator_ok(m: ProbeMeasurement) -> tuple[bool, str]:
+def generator_ok(m: ProbeMeasurement) -> tuple[bool, str]:
     if m.generator_cpu_percent is not None and m.generator_cpu_percent > GENERATOR_CPU_LIMIT_PERCENT:
         return False, f"generator CPU {m.generator_cpu_percent:.0f}% > {GENERATOR_CPU_LIMIT_PERCENT:.0f}%"
     # A couple of late sends are a hiccup whatever the probe's length (1 % of a one-second probe at 60 RPS is

@@ -15,6 +15,7 @@ from typing import Protocol, TypedDict, Unpack
 from rightsizing.models.common import PERCENTILE_FRACTIONS, LatencyPercentiles, Percentile
 from rightsizing.models.result import ProbeKind, ProbeRecord
 from rightsizing.models.targets import LatencySla
+from rightsizing.models.trials import TrialStats
 
 # Above this share of one core, the single-process (gevent) generator itself is likely the bottleneck.
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
@@ -152,6 +153,8 @@ class SearchOutcome:
     # before it found the capacity, so the endpoint sustains at least ``sustainable_rps`` within the SLA and may
     # sustain more. A floor of 0 is no figure at all: unknown, not zero.
     lower_bound: bool = False
+    # Repeated trials (load.trials > 1): each trial's figure and their statistics; sustainable_rps is their mean.
+    trials: TrialStats | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ class ProbeLabels(TypedDict, total=False):
     stable: bool | None
     valid: bool
     remeasured: bool
+    knee_bound_ms: float | None
 
 
 def to_record(
@@ -213,6 +217,7 @@ def to_record(
         target_rps=None if measurement.offered_rps is None else round(measurement.offered_rps, 3),
         late_share=None if measurement.late_share is None else round(measurement.late_share, 6),
         generators=measurement.generators,
+        stopped_early=measurement.stopped_early,
         **labels,
     )
 

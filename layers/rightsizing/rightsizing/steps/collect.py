@@ -3,12 +3,14 @@ endpoint-side metrics, or the caught failure reduced to a short reason (``failur
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from rightsizing.exceptions import LoadTestFailed
+from rightsizing.exceptions import LoadTestFailed, StoreError
+from rightsizing.measured_cost import candidate_usage
 from rightsizing.models.common import CandidateStatus
+from rightsizing.models.cost import CandidateUsage, UsageRecord
 from rightsizing.models.plan import CandidatePlan
-from rightsizing.models.result import CandidateResult, LoadTestResult, StepFailure
+from rightsizing.models.result import LOAD_TEST_FAILURE_FILE, CandidateResult, LoadTestResult, StepFailure
 from rightsizing.ports import Backend
 from rightsizing.steps.failures import describe_failure
 from rightsizing.store import get_json, join_uri, put_json
@@ -18,12 +20,14 @@ class CollectInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
     candidate: CandidatePlan
     failure: StepFailure | None = None
+    usage: UsageRecord | None = Field(None, description="The iteration's timestamps and counters (measured cost).")
 
 
 def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
     candidate = event.candidate
+    usage = candidate_usage(candidate, event.usage, event.failure) if event.usage is not None else None
     if event.failure is not None:
-        return failed_result(candidate, event.failure)
+        return failed_result(candidate, event.failure, usage, generator_said(event.failure, candidate, backend))
     result_uri = join_uri(candidate.results_uri, "result.json")
     store = backend.store
     if not store.exists(result_uri):
@@ -49,6 +53,9 @@ def collect_metrics(event: CollectInput, backend: Backend) -> CandidateResult:
         stop_reason=load.stop_reason,
         server_metrics=server,
         artifacts={**load.artifacts, "result": result_uri},
+        cold_start=load.cold_start,
+        usage=usage,
+        trials=load.trials,
     )
     put_json(join_uri(candidate.results_uri, "candidate.json"), result.model_dump(mode="json"), store)
     return result
@@ -78,12 +85,34 @@ def load_window(load: LoadTestResult) -> tuple[float, float] | None:
     return load.started_epoch, load.started_epoch + load.test_seconds
 
 
-def failed_result(candidate: CandidatePlan, failure: StepFailure) -> CandidateResult:
+def failed_result(
+    candidate: CandidatePlan,
+    failure: StepFailure,
+    usage: CandidateUsage | None = None,
+    generator_message: str | None = None,
+) -> CandidateResult:
     """A failed candidate with a short reason: what the Map collects stays small (256 KB state limit)."""
     return CandidateResult(
         candidate_id=candidate.candidate_id,
         instance_type=candidate.instance_type,
         environment=candidate.environment,
         status="failed",
-        failure_reason=describe_failure(failure),
+        failure_reason=describe_failure(failure, generator_message),
+        usage=usage,
     )
+
+
+def generator_said(failure: StepFailure, candidate: CandidatePlan, backend: Backend) -> str | None:
+    """Why the load generator failed, in its own words (``error.json``), when its task exited non-zero: the task's
+    description only has the exit code. None when it wrote nothing (killed, or it could not read its job)."""
+    if failure.Error != "LoadTestFailed":
+        return None
+    uri = join_uri(candidate.results_uri, LOAD_TEST_FAILURE_FILE)
+    try:
+        if not backend.store.exists(uri):
+            return None
+        said = get_json(uri, backend.store)
+    except (StoreError, ValueError):
+        return None  # the reason still has the exit code and where the log is
+    message = said.get("message") if isinstance(said, dict) else None
+    return str(message) if message else None

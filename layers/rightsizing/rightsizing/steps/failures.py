@@ -34,11 +34,18 @@ RUN_TASK_HINTS = {
 }
 
 
-def describe_failure(failure: StepFailure) -> str:
-    """``Error: what happened`` in at most MAX_REASON_CHARS characters."""
+# How a container ends when a signal kills it (128 + the signal's number), as ECS and Docker report it.
+SIGNAL_EXITS = {137: "killed by SIGKILL, e.g. out of memory", 143: "stopped by SIGTERM"}
+
+
+def describe_failure(failure: StepFailure, generator_message: str | None = None) -> str:
+    """``Error: what happened`` in at most MAX_REASON_CHARS characters. ``generator_message``: the load generator's
+    own account of a failed test (its ``error.json``), put first."""
     extra = failure.model_extra or {}
     if failure.Error == "LoadTestFailed":
         text = _stopped_task(failure.Cause, extra.get("LogGroup"))
+        if generator_message:
+            text = f"{generator_message}; {text}"
     elif failure.Error == "LoadTestNotStarted":
         text = _refused_run_task(str(extra.get("RunTaskError", "")), failure.Cause)
     else:
@@ -80,6 +87,7 @@ def _stopped_task(cause: str | None, log_group: object) -> str:
     parts = [f"the load-test task stopped ({_field(task, 'StopCode') or '?'}: {_field(task, 'StoppedReason') or '?'})"]
     for container in _field(task, "Containers") or []:
         name, code, why = _field(container, "Name"), _field(container, "ExitCode"), _field(container, "Reason")
+        why = why or SIGNAL_EXITS.get(code)
         ending = f"exited {code}" if code is not None else "never ran"
         parts.append(f"container {name} {ending}" + (f" ({why})" if why else ""))
     if log_group:

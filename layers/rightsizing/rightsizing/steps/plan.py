@@ -5,6 +5,9 @@ Nothing is created in SageMaker before this step succeeds, so a bad request cost
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from rightsizing.estimate import BudgetShare, allocate_budget, estimate_run
@@ -18,9 +21,20 @@ from rightsizing.models.plan import (
     RunPlan,
     candidate_id_for,
     check_run_id,
+    production_variants_for,
     resource_name,
 )
-from rightsizing.models.request import ContainerModelSource, ModelPackageSource, RightsizingRequest, parse_request
+from rightsizing.models.request import (
+    MAX_ARCHIVE_BYTES,
+    MAX_PAYLOAD_BYTES,
+    CandidateSpec,
+    ContainerModelSource,
+    LoadSettings,
+    ModelPackageSource,
+    RightsizingRequest,
+    parse_request,
+)
+from rightsizing.payload_bodies import collect_bodies, payloads_document
 from rightsizing.ports import Backend
 from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
@@ -63,9 +77,11 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
             payloads_uri=payloads_uri,
             sla=request.sla,
             max_error_rate=request.max_error_rate,
-            load=request.load,
+            load=_load_for(spec, request),
             max_seconds=request.limits.max_seconds_per_candidate,
             results_uri=results_uri,
+            serverless_max_concurrency=spec.serverless.max_concurrency if spec.serverless else None,
+            knee=request.knee,
         )
         jobs.append(job)
         job_uri = join_uri(results_uri, "job.json")
@@ -80,6 +96,9 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
                 endpoint_config_name=base_name,
                 endpoint_name=endpoint_name,
                 container={} if spec.endpoint_name else backend.containers.primary_container(request, environment),
+                production_variants=production_variants_for(
+                    spec.instance_type, base_name, spec.serverless.serverless_config() if spec.serverless else None
+                ),
                 network_isolation=isinstance(request.model, ContainerModelSource | ModelPackageSource)
                 and request.model.network_isolation,
                 tags=[{"Key": k, "Value": v} for k, v in tags.items()],
@@ -102,12 +121,20 @@ def plan_run(event: PlanInput, backend: Backend) -> RunPlan:
         candidates=plans,
     )
     _check_plan_size(plan)
-    bodies = _payload_bodies(request, store)
+    payloads = _payloads_document(request, store)
     put_json(join_uri(run_uri, "request.json"), request.model_dump(mode="json"), store)
-    put_json(payloads_uri, bodies, store)
+    put_json(payloads_uri, payloads, store)
     for job, candidate in zip(jobs, plans, strict=True):
         put_json(candidate.job_uri, job.model_dump(mode="json"), store)
     return plan
+
+
+def _load_for(spec: CandidateSpec, request: RightsizingRequest) -> LoadSettings:
+    """A serverless endpoint throttles beyond its MaxConcurrency: more closed-loop users than that would measure
+    throttling, not the endpoint, so they are capped there."""
+    if spec.serverless is None or request.load.max_users <= spec.serverless.max_concurrency:
+        return request.load
+    return request.load.model_copy(update={"max_users": spec.serverless.max_concurrency})
 
 
 def _check_plan_size(plan: RunPlan) -> None:
@@ -122,15 +149,19 @@ def _check_plan_size(plan: RunPlan) -> None:
         )
 
 
-def _payload_bodies(request: RightsizingRequest, store: ArtifactStore) -> list[str]:
-    bodies = list(request.payloads.samples)
-    for name in request.payloads.files:
-        if name.startswith("s3://"):
-            bodies.append(store.get_bytes(name).decode())
-        else:
-            with open(name, encoding="utf-8") as handle:
-                bodies.append(handle.read())
-    return bodies
+def _payloads_document(request: RightsizingRequest, store: ArtifactStore) -> dict[str, Any]:
+    """Every body as bytes (files in S3 through the store, local ones from this machine in local mode), checked
+    against the content type, base64 in ``payloads.json``: the jobs name it by URI, so no body is ever inside a
+    state or a container override."""
+
+    def read(name: str) -> bytes:
+        if not name.startswith("s3://"):
+            return Path(name).read_bytes()  # local mode: the request's validation checked its size
+        # Sized before it is read: an object of gigabytes must not exhaust the function's memory.
+        limit = MAX_ARCHIVE_BYTES if name == request.payloads.archive else MAX_PAYLOAD_BYTES
+        return store.get_bytes(name, max_bytes=limit)
+
+    return payloads_document(collect_bodies(request.payloads, read), request.payloads.content_type)
 
 
 def _check_budget(request: RightsizingRequest, backend: Backend) -> list[BudgetShare]:

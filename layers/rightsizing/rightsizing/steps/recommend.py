@@ -16,18 +16,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from rightsizing.estimate import estimate_run
 from rightsizing.exceptions import RightsizingError
 from rightsizing.history import detect_change, model_key, run_record
+from rightsizing.measured_cost import price_run
+from rightsizing.models.estimate import RunEstimate
 from rightsizing.models.events import PutEventsEntry
 from rightsizing.models.history import RunRecord
 from rightsizing.models.price import PriceQuote
 from rightsizing.models.request import RightsizingRequest
-from rightsizing.models.result import CandidateOutcome, CandidateResult, RunResult, StepFailure
+from rightsizing.models.result import CandidateOutcome, CandidateResult, ProbeRecord, RunResult, StepFailure
+from rightsizing.payload_bodies import bodies_from_document
 from rightsizing.ports import Backend
 from rightsizing.recommender import recommend
 from rightsizing.report.publish import REPORT_FILE, SNIPPET_FILE, load_traces, publish_report
+from rightsizing.report.trials import TRIAL_CSV_COLUMNS, trial_csv_cells
 from rightsizing.run_events import changed_entry, completed_entry
 from rightsizing.steps.failures import describe_failure
+from rightsizing.steps.knee import add_knee
 from rightsizing.steps.plan import load_plan_request
-from rightsizing.store import ArtifactStore, join_uri, put_json
+from rightsizing.store import ArtifactStore, get_json, join_uri, put_json
 
 
 class RecommendInput(BaseModel):
@@ -53,6 +58,9 @@ class RunSummary(BaseModel):
     usd_per_hour: float | None
     message: str
     report_uri: str | None = None
+    measured_cost_usd: float | None = Field(None, description="What the run cost (result.json `cost`).")
+    estimated_cost_usd: float | None = Field(None, description="The dry run's typical estimate of that cost.")
+    cost_notional: bool = Field(False, description="Local mode: notional prices, not an AWS bill.")
     event_error: StepFailure | None = Field(None, description="Why the run's events were not sent.")
     model_key: str | None = Field(None, description="The history the run joined.")
     previous_run_id: str | None = Field(None, description="The model's previous recorded run.")
@@ -70,10 +78,26 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
     request = load_plan_request(event.run_uri, backend.store)
     results = [candidate_result(o) for o in event.outcomes]
     prices = price_candidates(results, backend, request.region)
-    choice, why_not = recommend(results, prices, request.traffic, request.sizing, percentile=request.sla.percentile)
+    bytes_per_request = mean_payload_bytes(event.run_uri, backend.store)
+    choice, why_not = recommend(
+        results,
+        prices,
+        request.traffic,
+        request.sizing,
+        percentile=request.sla.percentile,
+        bytes_per_request=bytes_per_request,
+    )
     notes = []
     if backend.mode == "local":
         notes.append("Local mode: instance types are local profiles on this machine with notional prices, not AWS.")
+    estimate = run_estimate(request, backend)
+    cost_notes = []
+    if backend.mode == "local":
+        cost_notes.append(
+            "the estimate assumes AWS step times (endpoints take minutes to create); local ones start in seconds"
+        )
+    if request.load.worker_placement == "tasks":
+        cost_notes.append("the load generator's worker tasks (worker_placement 'tasks') are not in the measured cost")
     run = RunResult(
         run_id=event.run_id,
         mode=backend.mode,
@@ -88,9 +112,19 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
         sizing=request.sizing,
         prices={cid: quote for cid, quote in prices.items() if isinstance(quote, PriceQuote)},
         price_errors={cid: why for cid, why in prices.items() if isinstance(why, str)},
+        cost=price_run(
+            results,
+            prices,
+            notional=backend.mode == "local",
+            estimated_usd=estimate.total_usd if estimate and estimate.complete else None,
+            notes=cost_notes,
+        ),
     )
-    artifacts = write_outputs(run, event.run_uri, prices, backend.store)
-    record = run_record(run, request, datetime.now(UTC), estimated_cost(request, backend))
+    traces = load_traces(run, event.run_uri, backend.store, run.notes)
+    add_knee(run, request, traces, prices, bytes_per_request)
+    artifacts = write_outputs(run, event.run_uri, prices, backend.store, traces)
+    typical = round(estimate.total_usd.typical, 4) if estimate and estimate.complete else None
+    record = run_record(run, request, datetime.now(UTC), typical)
     previous = record_run(record, backend)
     threshold = request.history.change_threshold_percent or backend.change_threshold_percent
     change = detect_change(previous, record, threshold)
@@ -108,10 +142,22 @@ def recommend_run(event: RecommendInput, backend: Backend) -> RecommendOutput:
         usd_per_hour=choice.usd_per_hour if choice else None,
         message=message,
         report_uri=artifacts["report"],
+        measured_cost_usd=run.cost.measured_usd if run.cost else None,
+        estimated_cost_usd=typical,
+        cost_notional=backend.mode == "local",
         model_key=model_key(request),
         previous_run_id=previous.run_id if previous else None,
     )
     return RecommendOutput(summary=summary, events=events)
+
+
+def mean_payload_bytes(run_uri: str, store: ArtifactStore) -> float:
+    """Mean size of the bodies the load test sent (serverless bills data processed per GB); 0 if unreadable."""
+    try:
+        bodies = bodies_from_document(get_json(join_uri(run_uri, "payloads.json"), store))
+    except (OSError, ValueError, RightsizingError):
+        return 0.0
+    return sum(len(body) for body in bodies) / len(bodies)
 
 
 def record_run(record: RunRecord, backend: Backend) -> RunRecord | None:
@@ -125,10 +171,10 @@ def record_run(record: RunRecord, backend: Backend) -> RunRecord | None:
     return previous
 
 
-def estimated_cost(request: RightsizingRequest, backend: Backend) -> float | None:
-    """The benchmark's own typical cost (the dry run's estimate with this deployment's settings)."""
+def run_estimate(request: RightsizingRequest, backend: Backend) -> RunEstimate | None:
+    """The dry run's estimate of this run's cost, with this deployment's settings (None: it cannot be made)."""
     try:
-        estimate = estimate_run(
+        return estimate_run(
             request,
             backend.prices,
             default_poll_seconds=backend.default_poll_seconds,
@@ -138,7 +184,6 @@ def estimated_cost(request: RightsizingRequest, backend: Backend) -> float | Non
         )
     except RightsizingError:
         return None
-    return round(estimate.total_usd.typical, 4) if estimate.complete else None
 
 
 def price_candidates(results: list[CandidateResult], backend: Backend, region: str) -> dict[str, PriceQuote | str]:
@@ -153,12 +198,17 @@ def price_candidates(results: list[CandidateResult], backend: Backend, region: s
 
 
 def write_outputs(
-    run: RunResult, run_uri: str, prices: dict[str, PriceQuote | str], store: ArtifactStore
+    run: RunResult,
+    run_uri: str,
+    prices: dict[str, PriceQuote | str],
+    store: ArtifactStore,
+    traces: dict[str, list[ProbeRecord]] | None = None,
 ) -> dict[str, str]:
     """result.json and results.csv, then the HTML report and the CloudFormation snippet beside them.
 
-    The traces are read first so that one that cannot be read is noted in result.json too."""
-    traces = load_traces(run, run_uri, store, run.notes)
+    The traces are read first (unless given) so that one that cannot be read is noted in result.json too."""
+    if traces is None:
+        traces = load_traces(run, run_uri, store, run.notes)
     run.artifacts = {
         "result": join_uri(run_uri, "result.json"),
         "csv": join_uri(run_uri, "results.csv"),
@@ -208,6 +258,11 @@ CSV_COLUMNS = [
     "rank",
     "verdict",
     "price_source",
+    "measured_endpoint_seconds",
+    "measured_task_seconds",
+    "measured_cost_usd",
+    "cold_start_ms",
+    *TRIAL_CSV_COLUMNS,
 ]
 
 
@@ -218,17 +273,21 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
     """
     rec = run.recommendation
     ranked = {a.candidate_id: a for a in rec.alternatives} if rec else {}
+    spent = {c.candidate_id: c for c in run.cost.candidates} if run.cost else {}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for c in run.candidates:
         price = prices.get(c.candidate_id)
-        unit = price.usd_per_hour if isinstance(price, PriceQuote) else None
+        per_use = isinstance(price, PriceQuote) and price.usd_per_gb_second is not None  # serverless: no unit price
+        unit = price.usd_per_hour if isinstance(price, PriceQuote) and not per_use else None
         chosen = bool(rec and rec.candidate_id == c.candidate_id)
         lost = ranked.get(c.candidate_id)
+        serverless = rec.serverless if rec and chosen else lost.serverless if lost else None
         count = rec.instance_count if rec and chosen else lost.instance_count if lost else None
         fleet = rec.usd_per_hour if rec and chosen else lost.usd_per_hour if lost else None
         lat = c.latency_ms
+        cost = spent.get(c.candidate_id)
         writer.writerow(
             {
                 "candidate_id": c.candidate_id,
@@ -249,10 +308,19 @@ def results_csv(run: RunResult, prices: dict[str, PriceQuote | str]) -> str:
                 "usd_per_hour_for_target": fleet,
                 "recommended": chosen,
                 "failure_reason": c.failure_reason,
-                "usd_per_hour_on_demand_for_target": round(count * unit, 6) if count and unit is not None else None,
+                "usd_per_hour_on_demand_for_target": round(count * unit, 6)
+                if count and unit is not None
+                else round(serverless.compute_usd_per_hour + serverless.data_usd_per_hour, 6)
+                if serverless
+                else None,
                 "rank": 1 if chosen else lost.rank if lost else None,
                 "verdict": "recommended" if chosen else lost.reason if lost else "",
                 "price_source": price.source if isinstance(price, PriceQuote) else price,
+                "measured_endpoint_seconds": cost.endpoint_seconds if cost else None,
+                "measured_task_seconds": cost.task_seconds if cost else None,
+                "measured_cost_usd": cost.usd if cost else None,
+                "cold_start_ms": c.cold_start.first_ms if c.cold_start else None,
+                **trial_csv_cells(c),
             }
         )
     return buffer.getvalue()

@@ -38,7 +38,8 @@ def start_request(run_id: str, request: RightsizingRequest, triggers: Triggers) 
     check_run_id(run_id)
     if request.is_local:
         return not_started("the request benchmarks local profiles: only ml.* instance types run on AWS", run_id)
-    local_files = [name for name in request.payloads.files if not name.startswith("s3://")]
+    archive = [request.payloads.archive] if request.payloads.archive else []
+    local_files = [name for name in [*request.payloads.files, *archive] if not name.startswith("s3://")]
     if local_files:
         return not_started(f"payload files {local_files} are not s3:// URIs: the plan step cannot read them", run_id)
     if request.region != triggers.region:
