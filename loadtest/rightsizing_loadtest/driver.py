@@ -112,8 +112,11 @@ class LocustProbe(HeldUsers):
         spawn_timeout_seconds: float = 30.0,
         open_loop: Callable[[Environment], OpenLoopPacer] | None = None,
         drain_seconds: float = 2.0,
+        open_settle_seconds: float | None = None,
     ) -> None:
         self.settle_seconds = settle_seconds
+        # Unmeasured sends before an open-loop probe's window (default: the closed-loop settle).
+        self.open_settle_seconds = settle_seconds if open_settle_seconds is None else open_settle_seconds
         self.drain_seconds = drain_seconds
         self.spawn_timeout_seconds = spawn_timeout_seconds
         self.artifacts_dir = artifacts_dir
@@ -151,7 +154,7 @@ class LocustProbe(HeldUsers):
         pacer = self._pacer
         tally, cpu_percent, _ = self._cpu.around(
             lambda: pacer.run(
-                rate, self.settle_seconds, seconds, windows, late_ms, self.drain_seconds, fail_fast=fail_fast
+                rate, self.open_settle_seconds, seconds, windows, late_ms, self.drain_seconds, fail_fast=fail_fast
             )
         )
         return open_loop_measurement(rate, merge([tally]), cpu_percent, stopped_early=tally.seconds < seconds)

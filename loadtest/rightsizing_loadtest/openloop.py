@@ -8,11 +8,12 @@ late: above 1 % the generator, not the endpoint, set the pace and the probe is i
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gevent
 import gevent.pool
@@ -25,6 +26,7 @@ from rightsizing_loadtest.tally import OpenLoopTally, Sent, tally
 from rightsizing_loadtest.verdict import judge
 
 POOL_CONNECTIONS = 1000  # in-flight cap: far above any healthy endpoint's concurrency at its SLA rate
+PASS_CHECK_SECONDS = 0.05  # how often a probe asks whether its pass is clear (the test sums over its sends)
 QUIESCE_SECONDS = 30.0  # at most this long waiting, before a probe, for the queue a previous one left to drain
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ class OpenLoopPacer:
     ) -> OpenLoopTally:
         """Send at ``rate`` for ``settle + seconds``; ``phase`` in [0, 1) shifts this generator's schedule by a
         fraction of the interval, so N workers at rate/N interleave into one even schedule. With ``fail_fast``
-        the sends stop once the measured part's failure is certain; the tally then covers what was measured."""
+        the sends stop once the measured part's failure is certain, or its pass clear (``FailFast.passes``); the
+        tally then covers what was measured."""
         self.quiesce()
         start = time.monotonic() + phase / rate
         measure_from, measure_to = start + settle, start + settle + seconds
@@ -78,13 +81,21 @@ class OpenLoopPacer:
         planned = math.ceil(seconds * rate) + 1  # an upper bound on the measured sends: the safe side for FailFast
         group = gevent.pool.Group()
         k = 0
+        next_pass_check = measure_from
         while (scheduled := start + k / rate) < measure_to:
             if fail_fast is not None and fail_fast.certain(planned, live.over_sla, live.failed):
                 measure_to = scheduled  # sends scheduled before this point are the measured part
                 break
+            if fail_fast is not None and scheduled >= next_pass_check and live.passes(fail_fast, scheduled):
+                measure_to = scheduled
+                break
+            if scheduled >= next_pass_check:
+                next_pass_check = scheduled + PASS_CHECK_SECONDS
             delay = scheduled - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
+            if scheduled >= measure_from:
+                live.scheduled.append(scheduled)
             group.spawn(self._send, scheduled, sent, live)
             k += 1
         group.join(timeout=drain)  # let the last requests finish; what is still pending has failed the SLA anyway
@@ -135,13 +146,16 @@ class OpenLoopPacer:
 
 @dataclass
 class _LiveCounts:
-    """Measured sends over the SLA, and failed, so far: all FailFast needs, kept as requests complete."""
+    """Measured sends over the SLA, and failed, so far, kept as requests complete: all FailFast needs. For an early
+    pass also when each measured send was scheduled, and when each one answered within the SLA was."""
 
     measure_from: float
     measure_to: float
     sla_s: float
     over_sla: int = 0
     failed: int = 0
+    scheduled: list[float] = field(default_factory=list)  # measured sends, in schedule order
+    within: list[float] = field(default_factory=list)  # scheduled times of answers within the SLA, kept sorted
 
     def add(self, s: Sent) -> None:
         if not self.measure_from <= s.scheduled < self.measure_to:
@@ -150,3 +164,15 @@ class _LiveCounts:
             self.failed += 1
         elif s.latency_s > self.sla_s:
             self.over_sla += 1
+        else:
+            bisect.insort(self.within, s.scheduled)
+
+    def passes(self, rule: FailFast, now: float) -> bool:
+        """Whether ``rule`` lets the probe stop as a pass at ``now`` (a send's scheduled time): judged on the sends
+        scheduled at least one SLA earlier, each answered by now or already over the SLA (then counted over it)."""
+        if rule.pass_after_seconds is None or now - self.measure_from < rule.pass_after_seconds:
+            return False
+        cutoff = now - self.sla_s
+        matured = bisect.bisect_left(self.scheduled, cutoff)
+        within = bisect.bisect_left(self.within, cutoff)
+        return rule.passes(matured, matured - within, self.failed, now - self.measure_from)

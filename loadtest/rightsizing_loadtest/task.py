@@ -102,6 +102,7 @@ def make_probe(
             target.base_url,
             workdir,
             settle_seconds=timing.settle_seconds,
+            open_settle_seconds=timing.open_settle_seconds,
             open_loop=pacer_for,
             drain_seconds=timing.drain_seconds,
         )

@@ -15,6 +15,7 @@ class Timing:
     request_timeout: float
     settle_seconds: float
     drain_seconds: float
+    open_settle_seconds: float = 0.5
 
     @classmethod
     def for_job(cls, job: LoadTestJob, elapsed: float) -> Timing:
@@ -34,4 +35,7 @@ class Timing:
             settle_seconds=min(5.0, max(0.5, job.load.step_seconds / 4, 2 * sla_seconds)),
             # After an open-loop probe, in-flight requests get this long; later ones have failed the SLA anyway.
             drain_seconds=min(5.0, max(1.0, 5 * sla_seconds)),
+            # Open loop spawns no users: its first requests only need to finish (and their connections open)
+            # before measuring; a probe that passes early is mostly settle otherwise.
+            open_settle_seconds=min(5.0, max(0.2, 2 * sla_seconds)),
         )

@@ -1,5 +1,6 @@
 """The open-loop pacer ends a probe once its failure is certain, against the ground-truth server (1 slot x 20 ms =
-50 RPS): far past capacity it stops within seconds and still fails; under capacity it runs its full length. The
+50 RPS): far past capacity it stops within seconds and still fails; under capacity it runs its full length, unless
+it may stop early once its pass is clear (then it does, still a pass). The
 probe under capacity runs right after the overloaded one: the server is still serving the queue left behind
 (requests the client gave up on), and the pacer waits for it to drain (quiesce) before measuring.
 
@@ -18,6 +19,7 @@ from pathlib import Path
 SCRIPT = textwrap.dedent(
     """
     import json, sys
+    from dataclasses import replace
     from pathlib import Path
     from rightsizing.search.base import FailFast, SlaCheck
     from rightsizing_loadtest.driver import LocustProbe
@@ -32,8 +34,11 @@ SCRIPT = textwrap.dedent(
                         open_loop=open_loop_factory(target, payloads, "text/csv", 5))
     check = SlaCheck("p95", 100.0, 0.01)
     out = {}
-    for name, rate, seconds in (("over", 150.0, 8.0), ("under", 20.0, 2.0)):
-        m = probe.measure_rate(rate, seconds, 3, 10.0, fail_fast=FailFast.for_check(check))
+    clear = replace(FailFast.for_check(check), pass_after_seconds=1.0)
+    for name, rate, seconds, rule in (("over", 150.0, 8.0, FailFast.for_check(check)),
+                                      ("under", 20.0, 2.0, FailFast.for_check(check)),
+                                      ("clear", 40.0, 8.0, clear)):
+        m = probe.measure_rate(rate, seconds, 3, 10.0, fail_fast=rule)
         passed, why = check.verdict(m)
         out[name] = {"seconds": m.seconds, "stopped_early": m.stopped_early, "passed": passed,
                      "requests": m.requests, "why": why}
@@ -60,3 +65,8 @@ def test_a_probe_past_capacity_stops_once_its_failure_is_certain(tmp_path: Path,
     assert 0 < over["seconds"] < 5.0, over
     assert under["passed"] and not under["stopped_early"], under
     assert under["seconds"] == 2.0 and 35 <= under["requests"] <= 45, under  # 20 RPS x 2 s, measured in full
+    # 40 RPS into 50 with room for an early pass: 59 sends answered within the SLA (~1.5 s at 40 RPS, plus the 0.1 s
+    # they take to mature) make the pass clear, and the probe stops far short of its 8 s, still a pass.
+    clear = out["clear"]
+    assert clear["passed"] and clear["stopped_early"], clear
+    assert 1.4 <= clear["seconds"] < 4.0 and clear["requests"] >= 59, clear

@@ -49,3 +49,23 @@ def test_below_the_threshold_it_waits() -> None:
     rule = FailFast(SLA_MS, 0.05, 0.01)
     assert not rule.certain(600, over_sla=31, failed=0)  # 31 of 600 = 5.2 %: the percentile could still pass
     assert rule.certain(600, over_sla=32, failed=0)
+
+
+def test_a_pass_is_clear_once_enough_sends_are_within_the_sla_and_none_over_it() -> None:
+    """None over the SLA in 59 sends: were 5 % of them over it (what p95 allows), seeing none would have had a
+    chance below 5 %. One over, or one failed, and the probe runs its full length (near the knee latencies come in
+    correlated runs, so counting them as independent would be over-confident)."""
+    rule = FailFast(SLA_MS, 0.05, 0.01, pass_after_seconds=1.0)
+    assert rule.early_pass_sends == 59 and 0.95**59 < 0.05 < 0.95**58
+    assert rule.passes(matured=59, over_sla=0, failed=0, elapsed=1.0)
+    assert not rule.passes(matured=58, over_sla=0, failed=0, elapsed=5.0)
+    assert not rule.passes(matured=500, over_sla=0, failed=0, elapsed=0.9)  # not before pass_after_seconds
+    assert not rule.passes(matured=500, over_sla=1, failed=0, elapsed=5.0)
+    assert not rule.passes(matured=500, over_sla=0, failed=1, elapsed=5.0)
+    assert not FailFast(SLA_MS, 0.05, 0.01).passes(matured=500, over_sla=0, failed=0, elapsed=5.0)  # no early pass
+
+
+@pytest.mark.parametrize(("percentile", "sends"), [("p50", 30), ("p90", 30), ("p95", 59), ("p99", 299)])
+def test_the_sends_a_clear_pass_needs_grow_with_the_percentile(percentile: str, sends: int) -> None:
+    rule = FailFast.for_check(SlaCheck(percentile, SLA_MS, 0.01))  # type: ignore[arg-type]
+    assert rule.early_pass_sends == sends  # p50 and p90 need fewer, but never fewer than 30

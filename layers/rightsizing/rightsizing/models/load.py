@@ -83,25 +83,36 @@ class LoadSettings(BaseModel):
         2.0, ge=1, le=600, description="Measured seconds per closed-loop step (mode 'phases': per slice)."
     )
     max_users: int = Field(256, ge=1, le=100_000, description="Cap on concurrent closed-loop users.")
-    warmup_seconds: float = Field(3.0, ge=0, le=600, description="Adaptive: discarded warm-up at one user.")
+    warmup_seconds: float = Field(
+        3.0,
+        ge=0,
+        le=600,
+        description="Adaptive: longest warm-up at one user, discarded; it ends sooner once two half-second chunks "
+        "agree on the median latency.",
+    )
     precision: float = Field(0.05, gt=0, le=0.5, description="Adaptive: stop when the pass/fail bracket is this tight.")
     min_completions: int = Field(
-        600, ge=50, le=1_000_000, description="Adaptive: completions per open-loop probe (tail statistics need ~100)."
+        600,
+        ge=50,
+        le=1_000_000,
+        description="Adaptive: completions an open-loop probe plans for (tail statistics need ~100); a probe whose "
+        "pass is already clear stops sooner (fail_fast).",
     )
     min_probe_seconds: float = Field(
-        3.0,
-        ge=3,
+        1.0,
+        ge=1,
         le=600,
-        description="Adaptive: shortest open-loop probe (one second per window by default), however few seconds "
-        "min_completions needs; capped by max_probe_seconds. Raise it for an endpoint whose speed varies over "
+        description="Adaptive: shortest open-loop probe, early pass included; probes also run long enough that an "
+        "overload of half the precision would break the SLA. Raise it for an endpoint whose speed varies over "
         "seconds: a short probe can pass a rate that fails over 30 s (docs/load-search.md).",
     )
     max_probe_seconds: float = Field(30.0, ge=2, le=600, description="Adaptive: cap on one open-loop probe.")
     fail_fast: bool = Field(
         True,
         description="Adaptive: end an open-loop probe as soon as its failure is certain (more requests over the SLA "
-        "or failed than the whole probe may have), instead of running it to the end. Not applied across distributed "
-        "workers.",
+        "or failed than the whole probe may have), or its pass clear (none failed and, at 95 % confidence, fewer "
+        "over the SLA than the percentile allows), instead of running it to the end. Not applied across "
+        "distributed workers.",
     )
     confirm_seconds: float = Field(
         0.0,

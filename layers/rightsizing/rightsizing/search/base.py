@@ -7,6 +7,7 @@ tested deterministically. The strategies share their bookkeeping through ``sessi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypedDict, Unpack
@@ -83,6 +84,8 @@ class FailFast:
     sla_ms: float
     over_share: float  # 1 - q: the share of latencies allowed above the SLA
     max_error_rate: float
+    # Early pass (``passes``): not before this many measured seconds; None: a probe always runs its full length.
+    pass_after_seconds: float | None = None
 
     @classmethod
     def for_check(cls, check: SlaCheck) -> FailFast:
@@ -90,6 +93,31 @@ class FailFast:
 
     def certain(self, planned: int, over_sla: int, failed: int) -> bool:
         return over_sla >= self.over_share * planned + 2 or failed >= self.max_error_rate * planned + 2
+
+    def passes(self, matured: int, over_sla: int, failed: int, elapsed: float) -> bool:
+        """Whether a probe may stop now as a pass: statistics, unlike ``certain``, so only the time is saved and
+        the search still judges what was measured. ``matured``: measured sends scheduled at least one SLA ago, each
+        either answered or already over the SLA (``over_sla`` of them, unanswered ones included); ``elapsed``:
+        measured seconds so far. The pass is clear once none failed or went over the SLA in at least
+        ``early_pass_sends`` matured sends: were the true share over the SLA as large as the percentile allows,
+        seeing none would have had a chance below 1 - ``EARLY_PASS_CONFIDENCE``. Any send over the SLA and the probe
+        runs its full length: near the knee latencies come in correlated runs (a busy period), so a few over it say
+        less than independent samples would."""
+        if self.pass_after_seconds is None or elapsed < self.pass_after_seconds or failed > 0 or over_sla > 0:
+            return False
+        return matured >= self.early_pass_sends
+
+    @property
+    def early_pass_sends(self) -> int:
+        """Sends that, none over the SLA, make a share over it of ``over_share`` unlikely (59 for p95, 299 for p99)."""
+        needed = math.log(1 - EARLY_PASS_CONFIDENCE) / math.log(1 - self.over_share) if self.over_share < 1 else 1
+        return max(EARLY_PASS_MIN_SENDS, math.ceil(needed))
+
+
+# An open-loop probe may stop early as a pass once it is clear at this confidence (``FailFast.passes``), and never
+# on fewer measured sends than this (p50 would need only 5).
+EARLY_PASS_CONFIDENCE = 0.95
+EARLY_PASS_MIN_SENDS = 30
 
 
 class RateProbe(LoadProbe, Protocol):

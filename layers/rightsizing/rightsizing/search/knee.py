@@ -32,6 +32,7 @@ from rightsizing.models.targets import LatencySla
 from rightsizing.search.adaptive import (
     CEILING_MARGIN,
     KEEP_UP_RATIO,
+    PLANNED_MIN_SECONDS,
     WINDOWS,
     WITHDRAWN,
     Bracket,
@@ -356,8 +357,9 @@ class KneeProbing:
         return _latency(one_user, self.rules) if one_user else None
 
     def _probe_seconds(self, rate: float) -> float:
+        # No early pass here: every probe runs its planned length, at least the adaptive search's planned floor.
         wanted = self.min_completions / max(rate, 1e-9)
-        return min(self.max_probe_seconds, max(self.min_probe_seconds, wanted))
+        return min(self.max_probe_seconds, max(PLANNED_MIN_SECONDS, self.min_probe_seconds, wanted))
 
     def _probe(self, probe: RateProbe, session: ProbeSession, bound: float, rate: float, seconds: float) -> None:
         """One open-loop probe judged (and stopped early) against ``bound``; its ``passed`` stays the SLA's verdict."""
