@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration test-pipelines verify-aws lint schema image clean
+.PHONY: demo test test-slow unit integration test-pipelines verify-aws lint schema image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rightsize run events/local-demo.json
 
-# Lint (style, format, one-way imports, types), then every test.
+# Lint (style, format, one-way imports, types), then every test but the slow ones (~6 min on 2 cores).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+# The integration tests that each repeat a whole local run to check one feature in depth (~4 min); CI runs them too.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,7 +33,7 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit tests/aws
 
-# Real servers and load tests on 127.0.0.1, the model-server contract, the report in Chromium (~5 min).
+# Real servers and load tests on 127.0.0.1, the model-server contract, the report in Chromium, slow ones too (~8 min).
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration tests/contract tests/browser
 

@@ -35,6 +35,7 @@ def test_parse_sla_accepts_percentile_and_ms_within_the_requests_bounds() -> Non
             parse_sla(bad)
 
 
+@pytest.mark.slow
 def test_bench_measures_a_local_server_and_writes_artefacts(tmp_path: Path, server_url: str) -> None:
     result = CliRunner().invoke(
         app,
@@ -74,6 +75,7 @@ def test_bench_refuses_a_negative_confirmation_before_starting_anything(tmp_path
     assert not list(tmp_path.iterdir())  # no run folder, no job
 
 
+@pytest.mark.slow
 def test_bench_runs_distributed_workers(tmp_path: Path, server_url: str) -> None:
     args = ["bench", server_url, "--sla", "p95:50ms", "--mode", "stepped", "--workers", "2", "--max-seconds", "20"]
     result = CliRunner().invoke(app, [*args, "-o", str(tmp_path), "--payload", "1,2,3"])

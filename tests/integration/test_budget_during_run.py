@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pipeline_helpers import assert_everything_deleted, by_id, run
+
+pytestmark = pytest.mark.slow  # a whole local run or capacity search per test: `make test-slow`
 
 
 def test_a_budget_for_two_of_three_measures_two_and_skips_the_third(tmp_path: Path, fast_request: dict) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 from test_loadtest_task import TRUE_CAPACITY_RPS, read_result, run_task, write_job
 
 from rightsizing.models.request import LoadSettings
@@ -37,6 +38,7 @@ def _workers_alive(pids: list[int]) -> list[int]:
     return alive
 
 
+@pytest.mark.slow
 def test_two_workers_find_the_capacity_together(tmp_path: Path, start_server: Callable) -> None:
     server = start_server()
     load = LoadSettings(
@@ -93,6 +95,7 @@ PROBE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_worker_added_mid_test_takes_its_share(tmp_path: Path, start_server: Callable) -> None:
     server = start_server()
     job = write_job(tmp_path)

@@ -16,6 +16,10 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a whole local run or capacity search per test: `make test-slow`
+
 SCRIPT = textwrap.dedent(
     """
     import json, sys

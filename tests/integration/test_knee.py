@@ -8,12 +8,15 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from pipeline_helpers import assert_everything_deleted, by_id, run
 from test_loadtest_task import read_result, run_task, write_job
 
 from rightsizing.models.knee import KneeSettings
 from rightsizing.models.request import LoadSettings
 from rightsizing.models.result import RunResult
+
+pytestmark = pytest.mark.slow  # a whole local run or capacity search per test: `make test-slow`
 
 
 def test_a_local_run_reports_capacity_per_bound_and_a_curve_per_candidate(tmp_path: Path, fast_request: dict) -> None:

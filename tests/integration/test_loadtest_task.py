@@ -249,6 +249,7 @@ def test_task_fails_on_unreadable_job(tmp_path: Path) -> None:
     assert len(run.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_adaptive_task_brackets_the_capacity_of_ground_truth_server(tmp_path: Path, start_server: Callable) -> None:
     server = start_server()
     load = LoadSettings(warmup_seconds=1, step_seconds=1, min_completions=200, max_probe_seconds=3)
@@ -271,6 +272,7 @@ def test_adaptive_task_brackets_the_capacity_of_ground_truth_server(tmp_path: Pa
     assert not result.generator_limited, result.stop_reason
 
 
+@pytest.mark.slow
 def test_ramp_task_reports_the_classic_answer(tmp_path: Path, start_server: Callable) -> None:
     server = start_server()
     job = write_job(tmp_path, load=LoadSettings(mode="ramp", max_users=500), max_seconds=20)

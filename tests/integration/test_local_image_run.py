@@ -7,10 +7,13 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from pipeline_helpers import assert_everything_deleted, by_id, run
 
 from rightsizing.models.request import parse_request
 from rightsizing.payload_bodies import bodies_from_document
+
+pytestmark = pytest.mark.slow  # a whole local run or capacity search per test: `make test-slow`
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from pipeline_helpers import (
     PlanOverride,
     Proxy,
@@ -214,6 +215,7 @@ def test_run_task_refused_is_not_called_a_failed_load_test(tmp_path: Path, fast_
     assert_everything_deleted(result)
 
 
+@pytest.mark.slow
 def test_existing_endpoint_is_measured_but_never_created_or_deleted(tmp_path: Path, fast_request: dict) -> None:
     from rightsizing.store import local_uri
     from rightsizing_local.model_server import ensure_builtin_model
@@ -402,6 +404,7 @@ def test_forty_failed_candidates_with_long_causes_leave_a_small_state(tmp_path: 
     assert size < 128 * 1024, size  # 40 x 20 KB causes would be 800 KB
 
 
+@pytest.mark.slow
 def test_two_runs_of_a_model_are_recorded_listed_and_compared(tmp_path: Path, fast_request: dict) -> None:
     from typer.testing import CliRunner
 

@@ -15,6 +15,8 @@ from pipeline_helpers import Proxy, assert_everything_deleted, by_id, run
 
 from rightsizing_local.profiles import SERVERLESS_PROFILES
 
+pytestmark = pytest.mark.slow  # a whole local run or capacity search per test: `make test-slow`
+
 
 class RecordsVariants(Proxy):
     """Keeps the ProductionVariants each CreateEndpointConfig received from the state machine."""

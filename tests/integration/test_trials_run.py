@@ -8,12 +8,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from ground_truth import BackgroundServer
 from pipeline_helpers import assert_everything_deleted, by_id, run
 from typer.testing import CliRunner
 
 from rightsizing.models.result import LoadTestResult
 from rightsizing_cli.main import app
+
+pytestmark = pytest.mark.slow  # a whole local run or capacity search per test: `make test-slow`
 
 
 def test_a_run_with_three_trials_reports_an_interval_everywhere(tmp_path: Path, fast_request: dict) -> None:
