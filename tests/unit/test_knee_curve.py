@@ -75,6 +75,24 @@ def _trace() -> list[ProbeRecord]:
     ]
 
 
+def test_a_probe_that_passed_early_meets_a_tighter_bound_its_latency_meets() -> None:
+    """The adaptive search ends a probe early when its pass is clear: that is a pass with figures, not a failure.
+    (The local demo once showed "no probed rate met 25 ms: below 138.9 RPS" beside a 138.9 RPS probe at p95 8.7 ms.)"""
+    records = [
+        _open(1, 224, 194, False, stopped_early=True),
+        _open(2, 139, 8.7, True, stopped_early=True),
+        _open(3, 203, 30, True, stopped_early=True),
+        _open(4, 212, 176, False, stopped_early=True),
+    ]
+    assert judge(records[1], 25, RULES) is True
+    assert judge(records[2], 25, RULES) is False  # its p95 of 30 ms is over 25 ms
+    assert judge(records[2], 100, RULES) is True
+    tight = bound_capacity(records, 25, RULES)
+    assert (tight.status, tight.capacity_rps, tight.failed_rps) == ("measured", 139, 203)
+    sla = bound_capacity(records, 50, RULES, MainAnswer(203))
+    assert (sla.capacity_rps, sla.failed_rps) == (203, 212)
+
+
 def test_points_are_the_deciding_open_loop_probes() -> None:
     curve = knee_curve(_trace(), RULES, [25, 50, 100], MainAnswer(315))
     assert [p.index for p in curve.points] == [4, 5, 6, 7]  # no warm-up, no closed-loop ceiling step

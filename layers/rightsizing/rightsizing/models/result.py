@@ -61,7 +61,9 @@ class ProbeRecord(BaseModel):
     )
     trial: int | None = Field(None, description="Which trial (1-based) the probe belongs to, with load.trials > 1.")
     stopped_early: bool = Field(
-        False, description="Ended before its planned length because its failure was certain (open loop, fail-fast)."
+        False,
+        description="Ended before its planned length (open loop): its failure was certain (fail-fast), or, when "
+        "`passed`, its pass was clear (the adaptive search's early pass).",
     )
     knee_bound_ms: float | None = Field(
         None,

@@ -11,7 +11,8 @@ Two rules keep the verdicts sound across bounds:
 - for a bound at or below the SLA a probe meets it only if it also met the SLA by the search's own rules (a
   failure there, e.g. a pass with disagreeing windows after a failure, is a failure at any tighter bound);
 - a probe that stopped early (fail-fast: its failure against the bound it was run for was certain) fails that bound
-  and every tighter one, and says nothing about a looser one: it stopped while its queue was still growing.
+  and every tighter one, and says nothing about a looser one: it stopped while its queue was still growing. A
+  search probe that stopped early because its pass was already clear is judged on its figures, as a full one is.
 
 The SLA's capacity is the search's answer, never recomputed here. ``KneeProbing`` adds open-loop probes after the
 search for the bounds left unbracketed, within the time left and a probe count: looser bounds first probe where the
@@ -82,8 +83,9 @@ def judge(record: ProbeRecord, bound_ms: float, rules: KneeRules) -> bool | None
         return None
     sla_ms = rules.sla.milliseconds
     run_for = record.knee_bound_ms if record.knee_bound_ms is not None else sla_ms
-    if record.stopped_early:
+    if record.stopped_early and not record.passed:
         return False if bound_ms <= run_for else None
+    # A search probe that stopped early because its pass was clear is a measurement like any other.
     latency = _latency(record, rules)
     within = latency is not None and latency <= bound_ms
     if bound_ms <= sla_ms:
