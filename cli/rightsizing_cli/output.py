@@ -85,7 +85,9 @@ def _print_knee(console: Console, result: RunResult) -> None:
         versus = ""
         if at_sla is not None and at_sla.usd_per_hour is not None:
             delta = choice.usd_per_hour - at_sla.usd_per_hour
-            versus = " (same as at the SLA)" if abs(delta) < 1e-9 else f" ({delta:+.4f} $/h vs the SLA)"
+            same_fleet = (choice.instance_type, choice.instance_count) == (at_sla.instance_type, at_sla.instance_count)
+            same = "same as at the SLA" if same_fleet else "same price as at the SLA"
+            versus = f" ({same})" if abs(delta) < 1e-9 else f" ({delta:+.4f} $/h vs the SLA)"
         console.print(
             f"  ≤ {choice.milliseconds:g} ms: {choice.instance_count} × {escape(choice.instance_type or '')} "
             f"{at_most} ${choice.usd_per_hour:.4f}/h{versus}"

@@ -235,14 +235,14 @@ def knee_probing(job: LoadTestJob, outcome: SearchOutcome) -> KneeProbing | None
     curves are their closed-loop steps), one trial only (an added probe would belong to no trial), and only when
     the search certified a rate (a bound can hardly be certified where the SLA could not)."""
     knee, load = job.knee, job.load
-    if knee is None or knee.extra_probes == 0 or load.mode != "adaptive" or load.trials > 1:
+    if knee is None or knee.probes(load.trials) == 0 or load.mode != "adaptive":
         return None
     if outcome.lower_bound and not outcome.sustainable_rps:
         return None
     return KneeProbing(
         KneeRules(job.sla, job.max_error_rate, load.precision),
         knee_bounds(job.sla, knee, job.max_seconds),
-        knee.extra_probes,
+        knee.probes(load.trials),
         answer=MainAnswer(outcome.sustainable_rps, outcome.lower_bound),
         min_completions=load.min_completions,
         min_probe_seconds=load.min_probe_seconds,

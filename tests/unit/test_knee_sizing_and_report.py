@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from rich.console import Console
 
 from rightsizing.models.common import LatencyPercentiles
@@ -35,8 +36,20 @@ def test_default_bounds_are_half_and_twice_the_sla_from_the_probes_already_made(
     assert request.knee.extra_probes == 0 and request.knee.bounds_ms is None
     assert request.knee_bounds_ms == [25, 50, 100]
     asked = RightsizingRequest.model_validate({**demo_request, "knee": {"bounds_ms": [200, 50, 100, 200]}})
-    assert asked.knee.extra_probes == 4  # asking for a knee measures it
+    assert asked.knee.probes(trials=1) == 4  # asking for a knee measures it
+    assert asked.knee.probes(trials=3) == 0  # with trials each bound comes from each trial's own search
     assert asked.knee_bounds_ms == [50, 100, 200]  # sorted, once each, the SLA among them
+
+
+def test_extra_probes_with_trials_are_refused_but_a_default_survives_a_round_trip(demo_request: dict) -> None:
+    demo_request["limits"] = {**demo_request["limits"], "max_seconds_per_candidate": 120}
+    trials = {**demo_request, "load": {**demo_request["load"], "trials": 3}, "knee": {"bounds_ms": [25, 100]}}
+    request = RightsizingRequest.model_validate(trials)
+    # The plan step re-reads the request it was given as JSON: the default must not turn into an explicit figure.
+    again = RightsizingRequest.model_validate(request.model_dump(mode="json"))
+    assert again.knee.extra_probes is None and again.knee.probes(3) == 0
+    with pytest.raises(ValidationError, match="no probes are added for the knee curve"):
+        RightsizingRequest.model_validate({**trials, "knee": {"extra_probes": 2}})
 
 
 def test_a_default_bound_that_would_not_fit_the_time_limit_is_left_out() -> None:
@@ -210,3 +223,19 @@ def test_no_saving_is_claimed_only_when_the_looser_fleets_were_measured() -> Non
     floored = run.model_copy(update={"knee": run.knee.model_copy(update={"choices": floors})})
     html = knee_table(floored)
     assert "would not save anything" not in html and "sized on a lower bound" in html
+
+
+def test_another_fleet_at_the_same_price_is_not_called_the_same() -> None:
+    run = _run()
+    assert run.knee is not None
+    at_sla = next(c for c in run.knee.choices if c.sla)
+    other = next(c for c in run.knee.choices if c.milliseconds == 25)
+    twin = other.model_copy(update={"usd_per_hour": at_sla.usd_per_hour})  # 2 x ml.large, priced as the SLA's fleet
+    same = at_sla.model_copy(update={"milliseconds": 100.0, "sla": False})
+    knee = run.knee.model_copy(update={"choices": [twin, at_sla, same]})
+    out = io.StringIO()
+    print_result(Console(file=out, width=200, color_system=None), run.model_copy(update={"knee": knee}), Path("/tmp"))
+    text = out.getvalue()
+    assert f"≤ 25 ms: 2 × ml.large at ${at_sla.usd_per_hour:.4f}/h (same price as at the SLA)" in text
+    assert f"≤ 100 ms: {at_sla.instance_count} × {at_sla.instance_type} at " in text
+    assert "(same as at the SLA)" in text

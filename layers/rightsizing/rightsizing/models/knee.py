@@ -37,14 +37,21 @@ class KneeSettings(BaseModel):
         f"{MAX_KNEE_BOUNDS} distinct bounds in all, each {MIN_SLA_MS:g}-{MAX_SLA_MS} ms and short enough for "
         "limits.max_seconds_per_candidate (the SLA's rule). Default: half and twice sla.milliseconds.",
     )
-    extra_probes: int = Field(
-        DEFAULT_EXTRA_PROBES,
+    extra_probes: int | None = Field(
+        None,
         ge=0,
         le=MAX_EXTRA_PROBES,
-        description="Adaptive mode: at most this many open-loop probes per candidate, after the search, for bounds "
-        "the search's own probes did not bracket (within limits.max_seconds_per_candidate; 0 = reuse the search's "
-        "probes only, at no extra cost). Without `knee` in the request: 0.",
+        description="Adaptive mode, one trial: at most this many open-loop probes per candidate, after the search, "
+        "for bounds the search's own probes did not bracket (within limits.max_seconds_per_candidate; 0 = reuse the "
+        f"search's probes only, at no extra cost). Default {DEFAULT_EXTRA_PROBES}; without `knee` in the request, or "
+        "with load.trials of 2 or more (each trial's bounds come from its own search's probes, averaged): 0.",
     )
+
+    def probes(self, trials: int) -> int:
+        """The extra probes a load test with ``trials`` trials makes (none with two or more)."""
+        if trials > 1:
+            return 0
+        return DEFAULT_EXTRA_PROBES if self.extra_probes is None else self.extra_probes
 
     @classmethod
     def reuse_only(cls) -> KneeSettings:

@@ -326,6 +326,13 @@ class RightsizingRequest(BaseModel):
                 "'lower_bound' sizes on the lower end of the trials' 95 % interval, which needs load.trials of 2 or "
                 "more (it is 1)",
             )
+        if trials > 1 and self.knee.extra_probes:
+            raise FieldProblem(
+                "knee.extra_probes",
+                f"no probes are added for the knee curve with load.trials of 2 or more (it is {trials}): each "
+                "trial's capacity per bound comes from its own search's probes, and the bounds are their means; "
+                "set extra_probes to 0, or use one trial",
+            )
         share = self.limits.max_seconds_per_candidate / trials
         if trials > 1 and (share < MIN_TRIAL_SECONDS or self.sla.milliseconds * MIN_REQUESTS_AT_SLA > share * 1000):
             need = max(MIN_TRIAL_SECONDS, math.ceil(self.sla.milliseconds * MIN_REQUESTS_AT_SLA / 1000)) * trials
