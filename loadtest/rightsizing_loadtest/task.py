@@ -235,14 +235,15 @@ def knee_probing(job: LoadTestJob, outcome: SearchOutcome) -> KneeProbing | None
     curves are their closed-loop steps), one trial only (an added probe would belong to no trial), and only when
     the search certified a rate (a bound can hardly be certified where the SLA could not)."""
     knee, load = job.knee, job.load
-    if knee is None or knee.probes(load.trials) == 0 or load.mode != "adaptive":
+    probes = knee.probes(load.trials) if knee is not None else 0
+    if probes == 0 or load.mode != "adaptive":
         return None
     if outcome.lower_bound and not outcome.sustainable_rps:
         return None
     return KneeProbing(
         KneeRules(job.sla, job.max_error_rate, load.precision),
         knee_bounds(job.sla, knee, job.max_seconds),
-        knee.probes(load.trials),
+        probes,
         answer=MainAnswer(outcome.sustainable_rps, outcome.lower_bound),
         min_completions=load.min_completions,
         min_probe_seconds=load.min_probe_seconds,
